@@ -1,0 +1,32 @@
+# Every routine, one target each. The virtual environment is made on first use.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: serve test lint check bench clean
+
+$(STAMP): pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev,bench]'
+	touch $(STAMP)
+
+## Start the gateway on its embedded default (SQLite under ./.cauri, in-process, sandbox).
+serve: $(STAMP)
+	$(VENV)/bin/cauri serve
+
+## Lint, type-check and run every test on SQLite and PostgreSQL.
+test: lint
+	$(PY) -m pytest
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check src tests bench
+	$(VENV)/bin/ruff format --check src tests bench
+	$(VENV)/bin/mypy
+
+## Load benchmarks (see bench/README.md).
+bench: $(STAMP)
+	$(PY) bench/run.py
+
+clean:
+	rm -rf $(VENV) .cauri .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -1,0 +1,3 @@
+from cauri.cli import main
+
+main()

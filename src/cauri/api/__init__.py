@@ -1,0 +1,1 @@
+"""The Moneroo-compatible JSON API."""

@@ -1,0 +1,105 @@
+"""The list endpoint's query string: filters, page size and an opaque cursor."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+import orjson
+
+from cauri.domain.errors import FieldErrors, ValidationFailed
+from cauri.domain.payments import PaymentStatus
+from cauri.store.clock import as_utc, iso
+from cauri.store.payments import PaymentFilter
+
+DEFAULT_LIMIT = 20
+MAX_LIMIT = 100
+_METADATA_PARAM = re.compile(r"metadata\[([^\[\]]{1,40})\]")
+
+
+@dataclass(frozen=True, slots=True)
+class ListQuery:
+    where: PaymentFilter
+    limit: int
+    after: tuple[datetime, str] | None
+
+
+def parse_list_query(params: Iterable[tuple[str, str]]) -> ListQuery:
+    """Read ``status`` (repeatable or comma-separated), ``created_from`` / ``created_to`` (ISO 8601 dates or
+    datetimes; a date-only ``created_to`` includes that whole day), ``customer_email``,
+    ``metadata[key]=value``
+    (repeatable), ``limit`` (1-100, default 20) and ``cursor``; unknown parameters are ignored."""
+    errors = FieldErrors()
+    statuses: list[str] = []
+    metadata: list[tuple[str, str]] = []
+    created_from = created_to = None
+    email: str | None = None
+    limit = DEFAULT_LIMIT
+    after = None
+    for name, value in params:
+        if name == "status":
+            for status in filter(None, (s.strip() for s in value.split(","))):
+                if status not in PaymentStatus.__members__.values():
+                    allowed = ", ".join(s.value for s in PaymentStatus)
+                    errors.add("status", f"The status field must be one of: {allowed}.")
+                elif status not in statuses:
+                    statuses.append(status)
+        elif name in ("created_from", "created_to"):
+            moment = _moment(value, end_of_day=name == "created_to")
+            if moment is None:
+                errors.add(name, f"The {name} field must be an ISO 8601 date or date-time.")
+            elif name == "created_from":
+                created_from = moment
+            else:
+                created_to = moment
+        elif name == "customer_email":
+            email = value.strip() or None
+        elif name == "limit":
+            if not (value.isascii() and value.isdigit()) or not 1 <= int(value) <= MAX_LIMIT:
+                errors.add("limit", f"The limit field must be an integer between 1 and {MAX_LIMIT}.")
+            else:
+                limit = int(value)
+        elif name == "cursor":
+            after = _decode_cursor(value)
+            if after is None:
+                errors.add("cursor", "The cursor field is not a cursor this endpoint returned.")
+        elif match := _METADATA_PARAM.fullmatch(name):
+            metadata.append((match.group(1), value))
+    if errors:
+        raise ValidationFailed(errors)
+    where = PaymentFilter(tuple(statuses), created_from, created_to, email, tuple(metadata))
+    return ListQuery(where=where, limit=limit, after=after)
+
+
+def _moment(value: str, *, end_of_day: bool) -> datetime | None:
+    text = value.strip()
+    try:
+        if len(text) == 10:
+            day = date.fromisoformat(text)
+            start = datetime.combine(day, time(), tzinfo=UTC)
+            return start + timedelta(days=1) if end_of_day else start
+        return as_utc(datetime.fromisoformat(text.replace("Z", "+00:00")))
+    except ValueError:
+        return None
+
+
+def next_cursor(last: Any) -> str:
+    raw = orjson.dumps([iso(last.created_at), last.id])
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_cursor(value: str) -> tuple[datetime, str] | None:
+    try:
+        raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
+        stamp, payment_id = orjson.loads(raw)
+        moment = as_utc(datetime.fromisoformat(str(stamp).replace("Z", "+00:00")))
+    except (binascii.Error, ValueError, TypeError):
+        return None
+    if not isinstance(payment_id, str):
+        return None
+    return moment, payment_id

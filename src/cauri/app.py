@@ -1,0 +1,103 @@
+"""Builds the ASGI application from settings."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from html import escape
+
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+from starlette.routing import Route
+
+from cauri import __version__
+from cauri.api import docs, payments, utilities
+from cauri.api.auth import KeyCache
+from cauri.api.context import Gateway
+from cauri.api.envelope import EnvelopeResponse
+from cauri.api.errors import ApiError, api_error, domain_error, http_error, server_error
+from cauri.api.request_log import RequestLog
+from cauri.domain.errors import DomainError
+from cauri.settings import Settings
+from cauri.store.engine import create_engine
+from cauri.store.idempotency import purge_expired
+
+log = logging.getLogger("cauri")
+PURGE_EVERY_SECONDS = 3600
+
+
+async def index(request: Request) -> Response:
+    base = request.app.state.gateway.settings.resolved_public_url
+    return EnvelopeResponse(
+        "Cauri payment gateway",
+        {"version": __version__, "api_url": f"{base}/v1", "docs_url": f"{base}/docs"},
+    )
+
+
+async def checkout_placeholder(request: Request) -> Response:
+    # The hosted checkout page is its own piece of work; until it lands, say so plainly.
+    payment_id = escape(request.path_params["payment_id"])
+    return HTMLResponse(
+        "<!doctype html><html lang=en><meta charset=utf-8><title>Cauri checkout</title>"
+        f"<h1>Checkout</h1><p>Payment <code>{payment_id}</code>: "
+        "the hosted checkout page is not available yet.</p>",
+        headers={"Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'"},
+    )
+
+
+def create_app(settings: Settings | None = None, engine: AsyncEngine | None = None) -> Starlette:
+    """The gateway's ASGI app. Migrations are not run here: ``cauri serve`` runs them once before its workers
+    start."""
+    settings = settings or Settings()
+    engine = engine or create_engine(settings)
+    gateway = Gateway(settings=settings, engine=engine, keys=KeyCache(ttl=settings.key_cache_seconds))
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        purger = asyncio.create_task(_purge_forever(engine))
+        try:
+            yield
+        finally:
+            purger.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await purger
+            await engine.dispose()
+
+    routes = [
+        Route("/", index, methods=["GET"]),
+        *payments.routes,
+        *utilities.routes,
+        *docs.routes,
+        Route("/checkout/{payment_id:payment_id}", checkout_placeholder, methods=["GET"]),
+    ]
+    app = Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        exception_handlers={
+            ApiError: api_error,
+            DomainError: domain_error,
+            HTTPException: http_error,
+            DBAPIError: server_error,
+            Exception: server_error,
+        },
+    )
+    app.state.gateway = gateway
+    app.add_middleware(RequestLog)
+    return app
+
+
+async def _purge_forever(engine: AsyncEngine) -> None:
+    while True:
+        try:
+            removed = await purge_expired(engine)
+            if removed:
+                log.info("purged expired idempotency keys", extra={"count": removed})
+        except Exception:
+            log.exception("idempotency purge failed")
+        await asyncio.sleep(PURGE_EVERY_SECONDS)

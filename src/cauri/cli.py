@@ -1,0 +1,239 @@
+"""The ``cauri`` command: serve, migrate, and the apps and keys admin."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import Annotated, Any, TypeVar
+
+import orjson
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from cauri.domain.errors import DomainError
+from cauri.domain.payments import Environment
+from cauri.settings import Settings
+from cauri.store import apps as app_store
+from cauri.store.engine import create_engine
+from cauri.store.migrate import upgrade
+
+T = TypeVar("T")
+
+cli = typer.Typer(
+    help="Cauri: a self-hostable payment gateway, wire-compatible with Moneroo's v1 API.",
+    no_args_is_help=True,
+)
+apps_cli = typer.Typer(help="Create and list apps (each has sandbox and live keys).", no_args_is_help=True)
+keys_cli = typer.Typer(help="Rotate and revoke secret keys.", no_args_is_help=True)
+cli.add_typer(apps_cli, name="apps")
+cli.add_typer(keys_cli, name="keys")
+console = Console(stderr=True)
+
+
+def _with_store(settings: Settings, action: Callable[[Any], Awaitable[T]]) -> T:
+    """Migrate (so every command works on a fresh data directory), then run ``action(engine)``."""
+    upgrade(settings)
+
+    async def run() -> T:
+        engine = create_engine(settings)
+        try:
+            return await action(engine)
+        finally:
+            await engine.dispose()
+
+    try:
+        return asyncio.run(run())
+    except DomainError as exc:
+        console.print(f"[red]error:[/red] {exc.message}")
+        raise typer.Exit(1) from exc
+
+
+def _env(live: bool) -> Environment:
+    return Environment.LIVE if live else Environment.SANDBOX
+
+
+@cli.command()
+def migrate() -> None:
+    """Apply the database migrations (serve and every other command also do it first)."""
+    settings = Settings()
+    upgrade(settings)
+    console.print(f"database is up to date: {_safe_url(settings.resolved_database_url)}")
+
+
+@cli.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Interface to listen on (CAURI_HOST).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on (CAURI_PORT).")] = None,
+    workers: Annotated[int, typer.Option(help="Server processes sharing the port.")] = 1,
+) -> None:
+    """Run the gateway: migrations first, then the HTTP server."""
+    if host is not None:
+        os.environ["CAURI_HOST"] = host
+    if port is not None:
+        os.environ["CAURI_PORT"] = str(port)
+    settings = Settings()
+    created = _with_store(settings, _first_app_if_none)
+    base = settings.resolved_public_url
+    if created is not None:
+        app, key = created
+        console.print(
+            f"[bold]Created the sandbox app {app.name!r}[/bold] ({app.id}). Its secret key, shown once:"
+        )
+        print(key.secret, flush=True)
+    console.print(f"API base URL:   {base}/v1")
+    console.print(f"Methods:        {base}/utils/payment/methods")
+    console.print(f"API docs:       {base}/docs")
+    console.print(f"Database:       {_safe_url(settings.resolved_database_url)}")
+
+    import uvicorn
+
+    uvicorn.run(
+        "cauri.app:create_app",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=workers,
+        log_level=settings.log_level.lower(),
+        access_log=False,  # our own request log carries the request id
+        proxy_headers=False,
+    )
+
+
+async def _first_app_if_none(engine: Any) -> tuple[app_store.App, Any] | None:
+    if await app_store.list_apps(engine):
+        return None
+    settings = Settings()
+    return await app_store.create_app(
+        engine,
+        "Default app",
+        Environment.SANDBOX,
+        rate_limit=settings.default_rate_limit,
+        expiry_minutes=settings.default_expiry_minutes,
+    )
+
+
+@apps_cli.command("create")
+def apps_create(
+    name: str,
+    live: Annotated[bool, typer.Option("--live", help="Issue a live key instead of a sandbox one.")] = False,
+    rate_limit: Annotated[
+        int | None, typer.Option(help="Requests per minute per key; 0 for no limit.")
+    ] = None,
+    expiry_minutes: Annotated[
+        int | None, typer.Option(help="Minutes before an unpaid payment is cancelled.")
+    ] = None,
+    website_url: Annotated[str | None, typer.Option(help="The merchant's website.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Create an app and its first secret key (shown once; only its hash is stored)."""
+    settings = Settings()
+    if rate_limit is not None and rate_limit < 0:
+        raise typer.BadParameter("must be 0 or more", param_hint="--rate-limit")
+    if expiry_minutes is not None and expiry_minutes <= 0:
+        raise typer.BadParameter("must be more than 0", param_hint="--expiry-minutes")
+    app, key = _with_store(
+        settings,
+        lambda engine: app_store.create_app(
+            engine,
+            name,
+            _env(live),
+            rate_limit=settings.default_rate_limit if rate_limit is None else rate_limit,
+            expiry_minutes=expiry_minutes or settings.default_expiry_minutes,
+            website_url=website_url,
+        ),
+    )
+    result = {"id": app.id, "name": app.name, "environment": _env(live).value, "secret_key": key.secret}
+    if as_json:
+        print(orjson.dumps(result).decode())
+    else:
+        console.print(f"Created app {app.name!r} ({app.id}), {_env(live).value} key (shown once):")
+        print(key.secret)
+
+
+@apps_cli.command("list")
+def apps_list(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
+    """List apps with their keys' display prefixes."""
+    rows = _with_store(Settings(), app_store.list_apps)
+    if as_json:
+        print(
+            orjson.dumps(
+                [
+                    {
+                        "id": app.id,
+                        "name": app.name,
+                        "rate_limit": app.rate_limit,
+                        "keys": [
+                            {
+                                "environment": env,
+                                "prefix": prefix,
+                                "expires_at": exp.isoformat() if exp else None,
+                            }
+                            for env, prefix, exp in keys
+                        ],
+                    }
+                    for app, keys in rows
+                ]
+            ).decode()
+        )
+        return
+    table = Table("id", "name", "keys (environment, prefix, expiry)")
+    for app, keys in rows:
+        table.add_row(app.id, app.name, "\n".join(f"{e}  {p}  {x or ''}" for e, p, x in keys))
+    Console().print(table)
+
+
+@keys_cli.command("rotate")
+def keys_rotate(
+    app: Annotated[str, typer.Argument(help="The app's id or name.")],
+    live: Annotated[
+        bool, typer.Option("--live", help="Rotate the live key instead of the sandbox one.")
+    ] = False,
+    grace_hours: Annotated[
+        float | None,
+        typer.Option(help="How long the old key keeps working (CAURI_KEY_ROTATION_GRACE_HOURS)."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Issue a new secret key; the previous ones keep working for a grace period."""
+    settings = Settings()
+    grace = timedelta(hours=settings.key_rotation_grace_hours if grace_hours is None else grace_hours)
+
+    async def rotate(engine: Any) -> tuple[app_store.App, Any]:
+        found = await app_store.find_app(engine, app)
+        return found, await app_store.rotate_key(engine, found.id, _env(live), grace)
+
+    found, key = _with_store(settings, rotate)
+    result = {"id": found.id, "name": found.name, "environment": _env(live).value, "secret_key": key.secret}
+    if as_json:
+        print(orjson.dumps(result).decode())
+    else:
+        console.print(f"New {_env(live).value} key for {found.name!r}; the old one works for {grace} more:")
+        print(key.secret)
+
+
+@keys_cli.command("revoke")
+def keys_revoke(
+    prefix: Annotated[str, typer.Argument(help="The key's display prefix, e.g. pvk_sandbox_ab12cd.")],
+) -> None:
+    """Revoke a key at once (processes that cached it stop accepting it within CAURI_KEY_CACHE_SECONDS)."""
+    count = _with_store(Settings(), lambda engine: app_store.revoke_key(engine, prefix))
+    if not count:
+        console.print(f"[red]error:[/red] no active key has the prefix {prefix!r}")
+        raise typer.Exit(1)
+    console.print(f"revoked {count} key(s)")
+
+
+def _safe_url(url: str) -> str:
+    """The database URL without its password."""
+    head, sep, tail = url.partition("@")
+    if not sep or ":" not in head.split("//", 1)[-1]:
+        return url
+    scheme, _, user_pass = head.partition("//")
+    return f"{scheme}//{user_pass.split(':', 1)[0]}:***@{tail}"
+
+
+def main() -> None:
+    cli()

@@ -1,0 +1,80 @@
+"""Payments: their statuses and the one state machine every change of status goes through."""
+
+from __future__ import annotations
+
+import secrets
+from enum import StrEnum
+
+from cauri.domain.errors import DomainError
+
+_BASE36 = "0123456789abcdefghijklmnopqrstuvwxyz"
+
+
+class PaymentStatus(StrEnum):
+    INITIATED = "initiated"
+    PENDING = "pending"
+    SUCCESS = "success"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def is_final(self) -> bool:
+        return self in FINAL_STATUSES
+
+
+class Environment(StrEnum):
+    SANDBOX = "sandbox"
+    LIVE = "live"
+
+
+FINAL_STATUSES = frozenset({PaymentStatus.SUCCESS, PaymentStatus.FAILED, PaymentStatus.CANCELLED})
+
+#: The only moves a payment can make. A final payment never changes again; a failed *attempt* leaves the
+#: payment pending (the customer may try again), so pending -> pending is not a change of status.
+TRANSITIONS: dict[PaymentStatus, frozenset[PaymentStatus]] = {
+    PaymentStatus.INITIATED: frozenset({PaymentStatus.PENDING, PaymentStatus.CANCELLED}),
+    PaymentStatus.PENDING: frozenset({PaymentStatus.SUCCESS, PaymentStatus.FAILED, PaymentStatus.CANCELLED}),
+    PaymentStatus.SUCCESS: frozenset(),
+    PaymentStatus.FAILED: frozenset(),
+    PaymentStatus.CANCELLED: frozenset(),
+}
+
+#: The event each status emits when a payment enters it (pending emits none: it is not a webhook event).
+EVENT_FOR_STATUS: dict[PaymentStatus, str] = {
+    PaymentStatus.INITIATED: "payment.initiated",
+    PaymentStatus.SUCCESS: "payment.success",
+    PaymentStatus.FAILED: "payment.failed",
+    PaymentStatus.CANCELLED: "payment.cancelled",
+}
+
+
+class TransitionRefused(DomainError):
+    status = 409
+
+
+def check_transition(current: PaymentStatus, target: PaymentStatus) -> None:
+    """Raise ``TransitionRefused`` unless ``current -> target`` is a move the state machine allows."""
+    if target not in TRANSITIONS[current]:
+        raise TransitionRefused(f"A {current.value} payment cannot become {target.value}.")
+
+
+def sources_of(target: PaymentStatus) -> frozenset[PaymentStatus]:
+    """Every status from which ``target`` can be reached: the guard of a compare-and-set update."""
+    return frozenset(s for s, targets in TRANSITIONS.items() if target in targets)
+
+
+class ProcessRefused(DomainError):
+    status = 422
+
+
+def check_processable(status: PaymentStatus) -> None:
+    """Only a paid payment can be marked as processed (the merchant delivered the order)."""
+    if status is not PaymentStatus.SUCCESS:
+        raise ProcessRefused(
+            f"Only a successful payment can be marked as processed; this one is {status.value}."
+        )
+
+
+def new_id(prefix: str = "", length: int = 16) -> str:
+    """A random lowercase base36 identifier, like Moneroo's (which are 12 characters; ours are longer)."""
+    return prefix + "".join(secrets.choice(_BASE36) for _ in range(length))

@@ -1,0 +1,109 @@
+"""The payment object as Moneroo's clients read it (verify, retrieve, list, and webhook bodies)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Any, Protocol
+
+from cauri.domain.countries import country_name
+from cauri.domain.methods import CATALOGUE, Currency, format_amount
+
+
+class AppLike(Protocol):
+    @property
+    def id(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def website_url(self) -> str | None: ...
+    @property
+    def icon_url(self) -> str | None: ...
+    @property
+    def is_enabled(self) -> bool: ...
+    @property
+    def created_at(self) -> datetime: ...
+    @property
+    def updated_at(self) -> datetime: ...
+
+
+#: Formats a stored datetime as Moneroo does (the store knows how its database hands datetimes back).
+Formatter = Callable[[datetime | None], str | None]
+
+
+def currency_object(currency: Currency) -> dict[str, Any]:
+    return {
+        "code": currency.code,
+        "name": currency.name,
+        "symbol": currency.symbol,
+        "symbol_first": currency.symbol_first,
+        "decimals": currency.decimals,
+        "decimal_mark": currency.decimal_mark,
+        "thousands_separator": currency.thousands_separator,
+        "subunit": currency.subunit,
+        "subunit_to_unit": currency.subunit_to_unit,
+        "symbol_native": currency.symbol_native,
+        "decimal_digits": currency.decimals,
+        "rounding": 0,
+        "name_plural": currency.name_plural,
+        "icon_url": None,
+    }
+
+
+def app_object(app: AppLike, iso: Formatter) -> dict[str, Any]:
+    return {
+        "id": app.id,
+        "name": app.name,
+        "website_url": app.website_url,
+        "icon_url": app.icon_url,
+        "created_at": iso(app.created_at),
+        "updated_at": iso(app.updated_at),
+        "is_enabled": app.is_enabled,
+    }
+
+
+def payment_object(
+    payment: Mapping[str, Any], app: dict[str, Any], *, checkout_url: str, iso: Formatter
+) -> dict[str, Any]:
+    """Build the verify object from a stored payment row (or the row about to be stored) and its app's
+    object."""
+    currency = CATALOGUE.currency(payment["currency"])
+    assert currency is not None  # validated at initialize against the same catalogue
+    customer = payment["customer"]
+    created = iso(payment["created_at"])
+    updated = iso(payment["updated_at"])
+    return {
+        "id": payment["id"],
+        "status": payment["status"],
+        "is_processed": payment["is_processed"],
+        "processed_at": iso(payment["processed_at"]),
+        "amount": payment["amount"],
+        "amount_formatted": format_amount(payment["amount"], currency),
+        "currency": currency_object(currency),
+        "description": payment["description"],
+        "return_url": payment["return_url"],
+        "environment": payment["environment"],
+        "initiated_at": iso(payment["initiated_at"]),
+        "metadata": payment["metadata"],
+        "app": app,
+        "customer": {
+            "id": customer["id"],
+            "first_name": customer["first_name"],
+            "last_name": customer["last_name"],
+            "email": customer["email"],
+            "phone": customer["phone"],
+            "address": customer["address"],
+            "city": customer["city"],
+            "state": customer["state"],
+            "country_code": customer["country_code"],
+            "country": country_name(customer["country_code"]),
+            "zip_code": customer["zip_code"],
+            "created_at": created,
+            "updated_at": updated,
+        },
+        "capture": None,
+        "checkout_url": checkout_url,
+        "payment_phone_number": None,
+        "created_at": created,
+        "updated_at": updated,
+    }

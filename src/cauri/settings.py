@@ -1,0 +1,59 @@
+"""One typed settings object, read from ``CAURI_*`` environment variables."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CAURI_", extra="ignore")
+
+    data_dir: Path = Path(".cauri")
+    #: Empty means the embedded default: a SQLite file under ``data_dir``.
+    database_url: str = ""
+    host: str = "127.0.0.1"
+    port: int = 8000
+    #: The URL customers and merchants reach this gateway at; derived from host and port when empty.
+    public_url: str = ""
+    log_level: str = "info"
+    #: Requests with a larger body are refused with 413 before they are parsed.
+    max_body_bytes: int = Field(default=64 * 1024, gt=0)
+    #: How long a verified API key stays trusted in a process's memory (revocation takes this long to reach
+    #: every process); 0 disables the cache.
+    key_cache_seconds: float = Field(default=5.0, ge=0)
+    #: How long an old key keeps working after ``cauri keys rotate``.
+    key_rotation_grace_hours: float = Field(default=24.0, ge=0)
+    #: Idempotency records are kept (and replayed) this long.
+    idempotency_ttl_hours: float = Field(default=24.0, gt=0)
+    #: Default rate limit for new apps, in requests per minute per key (Moneroo's is 120); 0 disables it.
+    default_rate_limit: int = Field(default=120, ge=0)
+    #: Default delay before an unpaid payment is cancelled, in minutes (Moneroo's is about 10).
+    default_expiry_minutes: int = Field(default=10, gt=0)
+    #: PostgreSQL: the longest a request waits on a row lock held by another request before giving up.
+    lock_timeout_ms: int = Field(default=2000, gt=0)
+    db_pool_size: int = Field(default=10, gt=0)
+
+    @cached_property
+    def resolved_database_url(self) -> str:
+        """The SQLAlchemy async URL: the embedded SQLite file, or the configured URL with an async driver."""
+        url = self.database_url.strip()
+        if not url:
+            return f"sqlite+aiosqlite:///{(self.data_dir / 'cauri.db').resolve()}"
+        for plain in ("postgresql://", "postgres://"):
+            if url.startswith(plain):
+                return "postgresql+asyncpg://" + url[len(plain) :]
+        if url.startswith("sqlite:///"):
+            return "sqlite+aiosqlite:///" + url[len("sqlite:///") :]
+        return url
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.resolved_database_url.startswith("sqlite")
+
+    @property
+    def resolved_public_url(self) -> str:
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")

@@ -1,0 +1,1 @@
+"""Persistence: table definitions, the engine, migrations and the queries the services run."""

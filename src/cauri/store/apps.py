@@ -1,0 +1,183 @@
+"""Apps and their API keys."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from cauri.domain.errors import NotFound
+from cauri.domain.keys import NewKey, generate_key, new_ulid
+from cauri.domain.payments import Environment
+from cauri.store.clock import as_utc, utcnow
+from cauri.store.tables import api_keys, apps
+
+
+@dataclass(frozen=True, slots=True)
+class App:
+    id: str
+    name: str
+    website_url: str | None
+    icon_url: str | None
+    is_enabled: bool
+    rate_limit: int
+    expiry_minutes: int
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class KeyOwner:
+    """What a valid key grants: one app, in one environment."""
+
+    key_id: str
+    app: App
+    environment: Environment
+    expires_at: datetime | None
+
+
+def _app(row: object) -> App:
+    m = row._mapping  # type: ignore[attr-defined]
+    return App(
+        id=m["id"],
+        name=m["name"],
+        website_url=m["website_url"],
+        icon_url=m["icon_url"],
+        is_enabled=m["is_enabled"],
+        rate_limit=m["rate_limit"],
+        expiry_minutes=m["expiry_minutes"],
+        created_at=as_utc(m["created_at"]),
+        updated_at=as_utc(m["updated_at"]),
+    )
+
+
+async def create_app(
+    engine: AsyncEngine,
+    name: str,
+    environment: Environment,
+    *,
+    rate_limit: int,
+    expiry_minutes: int,
+    website_url: str | None = None,
+) -> tuple[App, NewKey]:
+    """Create an app and its first key for ``environment``; the key's secret is returned once."""
+    now = utcnow()
+    app_id = new_ulid()
+    async with engine.begin() as conn:
+        await conn.execute(
+            apps.insert().values(
+                id=app_id,
+                name=name,
+                website_url=website_url,
+                icon_url=None,
+                is_enabled=True,
+                rate_limit=rate_limit,
+                expiry_minutes=expiry_minutes,
+                created_at=now,
+                updated_at=now,
+            )
+        )
+        key = await _insert_key(conn, app_id, environment, now)
+        row = (await conn.execute(select(apps).where(apps.c.id == app_id))).one()
+    return _app(row), key
+
+
+async def _insert_key(conn: AsyncConnection, app_id: str, environment: Environment, now: datetime) -> NewKey:
+    key = generate_key(environment)
+    await conn.execute(
+        api_keys.insert().values(
+            id=new_ulid(),
+            app_id=app_id,
+            environment=environment.value,
+            secret_hash=key.secret_hash,
+            display_prefix=key.display_prefix,
+            created_at=now,
+            expires_at=None,
+        )
+    )
+    return key
+
+
+async def list_apps(engine: AsyncEngine) -> list[tuple[App, list[tuple[str, str, datetime | None]]]]:
+    """Every app with its keys' (environment, display prefix, expiry)."""
+    async with engine.connect() as conn:
+        app_rows = (await conn.execute(select(apps).order_by(apps.c.created_at))).all()
+        key_rows = (
+            await conn.execute(
+                select(
+                    api_keys.c.app_id,
+                    api_keys.c.environment,
+                    api_keys.c.display_prefix,
+                    api_keys.c.expires_at,
+                ).order_by(api_keys.c.created_at)
+            )
+        ).all()
+    keys: dict[str, list[tuple[str, str, datetime | None]]] = {}
+    for r in key_rows:
+        expires = as_utc(r.expires_at) if r.expires_at else None
+        keys.setdefault(r.app_id, []).append((r.environment, r.display_prefix, expires))
+    return [(_app(r), keys.get(r.id, [])) for r in app_rows]
+
+
+async def find_app(engine: AsyncEngine, ref: str) -> App:
+    """An app by id or by (unique) name."""
+    async with engine.connect() as conn:
+        rows = (await conn.execute(select(apps).where((apps.c.id == ref) | (apps.c.name == ref)))).all()
+    if len(rows) != 1:
+        raise NotFound(
+            f"No app is named or identified by {ref!r}."
+            if not rows
+            else f"Several apps are named {ref!r}; use its id."
+        )
+    return _app(rows[0])
+
+
+async def rotate_key(engine: AsyncEngine, app_id: str, environment: Environment, grace: timedelta) -> NewKey:
+    """Issue a new key; the app's current keys for that environment keep working for ``grace`` only."""
+    now = utcnow()
+    async with engine.begin() as conn:
+        await conn.execute(
+            update(api_keys)
+            .where(
+                api_keys.c.app_id == app_id,
+                api_keys.c.environment == environment.value,
+                (api_keys.c.expires_at.is_(None)) | (api_keys.c.expires_at > now + grace),
+            )
+            .values(expires_at=now + grace)
+        )
+        return await _insert_key(conn, app_id, environment, now)
+
+
+async def revoke_key(engine: AsyncEngine, display_prefix: str) -> int:
+    """Revoke at once the key(s) shown as ``display_prefix``; returns how many were revoked."""
+    now = utcnow()
+    async with engine.begin() as conn:
+        result = await conn.execute(
+            update(api_keys)
+            .where(api_keys.c.display_prefix == display_prefix)
+            .where((api_keys.c.expires_at.is_(None)) | (api_keys.c.expires_at > now))
+            .values(expires_at=now)
+        )
+    return int(result.rowcount)
+
+
+async def find_key_owner(conn: AsyncConnection, secret_hash: bytes) -> KeyOwner | None:
+    """The app and environment a key hash belongs to, whether or not it has expired (the caller decides)."""
+    row = (
+        await conn.execute(
+            select(api_keys.c.id.label("key_id"), api_keys.c.environment, api_keys.c.expires_at, apps)
+            .join(apps, apps.c.id == api_keys.c.app_id)
+            .where(api_keys.c.secret_hash == secret_hash)
+        )
+    ).one_or_none()
+    if row is None:
+        return None
+    m = row._mapping
+    return KeyOwner(
+        key_id=m["key_id"],
+        app=_app(row),
+        environment=Environment(m["environment"]),
+        expires_at=as_utc(m["expires_at"]) if m["expires_at"] else None,
+    )

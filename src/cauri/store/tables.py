@@ -1,0 +1,114 @@
+"""The schema, as SQLAlchemy Core tables: the single description that migrations and queries share."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    SmallInteger,
+    String,
+    Table,
+    Text,
+)
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+# Timestamps are stored timezone-aware in UTC.
+UTCDateTime = DateTime(timezone=True)
+
+apps = Table(
+    "apps",
+    metadata,
+    Column("id", String(26), primary_key=True),
+    Column("name", String(100), nullable=False),
+    Column("website_url", Text, nullable=True),
+    Column("icon_url", Text, nullable=True),
+    Column("is_enabled", Boolean, nullable=False, default=True),
+    # Requests per minute per key; 0 means unlimited.
+    Column("rate_limit", Integer, nullable=False),
+    Column("expiry_minutes", Integer, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", String(26), primary_key=True),
+    Column("app_id", String(26), ForeignKey("apps.id"), nullable=False, index=True),
+    Column("environment", String(8), nullable=False),
+    # SHA-256 of the whole secret; the secret itself is never stored.
+    Column("secret_hash", LargeBinary(32), nullable=False, unique=True),
+    Column("display_prefix", String(32), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    # Set when a rotation gives the key a grace period, or on revocation (then equal to the revocation time).
+    Column("expires_at", UTCDateTime, nullable=True),
+)
+
+payments = Table(
+    "payments",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("app_id", String(26), ForeignKey("apps.id"), nullable=False),
+    Column("environment", String(8), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("description", String(155), nullable=False),
+    Column("return_url", Text, nullable=False),
+    Column("customer_email", String(254), nullable=False),
+    Column("customer", JSON, nullable=False),
+    Column("metadata", JSON, nullable=False),
+    Column("methods", JSON, nullable=True),
+    Column("restrict_country_code", String(2), nullable=True),
+    Column("restricted_phone", JSON, nullable=True),
+    Column("is_processed", Boolean, nullable=False, default=False),
+    Column("processed_at", UTCDateTime, nullable=True),
+    Column("initiated_at", UTCDateTime, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    # The list endpoint pages newest first within one app and environment.
+    Index(None, "app_id", "environment", "created_at", "id"),
+    Index(None, "app_id", "environment", "customer_email"),
+)
+
+events = Table(
+    "events",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("app_id", String(26), ForeignKey("apps.id"), nullable=False),
+    Column("environment", String(8), nullable=False),
+    Column("type", String(32), nullable=False),
+    Column("payment_id", String(32), ForeignKey("payments.id"), nullable=True, index=True),
+    Column("data", JSON, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    # Scoped per app and environment: a sandbox key never replays a live response.
+    Column("app_id", String(26), ForeignKey("apps.id"), primary_key=True),
+    Column("environment", String(8), primary_key=True),
+    Column("key", String(255), primary_key=True),
+    Column("request_hash", LargeBinary(32), nullable=False),
+    Column("status_code", SmallInteger, nullable=False),
+    Column("response", LargeBinary, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False, index=True),
+)

@@ -1,0 +1,152 @@
+"""Fixtures: every storage test runs on SQLite and on PostgreSQL (a fresh database per run, dropped after).
+
+``CAURI_TEST_DATABASES=sqlite`` (or ``postgresql``) narrows the run; by default both run, and a PostgreSQL
+that cannot be reached fails the run rather than skipping it.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from cauri.app import create_app
+from cauri.domain.payments import Environment
+from cauri.settings import Settings
+from cauri.store.apps import create_app as create_merchant_app
+from cauri.store.engine import create_engine
+from cauri.store.migrate import upgrade
+
+PG_ADMIN_URL = os.environ.get("CAURI_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+DATABASES = [d for d in os.environ.get("CAURI_TEST_DATABASES", "sqlite,postgresql").split(",") if d]
+
+
+@dataclass(frozen=True)
+class Database:
+    kind: str
+    url: str
+
+
+async def _pg_admin(sql: str) -> None:
+    conn = await asyncpg.connect(PG_ADMIN_URL.replace("postgresql+asyncpg://", "postgresql://"), timeout=10)
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(scope="session", params=DATABASES)
+async def database(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Database]:
+    if request.param == "sqlite":
+        path = tmp_path_factory.mktemp("sqlite") / "cauri.db"
+        yield Database("sqlite", f"sqlite+aiosqlite:///{path}")
+        return
+    name = f"cauri_test_{secrets.token_hex(6)}"
+    await _pg_admin(f'CREATE DATABASE "{name}"')
+    base = PG_ADMIN_URL.rsplit("/", 1)[0]
+    try:
+        yield Database("postgresql", f"{base}/{name}")
+    finally:
+        await _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def migrated(database: Database, tmp_path_factory: pytest.TempPathFactory) -> Database:
+    upgrade(Settings(database_url=database.url, data_dir=tmp_path_factory.mktemp("data")))
+    return database
+
+
+@pytest.fixture
+def settings(migrated: Database, tmp_path: Path) -> Settings:
+    return Settings(
+        database_url=migrated.url,
+        data_dir=tmp_path,
+        public_url="http://cauri.test",
+        lock_timeout_ms=300,
+        key_cache_seconds=0,  # tests revoke keys between requests; the cache has its own tests
+    )
+
+
+@pytest.fixture
+async def engine(settings: Settings) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(settings)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture
+async def client(settings: Settings, engine: AsyncEngine) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(settings, engine)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://cauri.test") as client:
+        yield client
+
+
+@dataclass(frozen=True)
+class MerchantApp:
+    id: str
+    secret: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.secret}", "Accept": "application/json"}
+
+
+async def new_merchant(engine: AsyncEngine, *, live: bool = False, rate_limit: int = 0) -> MerchantApp:
+    app, key = await create_merchant_app(
+        engine,
+        f"Shop {secrets.token_hex(3)}",
+        Environment.LIVE if live else Environment.SANDBOX,
+        rate_limit=rate_limit,
+        expiry_minutes=10,
+    )
+    return MerchantApp(app.id, key.secret)
+
+
+@pytest.fixture
+async def merchant(engine: AsyncEngine) -> MerchantApp:
+    return await new_merchant(engine)
+
+
+def payment_body(**overrides: object) -> dict[str, object]:
+    """A valid initialize body (the seed's example), with fields replaced or removed (``None`` removes)."""
+    body: dict[str, object] = {
+        "amount": 100,
+        "currency": "USD",
+        "description": "Payment for order #123",
+        "customer": {"email": "john@example.com", "first_name": "John", "last_name": "Doe"},
+        "return_url": "https://example.com/payments/thank-you",
+        "metadata": {"order_id": "123", "customer_id": "123"},
+        "methods": ["qr_ngn", "bank_transfer_ngn"],
+    }
+    for key, value in overrides.items():
+        if value is None:
+            body.pop(key, None)
+        else:
+            body[key] = value
+    return body
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture
+def env_without_cauri() -> Iterator[dict[str, str]]:
+    yield {k: v for k, v in os.environ.items() if not k.startswith("CAURI_")}
+
+
+def event_summary(row: Any) -> dict[str, object]:
+    """A small event body for tests that move payments directly (the checkout sends the full object)."""
+    return {"id": row["id"], "status": row["status"]}
