@@ -24,6 +24,7 @@ from cauri.api.envelope import EnvelopeResponse
 from cauri.api.errors import ApiError, api_error, domain_error, http_error, server_error
 from cauri.api.request_log import RequestLog
 from cauri.domain.errors import DomainError
+from cauri.logs import configure_logging
 from cauri.settings import Settings
 from cauri.store.engine import create_engine
 from cauri.store.idempotency import purge_expired
@@ -55,6 +56,7 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
     """The gateway's ASGI app. Migrations are not run here: ``cauri serve`` runs them once before its workers
     start."""
     settings = settings or Settings()
+    configure_logging(settings.log_level)
     engine = engine or create_engine(settings)
     gateway = Gateway(settings=settings, engine=engine, keys=KeyCache(ttl=settings.key_cache_seconds))
 

@@ -35,7 +35,8 @@ class Settings(BaseSettings):
     default_expiry_minutes: int = Field(default=10, gt=0)
     #: PostgreSQL: the longest a request waits on a row lock held by another request before giving up.
     lock_timeout_ms: int = Field(default=2000, gt=0)
-    db_pool_size: int = Field(default=10, gt=0)
+    #: PostgreSQL connections each process keeps open.
+    db_pool_size: int = Field(default=20, gt=0)
 
     @cached_property
     def resolved_database_url(self) -> str:

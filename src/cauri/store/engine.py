@@ -29,8 +29,10 @@ def create_engine(settings: Settings) -> AsyncEngine:
         return engine
     return create_async_engine(
         url,
+        # No overflow: an overflow connection is closed as soon as it is returned, and opening one (TLS
+        # negotiation included) costs more than waiting a moment for a pooled one.
         pool_size=settings.db_pool_size,
-        max_overflow=settings.db_pool_size,
+        max_overflow=0,
         pool_pre_ping=False,
         **json,
         connect_args={
