@@ -44,9 +44,7 @@ async def _pg_admin(sql: str) -> None:
 
 
 @pytest.fixture(scope="session", params=DATABASES)
-async def database(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> AsyncIterator[Database]:
+async def database(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Database]:
     if request.param == "sqlite":
         path = tmp_path_factory.mktemp("sqlite") / "cauri.db"
         yield Database("sqlite", f"sqlite+aiosqlite:///{path}")

@@ -79,9 +79,7 @@ def serve(
     base = settings.resolved_public_url
     if created is not None:
         app, key = created
-        console.print(
-            f"[bold]Created the sandbox app {app.name!r}[/bold] ({app.id}). Its secret key, shown once:"
-        )
+        console.print(f"[bold]Created the sandbox app {app.name!r}[/bold] ({app.id}). Its secret key, shown once:")
         print(key.secret, flush=True)
     console.print(f"API base URL:   {base}/v1")
     console.print(f"Methods:        {base}/utils/payment/methods")
@@ -119,12 +117,8 @@ async def _first_app_if_none(engine: Any) -> tuple[app_store.App, Any] | None:
 def apps_create(
     name: str,
     live: Annotated[bool, typer.Option("--live", help="Issue a live key instead of a sandbox one.")] = False,
-    rate_limit: Annotated[
-        int | None, typer.Option(help="Requests per minute per key; 0 for no limit.")
-    ] = None,
-    expiry_minutes: Annotated[
-        int | None, typer.Option(help="Minutes before an unpaid payment is cancelled.")
-    ] = None,
+    rate_limit: Annotated[int | None, typer.Option(help="Requests per minute per key; 0 for no limit.")] = None,
+    expiry_minutes: Annotated[int | None, typer.Option(help="Minutes before an unpaid payment is cancelled.")] = None,
     website_url: Annotated[str | None, typer.Option(help="The merchant's website.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
@@ -188,9 +182,7 @@ def apps_list(as_json: Annotated[bool, typer.Option("--json", help="Print JSON."
 @keys_cli.command("rotate")
 def keys_rotate(
     app: Annotated[str, typer.Argument(help="The app's id or name.")],
-    live: Annotated[
-        bool, typer.Option("--live", help="Rotate the live key instead of the sandbox one.")
-    ] = False,
+    live: Annotated[bool, typer.Option("--live", help="Rotate the live key instead of the sandbox one.")] = False,
     grace_hours: Annotated[
         float | None,
         typer.Option(help="How long the old key keeps working (CAURI_KEY_ROTATION_GRACE_HOURS)."),

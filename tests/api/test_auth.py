@@ -61,9 +61,7 @@ async def test_sandbox_and_live_are_isolated(client: httpx.AsyncClient, engine: 
 
     live_created = await client.post("/v1/payments/initialize", json=payment_body(), headers=live.headers)
     live_id = live_created.json()["data"]["id"]
-    assert (await client.get(f"/v1/payments/{live_id}", headers=live.headers)).json()["data"][
-        "environment"
-    ] == "live"
+    assert (await client.get(f"/v1/payments/{live_id}", headers=live.headers)).json()["data"]["environment"] == "live"
     assert (await client.get(f"/v1/payments/{live_id}", headers=sandbox.headers)).status_code == 404
 
 
@@ -101,9 +99,7 @@ async def test_a_revoked_key_is_refused(client: httpx.AsyncClient, engine: Async
     assert "revoked" in response.json()["message"]
 
 
-async def test_rate_limit_answers_429_with_retry_after(
-    client: httpx.AsyncClient, engine: AsyncEngine
-) -> None:
+async def test_rate_limit_answers_429_with_retry_after(client: httpx.AsyncClient, engine: AsyncEngine) -> None:
     merchant = await new_merchant(engine, rate_limit=3)
     codes = [(await client.get("/v1/payments", headers=merchant.headers)).status_code for _ in range(4)]
     assert codes[:3] == [200, 200, 200]

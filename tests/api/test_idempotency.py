@@ -79,9 +79,7 @@ async def test_keys_are_scoped_per_app(client: httpx.AsyncClient, engine: AsyncE
 
 
 @pytest.mark.parametrize("key", ["", "x" * 256, "clé".encode(), "two words"])
-async def test_malformed_keys_are_400(
-    client: httpx.AsyncClient, merchant: MerchantApp, key: str | bytes
-) -> None:
+async def test_malformed_keys_are_400(client: httpx.AsyncClient, merchant: MerchantApp, key: str | bytes) -> None:
     headers = {**merchant.headers, "Idempotency-Key": key}
     response = await client.post("/v1/payments/initialize", json=payment_body(), headers=headers)
     assert response.status_code == 400

@@ -50,9 +50,7 @@ SEED_BROKEN_BODY = """{
 }"""
 
 
-async def initialize(
-    client: httpx.AsyncClient, merchant: MerchantApp, body: Any, **headers: str
-) -> httpx.Response:
+async def initialize(client: httpx.AsyncClient, merchant: MerchantApp, body: Any, **headers: str) -> httpx.Response:
     return await client.post("/v1/payments/initialize", json=body, headers={**merchant.headers, **headers})
 
 
@@ -61,9 +59,7 @@ async def count(engine: AsyncEngine, table: Any) -> int:
         return int((await conn.execute(select(func.count()).select_from(table))).scalar_one())
 
 
-async def test_seed_curl_request_verbatim_is_created(
-    client: httpx.AsyncClient, merchant: MerchantApp
-) -> None:
+async def test_seed_curl_request_verbatim_is_created(client: httpx.AsyncClient, merchant: MerchantApp) -> None:
     response = await client.post(
         "/v1/payments/initialize",
         content=SEED_CURL_BODY,
@@ -83,9 +79,7 @@ async def test_seed_json_example_missing_comma_is_a_clear_400(
     client: httpx.AsyncClient, merchant: MerchantApp, engine: AsyncEngine
 ) -> None:
     before = await count(engine, payments)
-    response = await client.post(
-        "/v1/payments/initialize", content=SEED_BROKEN_BODY, headers=merchant.headers
-    )
+    response = await client.post("/v1/payments/initialize", content=SEED_BROKEN_BODY, headers=merchant.headers)
     assert response.status_code == 400
     body = response.json()
     assert body["success"] is False
@@ -101,11 +95,7 @@ async def test_initialize_writes_payment_and_initiated_event_together(
     payment_id = response.json()["data"]["id"]
     async with engine.connect() as conn:
         row = (await conn.execute(select(payments).where(payments.c.id == payment_id))).one()
-        kinds = (
-            (await conn.execute(select(events.c.type).where(events.c.payment_id == payment_id)))
-            .scalars()
-            .all()
-        )
+        kinds = (await conn.execute(select(events.c.type).where(events.c.payment_id == payment_id))).scalars().all()
     assert row.status == "initiated"
     assert row.amount == 100
     assert row.app_id == merchant.id
@@ -121,9 +111,7 @@ async def test_integral_amounts_in_any_form_are_accepted(
 ) -> None:
     response = await initialize(client, merchant, payment_body(amount=sent))
     assert response.status_code == 201, response.text
-    verify = await client.get(
-        f"/v1/payments/{response.json()['data']['id']}/verify", headers=merchant.headers
-    )
+    verify = await client.get(f"/v1/payments/{response.json()['data']['id']}/verify", headers=merchant.headers)
     assert verify.json()["data"]["amount"] == stored
 
 
@@ -172,9 +160,7 @@ async def test_woocommerce_style_body_is_accepted(client: httpx.AsyncClient, mer
     )
     response = await initialize(client, merchant, body)
     assert response.status_code == 201, response.text
-    data = (
-        await client.get(f"/v1/payments/{response.json()['data']['id']}", headers=merchant.headers)
-    ).json()["data"]
+    data = (await client.get(f"/v1/payments/{response.json()['data']['id']}", headers=merchant.headers)).json()["data"]
     assert data["customer"]["phone"] == "22951345780"
     assert data["customer"]["address"] is None
     assert data["customer"]["country_code"] == "BJ"
@@ -193,9 +179,7 @@ async def test_every_missing_required_field_is_reported_at_once(
     assert response.json()["message"] == "The amount field is required. (and 4 more errors)"
 
 
-async def test_nested_customer_errors_use_dotted_names(
-    client: httpx.AsyncClient, merchant: MerchantApp
-) -> None:
+async def test_nested_customer_errors_use_dotted_names(client: httpx.AsyncClient, merchant: MerchantApp) -> None:
     response = await initialize(
         client,
         merchant,
@@ -286,30 +270,22 @@ async def test_contract_leniencies_are_accepted(
 async def test_aliases_are_stored_as_their_canonical_codes(
     client: httpx.AsyncClient, merchant: MerchantApp, engine: AsyncEngine
 ) -> None:
-    response = await initialize(
-        client, merchant, payment_body(methods=["mtn_gf", "mtn_gn", "bank_transfer_ngn"])
-    )
+    response = await initialize(client, merchant, payment_body(methods=["mtn_gf", "mtn_gn", "bank_transfer_ngn"]))
     async with engine.connect() as conn:
         methods = (
-            await conn.execute(
-                select(payments.c.methods).where(payments.c.id == response.json()["data"]["id"])
-            )
+            await conn.execute(select(payments.c.methods).where(payments.c.id == response.json()["data"]["id"]))
         ).scalar_one()
     assert methods == ["mtn_gn", "bank_transfer_ng"]
 
 
 @pytest.mark.parametrize("body", ["[]", "42", '"text"', "null"])
-async def test_a_body_that_is_not_an_object_is_400(
-    client: httpx.AsyncClient, merchant: MerchantApp, body: str
-) -> None:
+async def test_a_body_that_is_not_an_object_is_400(client: httpx.AsyncClient, merchant: MerchantApp, body: str) -> None:
     response = await client.post("/v1/payments/initialize", content=body, headers=merchant.headers)
     assert response.status_code == 400
     assert response.json()["message"] == "The request body must be a JSON object."
 
 
-async def test_json_is_read_whatever_the_content_type_says(
-    client: httpx.AsyncClient, merchant: MerchantApp
-) -> None:
+async def test_json_is_read_whatever_the_content_type_says(client: httpx.AsyncClient, merchant: MerchantApp) -> None:
     response = await client.post(
         "/v1/payments/initialize",
         content=SEED_CURL_BODY,

@@ -38,9 +38,7 @@ async def test_cached_keys_still_expire_on_time(settings: Settings, engine: Asyn
     cached = settings.model_copy(update={"key_cache_seconds": 60})
     app = create_app(cached, engine)
     merchant = await new_merchant(engine)
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://cauri.test"
-    ) as client:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://cauri.test") as client:
         assert (await client.get("/v1/payments", headers=merchant.headers)).status_code == 200
         # Revoked elsewhere: this process trusts its cached entry until the TTL runs out (documented).
         await revoke_key(engine, merchant.secret.split("|")[0])
@@ -51,9 +49,7 @@ async def test_cached_keys_still_expire_on_time(settings: Settings, engine: Asyn
     # A rotation's grace period ends on time even for a cached key: the expiry is cached with it.
     other = await new_merchant(engine)
     app = create_app(cached, engine)
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://cauri.test"
-    ) as client:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://cauri.test") as client:
         await rotate_key(engine, other.id, Environment.SANDBOX, timedelta(milliseconds=300))
         assert (await client.get("/v1/payments", headers=other.headers)).status_code == 200
         await asyncio.sleep(0.4)

@@ -53,9 +53,7 @@ async def test_verify_returns_the_contract_shape(client: httpx.AsyncClient, merc
     assert data["app"]["id"] == merchant.id
     assert data["app"]["is_enabled"] is True
     customer = data["customer"]
-    assert {
-        k: customer[k] for k in ("first_name", "last_name", "email", "phone", "country_code", "zip_code")
-    } == {
+    assert {k: customer[k] for k in ("first_name", "last_name", "email", "phone", "country_code", "zip_code")} == {
         "first_name": "John",
         "last_name": "Doe",
         "email": "john@example.com",
@@ -75,9 +73,7 @@ async def test_verify_returns_the_contract_shape(client: httpx.AsyncClient, merc
         assert STAMP.fullmatch(stamp), stamp
 
 
-async def test_retrieve_returns_the_same_object_as_verify(
-    client: httpx.AsyncClient, merchant: MerchantApp
-) -> None:
+async def test_retrieve_returns_the_same_object_as_verify(client: httpx.AsyncClient, merchant: MerchantApp) -> None:
     created = await client.post("/v1/payments/initialize", json=payment_body(), headers=merchant.headers)
     payment_id = created.json()["data"]["id"]
     verify = await client.get(f"/v1/payments/{payment_id}/verify", headers=merchant.headers)
@@ -99,9 +95,7 @@ async def test_get_requests_ignore_a_json_body(client: httpx.AsyncClient, mercha
     assert response.status_code == 200
 
 
-async def test_unknown_payment_is_404_in_the_envelope(
-    client: httpx.AsyncClient, merchant: MerchantApp
-) -> None:
+async def test_unknown_payment_is_404_in_the_envelope(client: httpx.AsyncClient, merchant: MerchantApp) -> None:
     for path in (
         "/v1/payments/py_doesnotexist0/verify",
         "/v1/payments/py_doesnotexist0",
@@ -113,9 +107,7 @@ async def test_unknown_payment_is_404_in_the_envelope(
         assert response.json()["message"]
 
 
-async def test_non_ascii_fields_round_trip_unescaped(
-    client: httpx.AsyncClient, merchant: MerchantApp
-) -> None:
+async def test_non_ascii_fields_round_trip_unescaped(client: httpx.AsyncClient, merchant: MerchantApp) -> None:
     body = payment_body(
         description="Commande n°12 — café & thé",
         customer={"email": "aïcha@exemple.sn", "first_name": "Aïcha", "last_name": "N'Diaye"},

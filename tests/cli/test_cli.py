@@ -114,9 +114,7 @@ def test_serve_with_no_configuration_creates_a_sandbox_app_and_prints_its_key(en
         assert key.startswith("pvk_sandbox_"), key
         wait_ready(url, proc)
         headers = {"Authorization": f"Bearer {key}"}
-        created = httpx.post(
-            url + "/v1/payments/initialize", json=payment_body(), headers=headers, timeout=10
-        )
+        created = httpx.post(url + "/v1/payments/initialize", json=payment_body(), headers=headers, timeout=10)
         assert created.status_code == 201, created.text
         assert created.json()["data"]["checkout_url"].startswith(url + "/checkout/py_")
         assert httpx.get(url + "/docs", timeout=5).status_code == 200
@@ -139,14 +137,10 @@ def test_two_servers_on_one_database_behave_as_one(env: dict[str, str], migrated
     try:
         wait_ready(url_one, one)
         wait_ready(url_two, two)
-        created = httpx.post(
-            url_one + "/v1/payments/initialize", json=payment_body(), headers=headers, timeout=10
-        )
+        created = httpx.post(url_one + "/v1/payments/initialize", json=payment_body(), headers=headers, timeout=10)
         assert created.status_code == 201, created.text
         payment_id = created.json()["data"]["id"]
-        replay = httpx.post(
-            url_two + "/v1/payments/initialize", json=payment_body(), headers=headers, timeout=10
-        )
+        replay = httpx.post(url_two + "/v1/payments/initialize", json=payment_body(), headers=headers, timeout=10)
         assert replay.json()["data"]["id"] == payment_id
         fetched = httpx.get(f"{url_two}/v1/payments/{payment_id}/verify", headers=headers, timeout=10)
         assert fetched.status_code == 200

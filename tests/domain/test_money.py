@@ -30,9 +30,7 @@ def test_zero_and_negative_are_refused(n: int) -> None:
         parse_amount(n)
 
 
-@pytest.mark.parametrize(
-    "value", [None, True, False, "", "1e3", "0x10", "١٢", [], {}, float("nan"), float("inf")]
-)
+@pytest.mark.parametrize("value", [None, True, False, "", "1e3", "0x10", "١٢", [], {}, float("nan"), float("inf")])
 def test_non_numbers_are_refused(value: object) -> None:
     with pytest.raises(AmountError):
         parse_amount(value)

@@ -22,9 +22,7 @@ VALID: dict[str, Any] = {
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=30),
-    lambda children: (
-        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4)
-    ),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4),
     max_leaves=10,
 )
 FIELDS = [
@@ -66,9 +64,7 @@ def test_a_single_field_replaced_by_anything_keeps_the_invariants(field: str, va
         request = validate_payment_request(body)
     except ValidationFailed as exc:
         assert exc.errors is not None
-        assert all(
-            name.split(".")[0] == field or name == "restrict_country_code" for name in exc.errors.by_field
-        )
+        assert all(name.split(".")[0] == field or name == "restrict_country_code" for name in exc.errors.by_field)
         return
     assert isinstance(request.amount, int) and request.amount > 0
     assert 0 < len(request.description) <= DESCRIPTION_MAX
@@ -96,11 +92,7 @@ def test_restrictions_are_mutually_exclusive() -> None:
 
 
 def test_dialling_code_and_alpha2_name_the_same_country() -> None:
-    by_dial = validate_payment_request(
-        {**VALID, "restricted_phone": {"number": "22951345780", "country_code": "229"}}
-    )
-    by_code = validate_payment_request(
-        {**VALID, "restricted_phone": {"number": "22951345780", "country_code": "BJ"}}
-    )
+    by_dial = validate_payment_request({**VALID, "restricted_phone": {"number": "22951345780", "country_code": "229"}})
+    by_code = validate_payment_request({**VALID, "restricted_phone": {"number": "22951345780", "country_code": "BJ"}})
     assert by_dial.restricted_phone == by_code.restricted_phone
     assert by_dial.restricted_phone is not None and by_dial.restricted_phone.country_code == "BJ"

@@ -37,9 +37,7 @@ async def test_each_move_writes_its_event(engine: AsyncEngine, merchant: Merchan
     payment_id, scope = await new_payment(engine, merchant)
     async with engine.begin() as conn:
         await transition(conn, payment_id, scope, PaymentStatus.PENDING, event_summary)
-        row = await transition(
-            conn, payment_id, scope, PaymentStatus.SUCCESS, lambda row: {"status": row["status"]}
-        )
+        row = await transition(conn, payment_id, scope, PaymentStatus.SUCCESS, lambda row: {"status": row["status"]})
     assert row.status == "success"
     assert await event_types(engine, payment_id) == ["payment.initiated", "payment.success"]
 
@@ -51,9 +49,7 @@ async def test_a_rolled_back_move_leaves_no_event(engine: AsyncEngine, merchant:
             await transition(conn, payment_id, scope, PaymentStatus.CANCELLED, event_summary)
             raise RuntimeError("the process dies before commit")
     async with engine.connect() as conn:
-        status = (
-            await conn.execute(select(payments.c.status).where(payments.c.id == payment_id))
-        ).scalar_one()
+        status = (await conn.execute(select(payments.c.status).where(payments.c.id == payment_id))).scalar_one()
     assert status == "initiated"
     assert await event_types(engine, payment_id) == ["payment.initiated"]
 

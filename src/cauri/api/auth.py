@@ -62,8 +62,7 @@ class RateLimiter:
             retry = max(1, math.ceil((window + 1) * 60 - now))
             raise ApiError(
                 429,
-                f"Too many requests: this key may send {limit} requests per minute. "
-                f"Retry in {retry} seconds.",
+                f"Too many requests: this key may send {limit} requests per minute. Retry in {retry} seconds.",
                 headers={"Retry-After": str(retry)},
             )
         self._windows[key_id] = (start, count + 1)
@@ -71,9 +70,7 @@ class RateLimiter:
             self._windows = {k: v for k, v in self._windows.items() if v[0] == window}
 
 
-async def authenticate(
-    request: Request, engine: AsyncEngine, cache: KeyCache, limiter: RateLimiter
-) -> KeyOwner:
+async def authenticate(request: Request, engine: AsyncEngine, cache: KeyCache, limiter: RateLimiter) -> KeyOwner:
     header = request.headers.get("authorization", "")
     scheme, _, secret = header.partition(" ")
     secret = secret.strip()

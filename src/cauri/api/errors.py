@@ -54,9 +54,7 @@ async def http_error(request: Request, exc: Exception) -> Response:
 async def server_error(request: Request, exc: Exception) -> Response:
     if isinstance(exc, OperationalError) and "database is locked" in str(exc.orig):
         # SQLite's single writer stayed busy longer than busy_timeout: the client may simply retry.
-        return EnvelopeResponse(
-            "The gateway is busy; retry shortly.", status_code=503, headers={"Retry-After": "1"}
-        )
+        return EnvelopeResponse("The gateway is busy; retry shortly.", status_code=503, headers={"Retry-After": "1"})
     if isinstance(exc, DBAPIError) and _sqlstate(exc) == "55P03":
         return EnvelopeResponse("The resource is locked by another request; retry shortly.", status_code=409)
     log.exception("unhandled error", extra={"path": request.url.path})

@@ -105,9 +105,7 @@ async def initialize(request: Request) -> Response:
     checkout_url = gateway.checkout_url(row["id"])
     answer = envelope_bytes(INITIALIZED, {"id": row["id"], "checkout_url": checkout_url})
 
-    fingerprint = request_fingerprint(
-        "POST", request.url.path, orjson.dumps(body, option=orjson.OPT_SORT_KEYS)
-    )
+    fingerprint = request_fingerprint("POST", request.url.path, orjson.dumps(body, option=orjson.OPT_SORT_KEYS))
     result = await create_payment(
         gateway.engine,
         scope,

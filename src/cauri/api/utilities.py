@@ -80,9 +80,7 @@ def payout_methods_body() -> bytes:
             "icon_url": None,
             "is_enabled": True,
             "kind": m.kind.value,
-            "fields": [
-                {"label": f.label, "type": f.type, "name": f.name, "length": f.length} for f in m.fields
-            ],
+            "fields": [{"label": f.label, "type": f.type, "name": f.name, "length": f.length} for f in m.fields],
             "currency": _currency(m.currency),
             "countries": _countries(m.countries),
         }

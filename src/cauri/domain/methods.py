@@ -94,9 +94,7 @@ class Catalogue:
     payment_currencies: frozenset[str] = field(init=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(
-            self, "payment_currencies", frozenset(m.currency for m in self.payment_methods.values())
-        )
+        object.__setattr__(self, "payment_currencies", frozenset(m.currency for m in self.payment_methods.values()))
 
     def resolve_payment_method(self, code: str) -> PaymentMethod | None:
         return self.payment_methods.get(self.aliases.get(code, code))
@@ -116,9 +114,7 @@ class Catalogue:
         else:
             resolved = (self.resolve_payment_method(c) for c in codes)
             candidates = {m.code: m for m in resolved if m is not None}.values()
-        return [
-            m for m in candidates if m.currency == currency and (country is None or m.serves_country(country))
-        ]
+        return [m for m in candidates if m.currency == currency and (country is None or m.serves_country(country))]
 
 
 def _payment_method(raw: Mapping[str, Any]) -> PaymentMethod:
@@ -155,9 +151,7 @@ def load_catalogue() -> Catalogue:
         payment_methods={
             m["code"]: _payment_method(m) for m in sorted(raw["payment_methods"], key=lambda m: m["code"])
         },
-        payout_methods={
-            m["code"]: _payout_method(m) for m in sorted(raw["payout_methods"], key=lambda m: m["code"])
-        },
+        payout_methods={m["code"]: _payout_method(m) for m in sorted(raw["payout_methods"], key=lambda m: m["code"])},
         aliases=dict(raw["aliases"]),
     )
 

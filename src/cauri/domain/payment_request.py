@@ -85,17 +85,13 @@ def validate_payment_request(body: dict[str, Any]) -> PaymentRequest:
         currency = currency.upper()
         if currency not in CATALOGUE.payment_currencies:
             supported = ", ".join(sorted(CATALOGUE.payment_currencies))
-            errors.add(
-                "currency", f"The currency field must be one of the supported currencies: {supported}."
-            )
+            errors.add("currency", f"The currency field must be one of the supported currencies: {supported}.")
             currency = None
 
     description = _required_text(body, "description", errors, max_length=DESCRIPTION_MAX)
     return_url = _required_text(body, "return_url", errors, max_length=URL_MAX)
     if return_url is not None and not _is_http_url(return_url):
-        errors.add(
-            "return_url", "The return_url field must be a valid URL starting with http:// or https://."
-        )
+        errors.add("return_url", "The return_url field must be a valid URL starting with http:// or https://.")
         return_url = None
 
     customer = _customer(body.get("customer"), errors)
@@ -276,9 +272,7 @@ def _restricted_phone(value: object, errors: FieldErrors) -> RestrictedPhone | N
     if value is None:
         return None
     if not isinstance(value, dict):
-        errors.add(
-            "restricted_phone", "The restricted_phone field must be an object with number and country_code."
-        )
+        errors.add("restricted_phone", "The restricted_phone field must be an object with number and country_code.")
         return None
     number = value.get("number")
     if isinstance(number, int) and not isinstance(number, bool):
@@ -313,7 +307,5 @@ def _phone_country(value: object, errors: FieldErrors) -> str | None:
             return matches[0]
     elif is_country(text):
         return text
-    errors.add(
-        label, f"The {label} field must be an ISO 3166-1 alpha-2 code (BJ) or a known dialling code (229)."
-    )
+    errors.add(label, f"The {label} field must be an ISO 3166-1 alpha-2 code (BJ) or a known dialling code (229).")
     return None

@@ -70,9 +70,7 @@ class ProcessRefused(DomainError):
 def check_processable(status: PaymentStatus) -> None:
     """Only a paid payment can be marked as processed (the merchant delivered the order)."""
     if status is not PaymentStatus.SUCCESS:
-        raise ProcessRefused(
-            f"Only a successful payment can be marked as processed; this one is {status.value}."
-        )
+        raise ProcessRefused(f"Only a successful payment can be marked as processed; this one is {status.value}.")
 
 
 def new_id(prefix: str = "", length: int = 16) -> str:

@@ -127,9 +127,7 @@ async def find_app(engine: AsyncEngine, ref: str) -> App:
         rows = (await conn.execute(select(apps).where((apps.c.id == ref) | (apps.c.name == ref)))).all()
     if len(rows) != 1:
         raise NotFound(
-            f"No app is named or identified by {ref!r}."
-            if not rows
-            else f"Several apps are named {ref!r}; use its id."
+            f"No app is named or identified by {ref!r}." if not rows else f"Several apps are named {ref!r}; use its id."
         )
     return _app(rows[0])
 

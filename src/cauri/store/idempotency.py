@@ -61,9 +61,7 @@ async def run_once(
             pass  # the key was claimed first by another request: replay what it stored
         except DBAPIError as exc:
             if _is_lock_timeout(exc):
-                raise Conflict(
-                    "A request with this Idempotency-Key is still being processed; retry later."
-                ) from exc
+                raise Conflict("A request with this Idempotency-Key is still being processed; retry later.") from exc
             raise
         replay = await replay_stored(engine, scope, key, fingerprint)
         if replay is not None:
@@ -99,9 +97,7 @@ async def _claim_and_run(
         return response
 
 
-async def replay_stored(
-    engine: AsyncEngine, scope: Scope, key: str, fingerprint: bytes
-) -> StoredResponse | None:
+async def replay_stored(engine: AsyncEngine, scope: Scope, key: str, fingerprint: bytes) -> StoredResponse | None:
     """The response stored for ``key`` if the request is the same; ``None`` if the key had expired."""
     stored = await _stored(engine, scope, key)
     if stored is None:

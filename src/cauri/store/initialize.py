@@ -78,9 +78,7 @@ async def create_payment(
 
     import asyncpg
 
-    args: list[Any] = [
-        orjson.dumps(row[c]).decode() if c in _JSON_COLUMNS else row[c] for c in _PAYMENT_COLUMNS
-    ]
+    args: list[Any] = [orjson.dumps(row[c]).decode() if c in _JSON_COLUMNS else row[c] for c in _PAYMENT_COLUMNS]
     args += [new_id("evt_"), EVENT_FOR_STATUS[PaymentStatus.INITIATED], orjson.dumps(event_data).decode()]
     if key is not None:
         args += [key, fingerprint, answer.status, answer.body, row["created_at"] + ttl]
@@ -94,9 +92,7 @@ async def create_payment(
             if key is None or exc.constraint_name != "pk_idempotency_keys":
                 raise
         except asyncpg.LockNotAvailableError as exc:
-            raise Conflict(
-                "A request with this Idempotency-Key is still being processed; retry later."
-            ) from exc
+            raise Conflict("A request with this Idempotency-Key is still being processed; retry later.") from exc
         else:
             return answer
     assert key is not None
@@ -104,6 +100,4 @@ async def create_payment(
     if replay is not None:
         return replay
     # The stored key had expired and is now deleted: claim it afresh.
-    return await create_payment(
-        engine, scope, row, event_data, answer, key=key, fingerprint=fingerprint, ttl=ttl
-    )
+    return await create_payment(engine, scope, row, event_data, answer, key=key, fingerprint=fingerprint, ttl=ttl)

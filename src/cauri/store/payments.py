@@ -73,9 +73,7 @@ def new_payment_row(request: PaymentRequest, scope: Scope, now: datetime) -> dic
     }
 
 
-async def insert_payment(
-    conn: AsyncConnection, row: dict[str, Any], event_data: dict[str, Any], now: datetime
-) -> None:
+async def insert_payment(conn: AsyncConnection, row: dict[str, Any], event_data: dict[str, Any], now: datetime) -> None:
     await conn.execute(payments.insert(), row)
     await _insert_event(conn, row, EVENT_FOR_STATUS[PaymentStatus.INITIATED], event_data, now)
 
@@ -105,9 +103,7 @@ def _scoped(payment_id: str, scope: Scope) -> Any:
     )
 
 
-async def get_payment(
-    conn: AsyncConnection, payment_id: str, scope: Scope, *, lock: bool = False
-) -> Row[Any]:
+async def get_payment(conn: AsyncConnection, payment_id: str, scope: Scope, *, lock: bool = False) -> Row[Any]:
     """The payment, if ``scope`` may see it; another app's or environment's payment is simply not found."""
     query = select(payments).where(_scoped(payment_id, scope))
     if lock:
@@ -126,9 +122,7 @@ async def mark_processed(conn: AsyncConnection, payment_id: str, scope: Scope) -
         return row
     now = utcnow()
     await conn.execute(
-        update(payments)
-        .where(payments.c.id == payment_id)
-        .values(is_processed=True, processed_at=now, updated_at=now)
+        update(payments).where(payments.c.id == payment_id).values(is_processed=True, processed_at=now, updated_at=now)
     )
     return await get_payment(conn, payment_id, scope)
 
@@ -183,9 +177,7 @@ async def list_payments(
 ) -> list[Row[Any]]:
     """Newest first; ``after`` is the (created_at, id) of the last row of the previous page. Returns up to
     ``limit + 1`` rows so the caller knows whether another page follows."""
-    query = select(payments).where(
-        payments.c.app_id == scope.app_id, payments.c.environment == scope.environment
-    )
+    query = select(payments).where(payments.c.app_id == scope.app_id, payments.c.environment == scope.environment)
     if where.statuses:
         query = query.where(payments.c.status.in_(where.statuses))
     if where.created_from is not None:
@@ -198,8 +190,6 @@ async def list_payments(
         query = query.where(payments.c["metadata"][key].as_string() == value)
     if after is not None:
         at, last_id = after
-        query = query.where(
-            or_(payments.c.created_at < at, and_(payments.c.created_at == at, payments.c.id < last_id))
-        )
+        query = query.where(or_(payments.c.created_at < at, and_(payments.c.created_at == at, payments.c.id < last_id)))
     query = query.order_by(payments.c.created_at.desc(), payments.c.id.desc()).limit(limit + 1)
     return list((await conn.execute(query)).all())
