@@ -149,3 +149,10 @@ async def test_a_request_in_flight_holds_its_key(
     assert response.status_code == expected, response.text
     assert response.json()["success"] is False
     assert await payments_of(engine, merchant.id) == 0
+
+
+async def test_reuse_with_another_body_names_the_header(client: httpx.AsyncClient, merchant: MerchantApp) -> None:
+    headers = {**merchant.headers, "Idempotency-Key": "k-named"}
+    await client.post("/v1/payments/initialize", json=payment_body(), headers=headers)
+    other = await client.post("/v1/payments/initialize", json=payment_body(amount=7), headers=headers)
+    assert other.json()["errors"] == {"Idempotency-Key": [other.json()["message"]]}

@@ -42,6 +42,7 @@ async def test_process_refuses_an_unpaid_payment(client: httpx.AsyncClient, merc
     response = await client.post(f"/v1/payments/{payment_id}/process", headers=merchant.headers)
     assert response.status_code == 422
     assert "initiated" in response.json()["message"]
+    assert response.json()["errors"] == {"status": [response.json()["message"]]}
     verify = await client.get(f"/v1/payments/{payment_id}", headers=merchant.headers)
     assert verify.json()["data"]["is_processed"] is False
 

@@ -32,10 +32,14 @@ class DomainError(Exception):
     """A rule the request broke; ``status`` is the HTTP status the API answers with."""
 
     status = 422
+    #: The field a 422 names when it has no per-field errors of its own.
+    field = "request"
 
     def __init__(self, message: str, errors: FieldErrors | None = None) -> None:
         super().__init__(message)
         self.message = message
+        if errors is None and self.status == 422:
+            errors = FieldErrors({self.field: [message]})
         self.errors = errors
 
 

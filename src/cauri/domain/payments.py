@@ -65,6 +65,7 @@ def sources_of(target: PaymentStatus) -> frozenset[PaymentStatus]:
 
 class ProcessRefused(DomainError):
     status = 422
+    field = "status"
 
 
 def check_processable(status: PaymentStatus) -> None:

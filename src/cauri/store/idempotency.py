@@ -35,6 +35,7 @@ class StoredResponse:
 
 class KeyReused(DomainError):
     status = 422
+    field = "Idempotency-Key"
 
 
 def request_fingerprint(method: str, path: str, body: bytes) -> bytes:
