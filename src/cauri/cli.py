@@ -30,7 +30,7 @@ apps_cli = typer.Typer(help="Create and list apps (each has sandbox and live key
 keys_cli = typer.Typer(help="Rotate and revoke secret keys.", no_args_is_help=True)
 cli.add_typer(apps_cli, name="apps")
 cli.add_typer(keys_cli, name="keys")
-console = Console(stderr=True)
+console = Console(stderr=True, soft_wrap=True)
 
 
 def _with_store(settings: Settings, action: Callable[[Any], Awaitable[T]]) -> T:

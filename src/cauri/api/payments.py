@@ -105,7 +105,7 @@ async def initialize(request: Request) -> Response:
     checkout_url = gateway.checkout_url(row["id"])
     answer = envelope_bytes(INITIALIZED, {"id": row["id"], "checkout_url": checkout_url})
 
-    fingerprint = request_fingerprint("POST", request.url.path, orjson.dumps(body, option=orjson.OPT_SORT_KEYS))
+    fingerprint = request_fingerprint("POST", request.scope["path"], orjson.dumps(body, option=orjson.OPT_SORT_KEYS))
     result = await create_payment(
         gateway.engine,
         scope,
@@ -140,7 +140,7 @@ async def process(request: Request) -> Response:
         row = await mark_processed(conn, payment_id, scope)
         return StoredResponse(200, envelope_bytes(PROCESSED, _payment_data(gateway, owner, row._mapping)))
 
-    fingerprint = request_fingerprint("POST", request.url.path, b"")
+    fingerprint = request_fingerprint("POST", request.scope["path"], b"")
     ttl = timedelta(hours=gateway.settings.idempotency_ttl_hours)
     return _answer(await run_once(gateway.engine, scope, key, fingerprint, ttl, work))
 

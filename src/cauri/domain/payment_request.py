@@ -11,9 +11,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from email_validator import EmailNotValidError, validate_email
-
 from cauri.domain.countries import is_country
+from cauri.domain.emails import InvalidEmail, normalize_email
 from cauri.domain.errors import FieldErrors, ValidationFailed
 from cauri.domain.methods import CATALOGUE
 from cauri.domain.money import AmountError, parse_amount
@@ -178,8 +177,8 @@ def _customer(value: object, errors: FieldErrors) -> Customer | None:
     email = _required_text(value, "email", errors, max_length=254, label="customer.email")
     if email is not None:
         try:
-            email = validate_email(email, check_deliverability=False).normalized
-        except EmailNotValidError:
+            email = normalize_email(email)
+        except InvalidEmail:
             errors.add("customer.email", "The customer.email field must be a valid email address.")
             email = None
     first = _required_text(value, "first_name", errors, max_length=NAME_MAX, label="customer.first_name")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from datetime import datetime
+from functools import lru_cache
 from typing import Any, Protocol
 
 from cauri.domain.countries import country_name
@@ -50,7 +51,9 @@ def currency_object(currency: Currency) -> dict[str, Any]:
     }
 
 
+@lru_cache(maxsize=1024)
 def app_object(app: AppLike, iso: Formatter) -> dict[str, Any]:
+    """The app as payments show it. Cached: apps are immutable values, and every answer embeds one."""
     return {
         "id": app.id,
         "name": app.name,

@@ -18,4 +18,5 @@ def iso(value: datetime | None) -> str | None:
     """Moneroo's timestamp format: ``2024-01-31T14:46:13.000000Z``."""
     if value is None:
         return None
-    return as_utc(value).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    # isoformat is several times faster than strftime, and this runs for every timestamp of every answer.
+    return as_utc(value).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"

@@ -82,19 +82,22 @@ async def create_payment(
     args += [new_id("evt_"), EVENT_FOR_STATUS[PaymentStatus.INITIATED], orjson.dumps(event_data).decode()]
     if key is not None:
         args += [key, fingerprint, answer.status, answer.body, row["created_at"] + ttl]
-    async with engine.connect() as conn:
-        raw = await conn.get_raw_connection()
-        driver = raw.driver_connection
+    # The pool's raw connection, without an AsyncConnection around it: no transaction is begun (the statement
+    # is its own), so returning it to the pool needs no rollback either.
+    pooled = await engine.raw_connection()
+    try:
+        driver = pooled.driver_connection
         assert driver is not None
-        try:
-            await driver.execute(_PG_WITH_KEY if key is not None else _PG_WITHOUT_KEY, *args)
-        except asyncpg.UniqueViolationError as exc:
-            if key is None or exc.constraint_name != "pk_idempotency_keys":
-                raise
-        except asyncpg.LockNotAvailableError as exc:
-            raise Conflict("A request with this Idempotency-Key is still being processed; retry later.") from exc
-        else:
-            return answer
+        await driver.execute(_PG_WITH_KEY if key is not None else _PG_WITHOUT_KEY, *args)
+    except asyncpg.UniqueViolationError as exc:
+        if key is None or exc.constraint_name != "pk_idempotency_keys":
+            raise
+    except asyncpg.LockNotAvailableError as exc:
+        raise Conflict("A request with this Idempotency-Key is still being processed; retry later.") from exc
+    else:
+        return answer
+    finally:
+        pooled.close()
     assert key is not None
     replay = await replay_stored(engine, scope, key, fingerprint)
     if replay is not None:
