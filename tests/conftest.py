@@ -145,6 +145,6 @@ def env_without_cauri() -> Iterator[dict[str, str]]:
     yield {k: v for k, v in os.environ.items() if not k.startswith("CAURI_")}
 
 
-def event_summary(row: Any) -> dict[str, object]:
+async def event_summary(_conn: Any, row: Any) -> dict[str, object]:
     """A small event body for tests that move payments directly (the checkout sends the full object)."""
     return {"id": row["id"], "status": row["status"]}

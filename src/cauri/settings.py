@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from functools import cached_property
 from pathlib import Path
 
@@ -35,6 +36,14 @@ class Settings(BaseSettings):
     default_expiry_minutes: int = Field(default=10, gt=0)
     #: PostgreSQL: the longest a request waits on a row lock held by another request before giving up.
     lock_timeout_ms: int = Field(default=2000, gt=0)
+    #: Signs connector notifications and checkout form tokens. Empty: a random key kept in the data directory
+    #: (set it explicitly when several hosts share one database).
+    secret_key: str = ""
+    #: How long the sandbox provider takes to notify an outcome.
+    sandbox_delay_seconds: float = Field(default=2.0, ge=0)
+    #: Attempts still pending after this long are asked about (reconciliation), and expiry is checked, this often.
+    reconcile_every_seconds: float = Field(default=30.0, gt=0)
+    reconcile_after_seconds: float = Field(default=120.0, ge=0)
     #: PostgreSQL connections each process keeps open.
     db_pool_size: int = Field(default=20, gt=0)
 
@@ -54,6 +63,22 @@ class Settings(BaseSettings):
     @property
     def is_sqlite(self) -> bool:
         return self.resolved_database_url.startswith("sqlite")
+
+    def resolved_secret(self) -> bytes:
+        if self.secret_key:
+            return self.secret_key.encode()
+        path = self.data_dir / "secret_key"
+        if not path.exists():
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            path.write_text(secrets.token_urlsafe(32))
+            path.chmod(0o600)
+        return path.read_text().strip().encode()
+
+    @property
+    def internal_url(self) -> str:
+        """Where this process reaches itself (connector notifications from the sandbox)."""
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host  # noqa: S104
+        return f"http://{host}:{self.port}"
 
     @property
     def resolved_public_url(self) -> str:

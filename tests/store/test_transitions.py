@@ -37,7 +37,7 @@ async def test_each_move_writes_its_event(engine: AsyncEngine, merchant: Merchan
     payment_id, scope = await new_payment(engine, merchant)
     async with engine.begin() as conn:
         await transition(conn, payment_id, scope, PaymentStatus.PENDING, event_summary)
-        row = await transition(conn, payment_id, scope, PaymentStatus.SUCCESS, lambda row: {"status": row["status"]})
+        row = await transition(conn, payment_id, scope, PaymentStatus.SUCCESS, event_summary)
     assert row.status == "success"
     assert await event_types(engine, payment_id) == ["payment.initiated", "payment.success"]
 

@@ -23,8 +23,12 @@ class Gateway:
     def __post_init__(self) -> None:
         self.reader = self.engine.execution_options(isolation_level="AUTOCOMMIT")
 
+    @property
+    def public_url(self) -> str:
+        return self.settings.resolved_public_url
+
     def checkout_url(self, payment_id: str) -> str:
-        return f"{self.settings.resolved_public_url}/checkout/{payment_id}"
+        return f"{self.public_url}/checkout/{payment_id}"
 
 
 def gateway_of(request: Request) -> Gateway:

@@ -34,6 +34,7 @@ from cauri.store.payments import (
     mark_processed,
     new_payment_row,
 )
+from cauri.store.views import payment_views
 
 INITIALIZED = "Transaction initialized successfully"
 FETCHED = "Payment transaction fetched successfully!"
@@ -125,7 +126,8 @@ async def verify(request: Request) -> Response:
     payment_id = _payment_id(request)
     async with gateway.reader.connect() as conn:
         row = await get_payment(conn, payment_id, _scope(owner))
-    return EnvelopeResponse(FETCHED, _payment_data(gateway, owner, row._mapping))
+        views = await payment_views(conn, [row._mapping], public_url=gateway.public_url, app=owner.app)
+    return EnvelopeResponse(FETCHED, views[0])
 
 
 async def process(request: Request) -> Response:
@@ -138,7 +140,8 @@ async def process(request: Request) -> Response:
 
     async def work(conn: AsyncConnection) -> StoredResponse:
         row = await mark_processed(conn, payment_id, scope)
-        return StoredResponse(200, envelope_bytes(PROCESSED, _payment_data(gateway, owner, row._mapping)))
+        views = await payment_views(conn, [row._mapping], public_url=gateway.public_url, app=owner.app)
+        return StoredResponse(200, envelope_bytes(PROCESSED, views[0]))
 
     fingerprint = request_fingerprint("POST", request.scope["path"], b"")
     ttl = timedelta(hours=gateway.settings.idempotency_ttl_hours)
@@ -151,11 +154,12 @@ async def list_all(request: Request) -> Response:
     query = parse_list_query(request.query_params.multi_items())
     async with gateway.reader.connect() as conn:
         rows = await list_payments(conn, _scope(owner), query.where, limit=query.limit, after=query.after)
-    page = rows[: query.limit]
+        page = rows[: query.limit]
+        views = await payment_views(conn, [r._mapping for r in page], public_url=gateway.public_url, app=owner.app)
     has_more = len(rows) > query.limit
     return EnvelopeResponse(
         LISTED,
-        [_payment_data(gateway, owner, r._mapping) for r in page],
+        views,
         meta={
             "limit": query.limit,
             "has_more": has_more,

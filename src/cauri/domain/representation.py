@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Hashable, Mapping
 from datetime import datetime
 from functools import lru_cache
 from typing import Any, Protocol
@@ -11,7 +11,7 @@ from cauri.domain.countries import country_name
 from cauri.domain.methods import CATALOGUE, Currency, format_amount
 
 
-class AppLike(Protocol):
+class AppLike(Hashable, Protocol):
     @property
     def id(self) -> str: ...
     @property
@@ -65,8 +65,54 @@ def app_object(app: AppLike, iso: Formatter) -> dict[str, Any]:
     }
 
 
+def capture_object(attempt: Mapping[Any, Any], payment: Mapping[Any, Any], iso: Formatter) -> dict[str, Any]:
+    """The attempt that paid, or the latest one, as Moneroo's ``capture``."""
+    currency = CATALOGUE.currency(payment["currency"])
+    method = CATALOGUE.resolve_payment_method(attempt["method"])
+    assert currency is not None
+    action = attempt["next_action"] or {}
+    return {
+        "identifier": attempt["id"],
+        "phone_number": attempt["phone"],
+        "failure_message": attempt["failure_message"],
+        "failure_error_code": attempt["failure_code"],
+        "failure_error_type": "payment_failed" if attempt["failure_code"] else None,
+        "amount": payment["amount"],
+        "amount_formatted": format_amount(payment["amount"], currency),
+        "currency": currency_object(currency),
+        "method": {
+            "id": attempt["method"],
+            "name": method.name if method else attempt["method"],
+            "short_code": attempt["method"],
+            "icon_url": None,
+        },
+        "gateway": {
+            "id": attempt["connector"],
+            "name": "Cauri Sandbox" if attempt["connector"] == "sandbox" else attempt["connector"],
+            "short_code": attempt["connector"],
+            "account_name": None,
+            "transaction_id": attempt["provider_reference"],
+            "transaction_status": attempt["status"],
+            "transaction_failure_message": attempt["failure_message"],
+        },
+        "context": {
+            "ip": attempt["client_ip"],
+            "user_agent": attempt["user_agent"],
+            "local": attempt["locale"],
+            "action": action.get("kind"),
+        },
+        "created_at": iso(attempt["created_at"]),
+        "completed_at": iso(attempt["completed_at"]),
+    }
+
+
 def payment_object(
-    payment: Mapping[str, Any], app: dict[str, Any], *, checkout_url: str, iso: Formatter
+    payment: Mapping[str, Any],
+    app: dict[str, Any],
+    *,
+    checkout_url: str,
+    iso: Formatter,
+    capture: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Build the verify object from a stored payment row (or the row about to be stored) and its app's
     object."""
@@ -104,9 +150,9 @@ def payment_object(
             "created_at": created,
             "updated_at": updated,
         },
-        "capture": None,
+        "capture": capture,
         "checkout_url": checkout_url,
-        "payment_phone_number": None,
+        "payment_phone_number": capture["phone_number"] if capture else None,
         "created_at": created,
         "updated_at": updated,
     }

@@ -24,6 +24,7 @@ class App:
     is_enabled: bool
     rate_limit: int
     expiry_minutes: int
+    enabled_methods: tuple[str, ...] | None
     created_at: datetime
     updated_at: datetime
 
@@ -38,7 +39,7 @@ class KeyOwner:
     expires_at: datetime | None
 
 
-def _app(row: object) -> App:
+def app_from_row(row: object) -> App:
     m = row._mapping  # type: ignore[attr-defined]
     return App(
         id=m["id"],
@@ -48,6 +49,7 @@ def _app(row: object) -> App:
         is_enabled=m["is_enabled"],
         rate_limit=m["rate_limit"],
         expiry_minutes=m["expiry_minutes"],
+        enabled_methods=tuple(m["enabled_methods"]) if m["enabled_methods"] is not None else None,
         created_at=as_utc(m["created_at"]),
         updated_at=as_utc(m["updated_at"]),
     )
@@ -81,7 +83,7 @@ async def create_app(
         )
         key = await _insert_key(conn, app_id, environment, now)
         row = (await conn.execute(select(apps).where(apps.c.id == app_id))).one()
-    return _app(row), key
+    return app_from_row(row), key
 
 
 async def _insert_key(conn: AsyncConnection, app_id: str, environment: Environment, now: datetime) -> NewKey:
@@ -118,7 +120,7 @@ async def list_apps(engine: AsyncEngine) -> list[tuple[App, list[tuple[str, str,
     for r in key_rows:
         expires = as_utc(r.expires_at) if r.expires_at else None
         keys.setdefault(r.app_id, []).append((r.environment, r.display_prefix, expires))
-    return [(_app(r), keys.get(r.id, [])) for r in app_rows]
+    return [(app_from_row(r), keys.get(r.id, [])) for r in app_rows]
 
 
 async def find_app(engine: AsyncEngine, ref: str) -> App:
@@ -129,7 +131,7 @@ async def find_app(engine: AsyncEngine, ref: str) -> App:
         raise NotFound(
             f"No app is named or identified by {ref!r}." if not rows else f"Several apps are named {ref!r}; use its id."
         )
-    return _app(rows[0])
+    return app_from_row(rows[0])
 
 
 async def rotate_key(engine: AsyncEngine, app_id: str, environment: Environment, grace: timedelta) -> NewKey:
@@ -175,7 +177,7 @@ async def find_key_owner(conn: AsyncConnection, secret_hash: bytes) -> KeyOwner 
     m = row._mapping
     return KeyOwner(
         key_id=m["key_id"],
-        app=_app(row),
+        app=app_from_row(row),
         environment=Environment(m["environment"]),
         expires_at=as_utc(m["expires_at"]) if m["expires_at"] else None,
     )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -75,10 +75,10 @@ def new_payment_row(request: PaymentRequest, scope: Scope, now: datetime) -> dic
 
 async def insert_payment(conn: AsyncConnection, row: dict[str, Any], event_data: dict[str, Any], now: datetime) -> None:
     await conn.execute(payments.insert(), row)
-    await _insert_event(conn, row, EVENT_FOR_STATUS[PaymentStatus.INITIATED], event_data, now)
+    await insert_event(conn, row, EVENT_FOR_STATUS[PaymentStatus.INITIATED], event_data, now)
 
 
-async def _insert_event(
+async def insert_event(
     conn: AsyncConnection, payment: Mapping[Any, Any], kind: str, data: dict[str, Any], now: datetime
 ) -> None:
     await conn.execute(
@@ -127,18 +127,22 @@ async def mark_processed(conn: AsyncConnection, payment_id: str, scope: Scope) -
     return await get_payment(conn, payment_id, scope)
 
 
+#: Builds an event's body from the payment row, inside the transaction that emits the event.
+EventBody = Callable[[AsyncConnection, Mapping[Any, Any]], Awaitable[dict[str, Any]]]
+
+
 async def transition(
     conn: AsyncConnection,
     payment_id: str,
     scope: Scope,
     target: PaymentStatus,
-    event_data: Any,
+    event_body: EventBody,
 ) -> Row[Any]:
     """Move a payment to ``target`` through the state machine, as a compare-and-set on its status, and write
     the event it emits in the same transaction. Two concurrent moves cannot both succeed: the loser's update
     matches no row and it gets ``TransitionRefused``.
 
-    ``event_data`` builds the event's body from the updated row (it is called only when an event is due).
+    ``event_body`` builds the event's body from the updated row (it is called only when an event is due).
     """
     now = utcnow()
     result = await conn.execute(
@@ -154,7 +158,7 @@ async def transition(
         raise TransitionRefused(f"The payment changed status concurrently (now {current.status}).")
     kind = EVENT_FOR_STATUS.get(target)
     if kind is not None:
-        await _insert_event(conn, row._mapping, kind, event_data(row._mapping), now)
+        await insert_event(conn, row._mapping, kind, await event_body(conn, row._mapping), now)
     return row
 
 

@@ -42,6 +42,8 @@ apps = Table(
     # Requests per minute per key; 0 means unlimited.
     Column("rate_limit", Integer, nullable=False),
     Column("expiry_minutes", Integer, nullable=False),
+    # Payment method codes the app offers; null offers every method of the catalogue.
+    Column("enabled_methods", JSON, nullable=True),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
 )
@@ -111,4 +113,28 @@ idempotency_keys = Table(
     Column("response", LargeBinary, nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
     Column("expires_at", UTCDateTime, nullable=False, index=True),
+)
+
+attempts = Table(
+    "attempts",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("payment_id", String(32), ForeignKey("payments.id"), nullable=False, index=True),
+    Column("method", String(32), nullable=False),
+    Column("connector", String(32), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("phone", String(32), nullable=True),
+    # Cards: only what a receipt shows; the number itself never reaches the database.
+    Column("card_last4", String(4), nullable=True),
+    Column("provider_reference", String(64), nullable=True),
+    Column("next_action", JSON, nullable=True),
+    Column("failure_code", String(64), nullable=True),
+    Column("failure_message", Text, nullable=True),
+    Column("client_ip", String(64), nullable=True),
+    Column("user_agent", Text, nullable=True),
+    Column("locale", String(8), nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("completed_at", UTCDateTime, nullable=True),
+    Index(None, "status", "created_at"),
 )

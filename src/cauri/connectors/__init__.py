@@ -1,0 +1,1 @@
+"""Connectors: the adapters to payment providers, all behind one interface (``base.Connector``)."""

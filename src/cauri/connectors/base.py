@@ -1,0 +1,96 @@
+"""The connector interface: what a payment provider's adapter does, and nothing else.
+
+A real provider is one new module with a ``Connector`` subclass, registered in ``registry.py``. The gateway
+owns every state change: a connector reports outcomes, and the one state machine applies them (at most one
+success per payment, whatever the connector or the order in which its notifications arrive).
+
+The life of an attempt, as a connector sees it:
+
+1. ``start`` is called once the customer chose a method and gave what it needs. It asks the provider to
+   collect the money and returns the ``NextAction`` the checkout page shows (confirm on the phone,
+   authenticate the card, follow instructions).
+2. The provider's notification arrives at ``POST /connectors/{name}/callback``; ``parse_callback`` checks
+   that it is authentic and turns it into an ``Outcome``.
+3. If no notification comes, the reconciliation job calls ``fetch_status`` for attempts pending too long.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from cauri.domain.attempts import AttemptStatus
+from cauri.domain.methods import PaymentMethod
+
+
+class ActionKind(StrEnum):
+    CONFIRM_ON_PHONE = "confirm_on_phone"  # mobile money: approve the push on the handset
+    AUTHENTICATE = "authenticate"  # cards: a 3-D Secure step at the issuer (or the sandbox's stand-in)
+    INSTRUCTIONS = "instructions"  # bank transfer, USSD, QR: the customer acts outside the page
+
+
+@dataclass(frozen=True, slots=True)
+class NextAction:
+    kind: ActionKind
+    #: What the page shows: e.g. ``reference``, ``ussd_code``, ``account_number``, ``qr_payload``.
+    data: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptRequest:
+    attempt_id: str
+    payment_id: str
+    method: PaymentMethod
+    amount: int
+    currency: str
+    phone: str | None
+    #: Card number and expiry live only in memory, for the call to the processor; they are never stored.
+    card_number: str | None = None
+    card_expiry: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Started:
+    reference: str  # the provider's id for this attempt
+    action: NextAction
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    attempt_id: str
+    status: AttemptStatus  # PENDING: nothing final yet
+    failure_code: str | None = None
+    failure_message: str | None = None
+
+
+class CallbackRejected(Exception):
+    """The notification is not authentic or not understood: answer 400 and change nothing."""
+
+
+class Connector(ABC):
+    #: The name in the callback route, ``/connectors/{name}/callback``.
+    name: str
+
+    @abstractmethod
+    async def start(self, request: AttemptRequest, callback_url: str) -> Started: ...
+
+    @abstractmethod
+    def parse_callback(self, body: bytes, headers: Mapping[str, str]) -> Outcome: ...
+
+    @abstractmethod
+    async def fetch_status(self, attempt: Mapping[str, Any]) -> Outcome: ...
+
+    async def confirm_authentication(self, attempt: Mapping[str, Any], approved: bool, callback_url: str) -> None:
+        """Cards: the customer finished the authentication step (only connectors that host it need this)."""
+        raise NotImplementedError
+
+    async def refund(self, attempt: Mapping[str, Any], amount: int) -> Outcome:
+        """Hook for refunds (a later phase)."""
+        raise NotImplementedError
+
+    async def payout(self, payout: Mapping[str, Any]) -> Outcome:
+        """Hook for payouts (a later phase)."""
+        raise NotImplementedError

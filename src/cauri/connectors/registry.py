@@ -1,0 +1,27 @@
+"""Which connector serves which method. The sandbox serves every method of sandbox payments; live
+payments need a real connector registered here (none ships yet, so live payments offer no method)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from cauri.connectors.base import Connector
+from cauri.connectors.sandbox import SandboxConnector
+from cauri.domain.methods import PaymentMethod
+
+
+@dataclass
+class ConnectorRegistry:
+    sandbox: SandboxConnector
+    #: Live connectors by method code. A real provider module registers itself here.
+    live: dict[str, Connector] = field(default_factory=dict)
+
+    def for_method(self, method: PaymentMethod, environment: str) -> Connector | None:
+        if environment == "sandbox":
+            return self.sandbox
+        return self.live.get(method.code)
+
+    def by_name(self, name: str) -> Connector | None:
+        if name == self.sandbox.name:
+            return self.sandbox
+        return next((c for c in self.live.values() if c.name == name), None)

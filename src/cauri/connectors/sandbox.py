@@ -1,0 +1,161 @@
+"""The sandbox connector: behaves like a real provider, with outcomes chosen by test numbers.
+
+Asynchronous like a real one: ``start`` only accepts the attempt; the outcome arrives a moment later as a
+signed HTTP notification to ``/connectors/sandbox/callback``, the route a real provider's notification takes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+import httpx
+import orjson
+
+from cauri.connectors.base import (
+    ActionKind,
+    AttemptRequest,
+    CallbackRejected,
+    Connector,
+    NextAction,
+    Outcome,
+    Started,
+)
+from cauri.domain.attempts import AttemptStatus
+from cauri.domain.methods import MethodKind
+
+log = logging.getLogger("cauri.connectors.sandbox")
+
+#: Phone numbers (any country: the number's last ten digits decide), as the contract's table says.
+TEST_PHONES: dict[str, tuple[AttemptStatus, str | None]] = {
+    "4149518161": (AttemptStatus.SUCCESS, None),
+    "4149518162": (AttemptStatus.FAILED, "The customer declined the payment on their phone."),
+    "4149518163": (AttemptStatus.PENDING, None),
+}
+#: Test cards; any other number is declined as unknown.
+TEST_CARDS: dict[str, tuple[AttemptStatus, str | None]] = {
+    "4242424242424242": (AttemptStatus.SUCCESS, None),
+    "5555555555554444": (AttemptStatus.SUCCESS, None),
+    "4000000000000002": (AttemptStatus.FAILED, "The card was declined."),
+    "4000000000009995": (AttemptStatus.FAILED, "Insufficient funds."),
+    "4000000000000259": (AttemptStatus.PENDING, None),
+}
+PHONE_KINDS = frozenset({MethodKind.MOBILE_MONEY, MethodKind.TEST, MethodKind.USSD})
+SIGNATURE_HEADER = "x-sandbox-signature"
+
+
+def phone_outcome(phone: str | None) -> tuple[AttemptStatus, str | None]:
+    """Test numbers decide; any other number succeeds, so a developer's own number works too."""
+    digits = "".join(c for c in phone or "" if c.isdigit())
+    return TEST_PHONES.get(digits[-10:], (AttemptStatus.SUCCESS, None))
+
+
+def card_outcome(number: str | None) -> tuple[AttemptStatus, str | None]:
+    digits = "".join(c for c in number or "" if c.isdigit())
+    return TEST_CARDS.get(digits, (AttemptStatus.FAILED, "Unknown test card: use one of the sandbox cards."))
+
+
+class SandboxConnector(Connector):
+    name = "sandbox"
+
+    def __init__(self, secret: bytes, delay_seconds: float) -> None:
+        self._secret = secret
+        self._delay = delay_seconds
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def start(self, request: AttemptRequest, callback_url: str) -> Started:
+        kind = request.method.kind
+        reference = "sbx_" + request.attempt_id.removeprefix("att_")
+        if kind is MethodKind.CARD:
+            # Decided now, while the number is in memory; only the verdict is kept, never the number.
+            status, reason = card_outcome(request.card_number)
+            verdict = {"sandbox_status": status.value, "sandbox_reason": reason or ""}
+            return Started(reference, NextAction(ActionKind.AUTHENTICATE, verdict))
+        if kind in PHONE_KINDS:
+            status, reason = phone_outcome(request.phone)
+            action = (
+                NextAction(ActionKind.INSTRUCTIONS, {"ussd_code": f"*880*{reference[-6:].upper()}#"})
+                if kind is MethodKind.USSD
+                else NextAction(ActionKind.CONFIRM_ON_PHONE, {"phone": request.phone or ""})
+            )
+        else:
+            status, reason = AttemptStatus.SUCCESS, None
+            action = NextAction(ActionKind.INSTRUCTIONS, self._instructions(kind, reference))
+        self._notify_later(callback_url, Outcome(request.attempt_id, status, _code(status), reason))
+        return Started(reference, action)
+
+    async def confirm_authentication(self, attempt: Mapping[str, Any], approved: bool, callback_url: str) -> None:
+        if not approved:
+            outcome = Outcome(attempt["id"], AttemptStatus.FAILED, "authentication_failed",
+                              "The card's authentication failed.")  # fmt: skip
+        else:
+            verdict = attempt.get("next_action") or {}
+            status = AttemptStatus(verdict.get("data", {}).get("sandbox_status", AttemptStatus.FAILED.value))
+            reason = verdict.get("data", {}).get("sandbox_reason") or None
+            outcome = Outcome(attempt["id"], status, _code(status), reason)
+        self._notify_later(callback_url, outcome)
+
+    def parse_callback(self, body: bytes, headers: Mapping[str, str]) -> Outcome:
+        expected = hmac.new(self._secret, body, hashlib.sha256).hexdigest()
+        if not hmac.compare_digest(expected.encode(), headers.get(SIGNATURE_HEADER, "").encode("utf-8", "replace")):
+            raise CallbackRejected("bad signature")
+        try:
+            data = orjson.loads(body)
+            return Outcome(
+                attempt_id=str(data["attempt_id"]),
+                status=AttemptStatus(data["status"]),
+                failure_code=data.get("failure_code"),
+                failure_message=data.get("failure_message"),
+            )
+        except (orjson.JSONDecodeError, KeyError, ValueError, TypeError) as exc:
+            raise CallbackRejected("malformed notification") from exc
+
+    async def fetch_status(self, attempt: Mapping[str, Any]) -> Outcome:
+        """What the sandbox "provider" knows: the outcome the test number implies."""
+        if attempt.get("card_last4") is not None:
+            return Outcome(attempt["id"], AttemptStatus.PENDING)  # waits for the customer's authentication
+        status, reason = phone_outcome(attempt.get("phone")) if attempt.get("phone") else (AttemptStatus.SUCCESS, None)
+        return Outcome(attempt["id"], status, _code(status), reason)
+
+    def sign(self, body: bytes) -> str:
+        return hmac.new(self._secret, body, hashlib.sha256).hexdigest()
+
+    def _instructions(self, kind: MethodKind, reference: str) -> dict[str, str]:
+        code = reference[-8:].upper()
+        if kind is MethodKind.BANK_TRANSFER:
+            return {"bank": "Cauri Sandbox Bank", "account_number": "0123456789", "reference": code}
+        if kind is MethodKind.QR:
+            return {"qr_payload": f"cauri-sandbox:{reference}", "reference": code}
+        return {"reference": code}
+
+    def _notify_later(self, callback_url: str, outcome: Outcome) -> None:
+        if outcome.status is AttemptStatus.PENDING:
+            return  # "stays pending": the provider never answers
+        task = asyncio.create_task(self._notify(callback_url, outcome))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _notify(self, callback_url: str, outcome: Outcome) -> None:
+        await asyncio.sleep(self._delay)
+        body = orjson.dumps(
+            {
+                "attempt_id": outcome.attempt_id,
+                "status": outcome.status.value,
+                "failure_code": outcome.failure_code,
+                "failure_message": outcome.failure_message,
+            }
+        )
+        try:
+            async with httpx.AsyncClient(timeout=5.0, follow_redirects=False) as client:
+                await client.post(callback_url, content=body, headers={SIGNATURE_HEADER: self.sign(body)})
+        except httpx.HTTPError:
+            # The reconciliation job asks fetch_status later, as it would a silent real provider.
+            log.warning("sandbox notification failed", extra={"attempt_id": outcome.attempt_id})
+
+
+def _code(status: AttemptStatus) -> str | None:
+    return "declined" if status is AttemptStatus.FAILED else None

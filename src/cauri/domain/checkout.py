@@ -1,0 +1,59 @@
+"""What the checkout page may offer a payment, and where it sends the customer back."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from cauri.domain.methods import CATALOGUE, MethodKind, PaymentMethod
+
+
+def offered_methods(payment: Mapping[str, Any], enabled: Iterable[str] | None) -> list[PaymentMethod]:
+    """catalogue ∩ payment currency ∩ ``methods`` ∩ restricted country ∩ what the app enables."""
+    phone = payment.get("restricted_phone")
+    country = payment.get("restrict_country_code") or (phone["country_code"] if phone else None)
+    offered = CATALOGUE.payment_methods_for(payment["currency"], codes=payment.get("methods"), country=country)
+    if enabled is not None:
+        allowed = set(enabled)
+        offered = [m for m in offered if m.code in allowed]
+    return offered
+
+
+@dataclass(frozen=True, slots=True)
+class MethodGroup:
+    country: str | None  # None: offered everywhere
+    kind: MethodKind
+    methods: tuple[PaymentMethod, ...]
+
+
+_KIND_ORDER = list(MethodKind)
+
+
+def group_methods(methods: Iterable[PaymentMethod]) -> list[MethodGroup]:
+    """Grouped by country (worldwide last), then kind, in catalogue order within a group."""
+    groups: dict[tuple[str | None, MethodKind], list[PaymentMethod]] = {}
+    for method in methods:
+        countries: tuple[str | None, ...] = method.countries if len(method.countries) == 1 else (None,)
+        groups.setdefault((countries[0], method.kind), []).append(method)
+    ordered = sorted(groups, key=lambda k: (k[0] is None, k[0] or "", _KIND_ORDER.index(k[1])))
+    return [MethodGroup(country, kind, tuple(groups[(country, kind)])) for country, kind in ordered]
+
+
+def return_url_for(return_url: str, payment_id: str, status: str) -> str:
+    """``return_url`` with the payment's id and status added, the merchant's own parameters kept.
+
+    Both spellings are sent: ``paymentId``/``paymentStatus`` (what the WooCommerce plugin reads) and
+    ``monerooPaymentId``/``monerooPaymentStatus`` (what the seed page names).
+    """
+    parts = urlsplit(return_url)
+    ours = {"paymentId", "paymentStatus", "monerooPaymentId", "monerooPaymentStatus"}
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k not in ours]
+    query += [
+        ("paymentId", payment_id),
+        ("paymentStatus", status),
+        ("monerooPaymentId", payment_id),
+        ("monerooPaymentStatus", status),
+    ]
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(query), parts.fragment))

@@ -1,0 +1,51 @@
+"""The payment object with everything it embeds (app, latest attempt), read in the caller's transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from cauri.domain.representation import AppLike, app_object, capture_object, payment_object
+from cauri.store.apps import app_from_row
+from cauri.store.attempts import captures
+from cauri.store.clock import iso
+from cauri.store.payments import EventBody
+from cauri.store.tables import apps
+
+
+def checkout_url(public_url: str, payment_id: str) -> str:
+    return f"{public_url}/checkout/{payment_id}"
+
+
+async def payment_views(
+    conn: AsyncConnection, rows: Sequence[Mapping[Any, Any]], *, public_url: str, app: AppLike | None = None
+) -> list[dict[str, Any]]:
+    """Payment objects for ``rows`` (one query for all their captures, one for the app if not given)."""
+    if not rows:
+        return []
+    if app is None:
+        app = app_from_row((await conn.execute(select(apps).where(apps.c.id == rows[0]["app_id"]))).one())
+    app_data = app_object(app, iso)
+    chosen = await captures(conn, [r["id"] for r in rows])
+    return [
+        payment_object(
+            row,
+            app_data,
+            checkout_url=checkout_url(public_url, row["id"]),
+            iso=iso,
+            capture=capture_object(chosen[row["id"]]._mapping, row, iso) if row["id"] in chosen else None,
+        )
+        for row in rows
+    ]
+
+
+def event_body(public_url: str) -> EventBody:
+    """Events carry the payment object as it is right after the change (the verify object)."""
+
+    async def build(conn: AsyncConnection, payment: Mapping[Any, Any]) -> dict[str, Any]:
+        return (await payment_views(conn, [payment], public_url=public_url))[0]
+
+    return build
