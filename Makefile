@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: serve test lint check bench clean
+.PHONY: serve test lint browser bench clean
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -15,9 +15,14 @@ $(STAMP): pyproject.toml
 serve: $(STAMP)
 	$(VENV)/bin/cauri serve
 
-## Lint, type-check and run every test on SQLite and PostgreSQL.
-test: lint
+## Lint, type-check and run every test on SQLite and PostgreSQL (browser tests in Debian's Chromium).
+test: lint browser
 	$(PY) -m pytest
+
+# The browser tests drive Debian's Chromium (Playwright cannot download browsers here).
+browser:
+	@command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && apt-get install -y -qq chromium; } \
+	  || { echo "install Debian's chromium package (sudo apt-get install chromium)"; exit 1; }
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests bench

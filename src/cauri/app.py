@@ -6,14 +6,13 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
-from html import escape
 
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from cauri import __version__
@@ -23,6 +22,10 @@ from cauri.api.context import Gateway
 from cauri.api.envelope import EnvelopeResponse
 from cauri.api.errors import ApiError, api_error, domain_error, http_error, server_error
 from cauri.api.request_log import RequestLog
+from cauri.checkout import jobs as checkout_jobs
+from cauri.checkout import routes as checkout
+from cauri.connectors.registry import ConnectorRegistry
+from cauri.connectors.sandbox import SandboxConnector
 from cauri.domain.errors import DomainError
 from cauri.logs import configure_logging
 from cauri.settings import Settings
@@ -41,17 +44,6 @@ async def index(request: Request) -> Response:
     )
 
 
-async def checkout_placeholder(request: Request) -> Response:
-    # The hosted checkout page is its own piece of work; until it lands, say so plainly.
-    payment_id = escape(request.path_params["payment_id"])
-    return HTMLResponse(
-        "<!doctype html><html lang=en><meta charset=utf-8><title>Cauri checkout</title>"
-        f"<h1>Checkout</h1><p>Payment <code>{payment_id}</code>: "
-        "the hosted checkout page is not available yet.</p>",
-        headers={"Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'"},
-    )
-
-
 def create_app(settings: Settings | None = None, engine: AsyncEngine | None = None) -> Starlette:
     """The gateway's ASGI app. Migrations are not run here: ``cauri serve`` runs them once before its workers
     start."""
@@ -59,16 +51,22 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
     configure_logging(settings.log_level)
     engine = engine or create_engine(settings)
     gateway = Gateway(settings=settings, engine=engine, keys=KeyCache(ttl=settings.key_cache_seconds))
+    registry = ConnectorRegistry(SandboxConnector(settings.resolved_secret(), settings.sandbox_delay_seconds))
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
-        purger = asyncio.create_task(_purge_forever(engine))
+        tasks = [
+            asyncio.create_task(_purge_forever(engine)),
+            asyncio.create_task(checkout_jobs.run_forever(engine, registry, settings)),
+        ]
         try:
             yield
         finally:
-            purger.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await purger
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             await engine.dispose()
 
     routes = [
@@ -76,7 +74,7 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
         *payments.routes,
         *utilities.routes,
         *docs.routes,
-        Route("/checkout/{payment_id:payment_id}", checkout_placeholder, methods=["GET"]),
+        *checkout.routes,
     ]
     app = Starlette(
         routes=routes,
@@ -90,6 +88,7 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
         },
     )
     app.state.gateway = gateway
+    app.state.connectors = registry
     app.add_middleware(RequestLog)
     return app
 

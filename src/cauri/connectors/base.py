@@ -81,16 +81,16 @@ class Connector(ABC):
     def parse_callback(self, body: bytes, headers: Mapping[str, str]) -> Outcome: ...
 
     @abstractmethod
-    async def fetch_status(self, attempt: Mapping[str, Any]) -> Outcome: ...
+    async def fetch_status(self, attempt: Mapping[Any, Any]) -> Outcome: ...
 
-    async def confirm_authentication(self, attempt: Mapping[str, Any], approved: bool, callback_url: str) -> None:
+    async def confirm_authentication(self, attempt: Mapping[Any, Any], approved: bool, callback_url: str) -> None:
         """Cards: the customer finished the authentication step (only connectors that host it need this)."""
         raise NotImplementedError
 
-    async def refund(self, attempt: Mapping[str, Any], amount: int) -> Outcome:
+    async def refund(self, attempt: Mapping[Any, Any], amount: int) -> Outcome:
         """Hook for refunds (a later phase)."""
         raise NotImplementedError
 
-    async def payout(self, payout: Mapping[str, Any]) -> Outcome:
+    async def payout(self, payout: Mapping[Any, Any]) -> Outcome:
         """Hook for payouts (a later phase)."""
         raise NotImplementedError

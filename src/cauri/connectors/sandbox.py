@@ -26,7 +26,7 @@ from cauri.connectors.base import (
     Started,
 )
 from cauri.domain.attempts import AttemptStatus
-from cauri.domain.methods import MethodKind
+from cauri.domain.methods import PHONE_KINDS, MethodKind
 
 log = logging.getLogger("cauri.connectors.sandbox")
 
@@ -44,7 +44,6 @@ TEST_CARDS: dict[str, tuple[AttemptStatus, str | None]] = {
     "4000000000009995": (AttemptStatus.FAILED, "Insufficient funds."),
     "4000000000000259": (AttemptStatus.PENDING, None),
 }
-PHONE_KINDS = frozenset({MethodKind.MOBILE_MONEY, MethodKind.TEST, MethodKind.USSD})
 SIGNATURE_HEADER = "x-sandbox-signature"
 
 
@@ -88,7 +87,7 @@ class SandboxConnector(Connector):
         self._notify_later(callback_url, Outcome(request.attempt_id, status, _code(status), reason))
         return Started(reference, action)
 
-    async def confirm_authentication(self, attempt: Mapping[str, Any], approved: bool, callback_url: str) -> None:
+    async def confirm_authentication(self, attempt: Mapping[Any, Any], approved: bool, callback_url: str) -> None:
         if not approved:
             outcome = Outcome(attempt["id"], AttemptStatus.FAILED, "authentication_failed",
                               "The card's authentication failed.")  # fmt: skip
@@ -114,7 +113,7 @@ class SandboxConnector(Connector):
         except (orjson.JSONDecodeError, KeyError, ValueError, TypeError) as exc:
             raise CallbackRejected("malformed notification") from exc
 
-    async def fetch_status(self, attempt: Mapping[str, Any]) -> Outcome:
+    async def fetch_status(self, attempt: Mapping[Any, Any]) -> Outcome:
         """What the sandbox "provider" knows: the outcome the test number implies."""
         if attempt.get("card_last4") is not None:
             return Outcome(attempt["id"], AttemptStatus.PENDING)  # waits for the customer's authentication

@@ -7,14 +7,17 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from cauri.domain.methods import CATALOGUE, MethodKind, PaymentMethod
+from cauri.domain.methods import CATALOGUE, PHONE_KINDS, MethodKind, PaymentMethod
 
 
-def offered_methods(payment: Mapping[str, Any], enabled: Iterable[str] | None) -> list[PaymentMethod]:
-    """catalogue ∩ payment currency ∩ ``methods`` ∩ restricted country ∩ what the app enables."""
+def offered_methods(payment: Mapping[Any, Any], enabled: Iterable[str] | None) -> list[PaymentMethod]:
+    """catalogue ∩ payment currency ∩ ``methods`` ∩ restricted country ∩ what the app enables; with
+    ``restricted_phone``, only methods that pay from a phone number."""
     phone = payment.get("restricted_phone")
     country = payment.get("restrict_country_code") or (phone["country_code"] if phone else None)
     offered = CATALOGUE.payment_methods_for(payment["currency"], codes=payment.get("methods"), country=country)
+    if phone:
+        offered = [m for m in offered if m.kind in PHONE_KINDS]
     if enabled is not None:
         allowed = set(enabled)
         offered = [m for m in offered if m.code in allowed]

@@ -25,6 +25,10 @@ class MethodKind(StrEnum):
     TEST = "test"
 
 
+#: Methods that pay from a phone number: the ones ``restricted_phone`` leaves, the ones that ask for a number.
+PHONE_KINDS = frozenset({MethodKind.MOBILE_MONEY, MethodKind.USSD, MethodKind.TEST})
+
+
 @dataclass(frozen=True, slots=True)
 class Currency:
     code: str

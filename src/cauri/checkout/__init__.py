@@ -1,0 +1,1 @@
+"""The hosted checkout page: where the customer chooses a method and pays."""

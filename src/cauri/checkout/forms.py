@@ -1,0 +1,60 @@
+"""Validating what the customer types: phone numbers (phonenumbers), cards (Luhn, expiry), countries."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+
+import phonenumbers
+
+from cauri.connectors.sandbox import TEST_PHONES
+from cauri.domain.countries import is_country
+
+_DIGITS = re.compile(r"[0-9]+")
+
+
+def normalize_phone(raw: str, region: str | None, *, sandbox: bool) -> str | None:
+    """International digits without "+" (``22951345780``), or None when it is not a number of ``region``.
+
+    In the sandbox the test numbers are accepted as they are, with or without a country code."""
+    text = raw.strip()
+    digits = "".join(c for c in text if c.isdigit())
+    if sandbox and digits[-10:] in TEST_PHONES and len(digits) <= 15:
+        return digits
+    try:
+        number = phonenumbers.parse(text, region)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_valid_number(number):
+        return None
+    if region and phonenumbers.region_code_for_number(number) != region:
+        return None
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164).lstrip("+")
+
+
+def luhn_valid(number: str) -> bool:
+    if not _DIGITS.fullmatch(number) or not 12 <= len(number) <= 19:
+        return False
+    total = 0
+    for index, char in enumerate(reversed(number)):
+        digit = int(char)
+        if index % 2:
+            digit = digit * 2 - 9 if digit > 4 else digit * 2
+        total += digit
+    return total % 10 == 0
+
+
+def expiry_valid(text: str, now: datetime | None = None) -> bool:
+    match = re.fullmatch(r"\s*(\d{1,2})\s*/\s*(\d{2}|\d{4})\s*", text)
+    if not match:
+        return False
+    month, year = int(match.group(1)), int(match.group(2))
+    year += 2000 if year < 100 else 0
+    if not 1 <= month <= 12:
+        return False
+    now = now or datetime.now(UTC)
+    return (year, month) >= (now.year, now.month)
+
+
+def country_valid(code: str) -> bool:
+    return is_country(code.strip().upper())

@@ -1,0 +1,53 @@
+"""French and English: Babel catalogues (compiled in memory at start-up), locale choice, money formatting."""
+
+from __future__ import annotations
+
+import io
+import re
+from functools import cache
+from importlib.resources import files
+
+from babel import Locale, UnknownLocaleError
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from babel.numbers import format_currency
+from babel.support import NullTranslations, Translations
+
+LANGUAGES = ("fr", "en")
+DEFAULT_LANGUAGE = "fr"  # most of our customers' phones are set to French
+
+
+@cache
+def translations(language: str) -> NullTranslations:
+    """The catalogue for ``language``; English is the source language, so it needs none."""
+    if language == "en":
+        return NullTranslations()
+    po = files("cauri.checkout") / "translations" / language / "LC_MESSAGES" / "messages.po"
+    catalog = read_po(io.BytesIO(po.read_bytes()), locale=language)
+    compiled = io.BytesIO()
+    write_mo(compiled, catalog)
+    compiled.seek(0)
+    return Translations(compiled)
+
+
+def choose_language(query: str | None, cookie: str | None, accept_language: str | None) -> str:
+    """``?lang=`` first, then the remembered choice, then the browser's preferences."""
+    for candidate in (query, cookie):
+        if candidate in LANGUAGES:
+            return candidate
+    for part in (accept_language or "").split(","):
+        tag = part.split(";")[0].strip().lower()[:2]
+        if tag in LANGUAGES:
+            return tag
+    return DEFAULT_LANGUAGE
+
+
+def format_money(amount: int, currency: str, language: str) -> str:
+    """``5 000 F CFA`` in French, ``F CFA 5,000`` in English: whole amounts, the way people read them."""
+    try:
+        locale = Locale.parse(f"{language}_SN" if language == "fr" else "en")
+    except UnknownLocaleError:  # pragma: no cover - both locales ship with Babel
+        locale = Locale("en")
+    # Amounts are whole units: drop the pattern's decimals rather than print ",00" after every price.
+    pattern = re.sub(r"\.0+", "", locale.currency_formats["standard"].pattern)
+    return format_currency(amount, currency, format=pattern, locale=locale, currency_digits=False)
