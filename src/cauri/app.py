@@ -51,7 +51,7 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
     configure_logging(settings.log_level)
     engine = engine or create_engine(settings)
     gateway = Gateway(settings=settings, engine=engine, keys=KeyCache(ttl=settings.key_cache_seconds))
-    registry = ConnectorRegistry(SandboxConnector(settings.resolved_secret(), settings.sandbox_delay_seconds))
+    registry = ConnectorRegistry(SandboxConnector(settings.secret, settings.sandbox_delay_seconds))
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:

@@ -64,7 +64,8 @@ class Settings(BaseSettings):
     def is_sqlite(self) -> bool:
         return self.resolved_database_url.startswith("sqlite")
 
-    def resolved_secret(self) -> bytes:
+    @cached_property
+    def secret(self) -> bytes:
         if self.secret_key:
             return self.secret_key.encode()
         path = self.data_dir / "secret_key"

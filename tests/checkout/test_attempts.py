@@ -80,7 +80,7 @@ async def test_concurrent_notifications_complete_the_payment_exactly_once(
 ) -> None:
     payment_id = await new_payment(client, merchant)
     attempt_id = await new_attempt(engine, payment_id)
-    secret = settings.resolved_secret()
+    secret = settings.secret
     responses = await asyncio.gather(
         *(notification(client, secret, attempt_id, s) for s in ("success", "success", "failed", "success"))
     )
@@ -96,7 +96,7 @@ async def test_every_failed_attempt_emits_payment_failed(
     client: httpx.AsyncClient, engine: AsyncEngine, merchant: MerchantApp, settings: Settings
 ) -> None:
     payment_id = await new_payment(client, merchant)
-    secret = settings.resolved_secret()
+    secret = settings.secret
     for age in (3, 2):
         attempt_id = await new_attempt(engine, payment_id, age=age)
         await notification(client, secret, attempt_id, "failed")
@@ -159,7 +159,7 @@ async def test_a_finished_payment_cannot_be_paid_again(
     client: httpx.AsyncClient, engine: AsyncEngine, merchant: MerchantApp, settings: Settings
 ) -> None:
     payment_id = await new_payment(client, merchant)
-    await notification(client, settings.resolved_secret(), await new_attempt(engine, payment_id), "success")
+    await notification(client, settings.secret, await new_attempt(engine, payment_id), "success")
     page = await client.get(f"/checkout/{payment_id}")
     assert 'id="outcome"' in page.text
     assert 'id="pay"' not in page.text

@@ -10,7 +10,7 @@ from importlib.resources import files
 from babel import Locale, UnknownLocaleError
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
-from babel.numbers import format_currency
+from babel.numbers import format_currency, get_currency_symbol
 from babel.support import NullTranslations, Translations
 
 LANGUAGES = ("fr", "en")
@@ -50,4 +50,6 @@ def format_money(amount: int, currency: str, language: str) -> str:
         locale = Locale("en")
     # Amounts are whole units: drop the pattern's decimals rather than print ",00" after every price.
     pattern = re.sub(r"\.0+", "", locale.currency_formats["standard"].pattern)
+    if len(get_currency_symbol(currency, locale=locale)) > 1:
+        pattern = pattern.replace("¤#", "¤\u00a0#")  # "F CFA 5,000", not "F CFA5,000"
     return format_currency(amount, currency, format=pattern, locale=locale, currency_digits=False)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import logging
+from datetime import timedelta
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -12,6 +13,8 @@ import segno
 from babel import Locale
 from jinja2 import Environment, PackageLoader, select_autoescape
 from sqlalchemy import Row
+from starlette.middleware import Middleware
+from starlette.middleware.gzip import GZipMiddleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
@@ -35,7 +38,7 @@ from cauri.domain.checkout import MethodGroup, group_methods, offered_methods, r
 from cauri.domain.methods import CATALOGUE, PHONE_KINDS, MethodKind, PaymentMethod
 from cauri.domain.payments import FINAL_STATUSES, TransitionRefused, new_id
 from cauri.store import attempts as store
-from cauri.store.clock import utcnow
+from cauri.store.clock import as_utc, utcnow
 from cauri.store.views import event_body
 
 log = logging.getLogger("cauri.checkout")
@@ -43,6 +46,7 @@ templates = Environment(
     loader=PackageLoader("cauri.checkout", "templates"), autoescape=select_autoescape(default=True), auto_reload=False
 )
 LANG_COOKIE = "cauri_lang"
+_FINAL = frozenset(s.value for s in FINAL_STATUSES)
 #: Attempt creation per customer address: enough for honest retries, too few to hammer a provider.
 ATTEMPTS_PER_CLIENT = SlidingWindow(limit=20, seconds=600)
 
@@ -68,22 +72,19 @@ async def _load(request: Request) -> tuple[Row[Any], Row[Any], Row[Any] | None] 
     """The payment, its app and its latest attempt; an expired payment is cancelled on sight."""
     gateway = _gateway(request)
     payment_id = request.path_params["payment_id"]
-    async with gateway.engine.connect() as conn:
+    async with gateway.reader.connect() as conn:
         payment = await store.payment_for_checkout(conn, payment_id)
         if payment is None:
             return None
         app = await store.app_row(conn, payment.app_id)
-    if payment.status not in {s.value for s in FINAL_STATUSES} and payment.id in await store.expired_payment_ids(
-        gateway.engine, utcnow()
-    ):
+        attempt = await store.latest_attempt(conn, payment_id)
+    deadline = as_utc(payment.initiated_at) + timedelta(minutes=app.expiry_minutes)
+    if payment.status not in _FINAL and deadline <= utcnow():
         try:
             await store.cancel_payment(gateway.engine, payment.id, "Expired.", event_body(gateway.public_url))
         except TransitionRefused:
             pass  # finished meanwhile
-    async with gateway.engine.connect() as conn:
-        payment = await store.payment_for_checkout(conn, payment_id)
-        attempt = await store.latest_attempt(conn, payment_id)
-    assert payment is not None
+        return await _load(request)
     return payment, app, attempt
 
 
@@ -112,7 +113,7 @@ def _page(
     settings = _gateway(request).settings
     browser_secret = request.cookies.get(CSRF_COOKIE) or new_browser_secret()
     methods = _methods(payment, app, _registry(request))
-    final = payment.status in {s.value for s in FINAL_STATUSES}
+    final = payment.status in _FINAL
     waiting = not final and attempt is not None and attempt.status == AttemptStatus.PENDING.value
     customer = payment.customer
     restricted = payment.restricted_phone
@@ -135,7 +136,7 @@ def _page(
         "last_failure": attempt.failure_message if attempt is not None and attempt.status == "failed" else None,
         "errors": errors or {},
         "form": form or {},
-        "csrf": csrf_token(settings.resolved_secret(), browser_secret, payment.id),
+        "csrf": csrf_token(settings.secret, browser_secret, payment.id),
         "return_to": return_url_for(payment.return_url, payment.id, payment.status) if final else None,
         "test_phones": list(TEST_PHONES.items()),
         "test_cards": list(TEST_CARDS.items()),
@@ -212,7 +213,7 @@ async def _form(request: Request) -> dict[str, str]:
 
 
 def _csrf_ok(request: Request, form: dict[str, str]) -> bool:
-    secret = _gateway(request).settings.resolved_secret()
+    secret = _gateway(request).settings.secret
     return csrf_valid(secret, request.cookies.get(CSRF_COOKIE), request.path_params["payment_id"], form.get("csrf"))
 
 
@@ -237,7 +238,7 @@ async def pay(request: Request) -> Response:
         return _forbidden(request)
     payment, app, _ = loaded
     gettext = translations(_language(request)).gettext
-    if payment.status in {s.value for s in FINAL_STATUSES}:
+    if payment.status in _FINAL:
         return _see(request)
     errors: dict[str, str] = {}
     method = next((m for m in _methods(payment, app, _registry(request)) if m.code == form.get("method")), None)
@@ -340,7 +341,7 @@ async def authenticate_page(request: Request) -> Response:
             "payment": payment,
             "attempt": attempt,
             "amount": format_money(payment.amount, payment.currency, language),
-            "csrf": csrf_token(_gateway(request).settings.resolved_secret(), browser_secret, payment.id),
+            "csrf": csrf_token(_gateway(request).settings.secret, browser_secret, payment.id),
         }
     )
     return HTMLResponse(html, headers=page_headers())
@@ -410,14 +411,22 @@ async def connector_callback(request: Request) -> Response:
     return JSONResponse({"received": True, "applied": applied})
 
 
+# Pages and their assets travel compressed: the customer is often on a slow, metered mobile connection.
+_GZIP = [Middleware(GZipMiddleware, minimum_size=500)]
+
 routes = [
-    Route("/checkout/{payment_id:payment_id}", show, methods=["GET"]),
+    Route("/checkout/{payment_id:payment_id}", show, methods=["GET"], middleware=_GZIP),
     Route("/checkout/{payment_id:payment_id}/status", status, methods=["GET"]),
     Route("/checkout/{payment_id:payment_id}/pay", pay, methods=["POST"]),
     Route("/checkout/{payment_id:payment_id}/cancel", cancel, methods=["POST"]),
-    Route("/checkout/{payment_id:payment_id}/authenticate", authenticate_page, methods=["GET"]),
+    Route("/checkout/{payment_id:payment_id}/authenticate", authenticate_page, methods=["GET"], middleware=_GZIP),
     Route("/checkout/{payment_id:payment_id}/authenticate", authenticate, methods=["POST"]),
     Route("/checkout/{payment_id:payment_id}/qr.svg", qr_code, methods=["GET"]),
     Route("/connectors/{connector}/callback", connector_callback, methods=["POST"]),
-    Mount("/checkout-static", app=StaticFiles(packages=[("cauri.checkout", "static")]), name="checkout-static"),
+    Mount(
+        "/checkout-static",
+        app=StaticFiles(packages=[("cauri.checkout", "static")]),
+        name="checkout-static",
+        middleware=_GZIP,
+    ),
 ]
