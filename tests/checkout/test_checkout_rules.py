@@ -35,6 +35,7 @@ def test_offered_methods_intersect_every_restriction() -> None:
 def test_phone_numbers() -> None:
     assert normalize_phone("+225 07 07 07 07 07", "CI", sandbox=False) == "2250707070707"
     assert normalize_phone("07 07 07 07 07", "CI", sandbox=False) == "2250707070707"
+    assert normalize_phone("2250707070707", "CI", sandbox=False) == "2250707070707"  # digits, no "+"
     assert normalize_phone("+233 24 000 0000", "CI", sandbox=False) is None  # a Ghanaian number for an Ivorian method
     assert normalize_phone("4149518161", "BJ", sandbox=True) == "4149518161"
     assert normalize_phone("4149518161", "BJ", sandbox=False) is None

@@ -21,15 +21,18 @@ def normalize_phone(raw: str, region: str | None, *, sandbox: bool) -> str | Non
     digits = "".join(c for c in text if c.isdigit())
     if sandbox and digits[-10:] in TEST_PHONES and len(digits) <= 15:
         return digits
-    try:
-        number = phonenumbers.parse(text, region)
-    except phonenumbers.NumberParseException:
-        return None
-    if not phonenumbers.is_valid_number(number):
-        return None
-    if region and phonenumbers.region_code_for_number(number) != region:
-        return None
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164).lstrip("+")
+    # As typed (national or +international), then as international digits without "+" (22951345780), the
+    # form merchants send in restricted_phone and customer.phone.
+    for candidate, hint in ((text, region), ("+" + digits, None)):
+        try:
+            number = phonenumbers.parse(candidate, hint)
+        except phonenumbers.NumberParseException:
+            continue
+        if phonenumbers.is_valid_number(number) and (
+            region is None or phonenumbers.region_code_for_number(number) == region
+        ):
+            return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164).lstrip("+")
+    return None
 
 
 def luhn_valid(number: str) -> bool:
