@@ -16,7 +16,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from cauri import __version__
-from cauri.api import docs, payments, utilities
+from cauri.api import docs, payments, utilities, webhooks
 from cauri.api.auth import KeyCache
 from cauri.api.context import Gateway
 from cauri.api.envelope import EnvelopeResponse
@@ -28,6 +28,7 @@ from cauri.connectors.registry import ConnectorRegistry
 from cauri.connectors.sandbox import SandboxConnector
 from cauri.domain.errors import DomainError
 from cauri.logs import configure_logging
+from cauri.outbox.dispatcher import Dispatcher
 from cauri.settings import Settings
 from cauri.store.engine import create_engine
 from cauri.store.idempotency import purge_expired
@@ -59,6 +60,9 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
             asyncio.create_task(_purge_forever(engine)),
             asyncio.create_task(checkout_jobs.run_forever(engine, registry, settings)),
         ]
+        dispatcher = Dispatcher(engine, settings) if settings.dispatcher_in_serve else None
+        if dispatcher is not None:
+            tasks.append(asyncio.create_task(dispatcher.run_forever()))
         try:
             yield
         finally:
@@ -67,11 +71,14 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
             for task in tasks:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            if dispatcher is not None:
+                await dispatcher.close()
             await engine.dispose()
 
     routes = [
         Route("/", index, methods=["GET"]),
         *payments.routes,
+        *webhooks.routes,
         *utilities.routes,
         *docs.routes,
         *checkout.routes,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
@@ -30,6 +31,10 @@ apps_cli = typer.Typer(help="Create and list apps (each has sandbox and live key
 keys_cli = typer.Typer(help="Rotate and revoke secret keys.", no_args_is_help=True)
 cli.add_typer(apps_cli, name="apps")
 cli.add_typer(keys_cli, name="keys")
+webhooks_cli = typer.Typer(
+    help="Webhook endpoints (signed, retried deliveries of payment events).", no_args_is_help=True
+)
+cli.add_typer(webhooks_cli, name="webhooks")
 console = Console(stderr=True, soft_wrap=True)
 
 
@@ -216,6 +221,65 @@ def keys_revoke(
         console.print(f"[red]error:[/red] no active key has the prefix {prefix!r}")
         raise typer.Exit(1)
     console.print(f"revoked {count} key(s)")
+
+
+@webhooks_cli.command("add")
+def webhooks_add(
+    app: Annotated[str, typer.Argument(help="The app's id or name.")],
+    url: Annotated[str, typer.Argument(help="Where to POST events.")],
+    events: Annotated[str | None, typer.Option(help="Comma-separated event types (default: all).")] = None,
+    live: Annotated[bool, typer.Option("--live", help="For the live environment instead of the sandbox.")] = False,
+    secret: Annotated[str | None, typer.Option(help="Your own signing secret (default: generated).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Add a webhook endpoint; its signing secret is printed once."""
+    from cauri.api.webhooks import endpoint_object, validate_endpoint
+    from cauri.store.webhooks import create_endpoint
+
+    settings = Settings()
+    body: dict[str, Any] = {"url": url, "secret": secret, "events": events.split(",") if events else None}
+    body = {k: v for k, v in body.items() if v is not None}
+    try:
+        checked_url, checked_secret, kinds = validate_endpoint(body, _env(live).value, settings)
+    except DomainError as exc:
+        console.print(f"[red]error:[/red] {exc.message}")
+        raise typer.Exit(1) from exc
+
+    async def add(engine: Any) -> Any:
+        found = await app_store.find_app(engine, app)
+        return await create_endpoint(engine, settings.secret, found.id, _env(live).value, checked_url,
+                                     checked_secret, kinds)  # fmt: skip
+
+    row = _with_store(settings, add)
+    result = endpoint_object(row, checked_secret)
+    if as_json:
+        print(orjson.dumps({"id": result["id"], "url": result["url"], "secret": checked_secret}).decode())
+    else:
+        console.print(f"Webhook {row.id} -> {row.url}; signing secret (shown once):")
+        print(checked_secret)
+
+
+@cli.command()
+def worker() -> None:
+    """Run the webhook dispatcher alone (as many as you like, on one database)."""
+    from cauri.logs import configure_logging
+    from cauri.outbox.dispatcher import Dispatcher
+
+    settings = Settings()
+    configure_logging(settings.log_level)
+    upgrade(settings)
+
+    async def run() -> None:
+        engine = create_engine(settings)
+        dispatcher = Dispatcher(engine, settings)
+        try:
+            await dispatcher.run_forever()
+        finally:
+            await dispatcher.close()
+            await engine.dispose()
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(run())
 
 
 def _safe_url(url: str) -> str:

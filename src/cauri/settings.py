@@ -44,6 +44,17 @@ class Settings(BaseSettings):
     #: Attempts still pending after this long are asked about (reconciliation), and expiry is checked, this often.
     reconcile_every_seconds: float = Field(default=30.0, gt=0)
     reconcile_after_seconds: float = Field(default=120.0, ge=0)
+    #: The webhook dispatcher runs inside ``cauri serve`` too (``cauri worker`` runs it alone).
+    dispatcher_in_serve: bool = True
+    dispatcher_poll_seconds: float = Field(default=0.5, gt=0)
+    dispatcher_batch: int = Field(default=50, gt=0)
+    #: A claimed delivery returns to the pool after this long if its worker died.
+    dispatcher_lease_seconds: float = Field(default=60.0, gt=0)
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0)
+    #: Multiplies the retry schedule (tests compress it; 1.0 is ~3 days).
+    webhook_retry_scale: float = Field(default=1.0, gt=0)
+    #: Live apps' webhooks may target loopback or private addresses only when this is set.
+    webhooks_allow_private: bool = False
     #: PostgreSQL connections each process keeps open.
     db_pool_size: int = Field(default=20, gt=0)
 

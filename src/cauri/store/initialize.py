@@ -1,9 +1,9 @@
 """Writing a new payment: the row, its ``payment.initiated`` event and its idempotency record, atomically.
 
-On PostgreSQL the three inserts travel as one statement (data-modifying CTEs) on the driver's connection:
-one round trip instead of five (BEGIN, three INSERTs, COMMIT), which is most of initialize's cost. A single
-statement is its own transaction, so it all commits or none of it does. SQLite, which cannot put INSERTs in a
-CTE, runs the same writes in an ordinary transaction.
+On PostgreSQL the inserts (the event's webhook deliveries too) travel as one statement (data-modifying
+CTEs) on the driver's connection: one round trip instead of five (BEGIN, three INSERTs, COMMIT), which is
+most of initialize's cost. A single statement is its own transaction, so it all commits or none of it does.
+SQLite, which cannot put INSERTs in a CTE, runs the same writes in an ordinary transaction.
 """
 
 from __future__ import annotations
@@ -24,9 +24,15 @@ _PAYMENT_COLUMNS = (
     "customer_email", "customer", "metadata", "methods", "restrict_country_code", "restricted_phone",
     "is_processed", "processed_at", "initiated_at", "created_at", "updated_at",
 )  # fmt: skip
-# $1-$19: the payment, in _PAYMENT_COLUMNS order; $20-$22: the event; $23-$27: the idempotency record.
+# $1-$19: the payment, in _PAYMENT_COLUMNS order; $20-$22: the event (and its webhook deliveries, one per
+# subscribed endpoint: the outbox); $23-$27: the idempotency record.
 _PG_WITHOUT_KEY = """
-WITH p AS (
+WITH d AS (
+  INSERT INTO deliveries (id, event_id, endpoint_id, status, attempts, next_attempt_at, created_at)
+  SELECT $20 || ':' || w.id, $20, w.id, 'pending', 0, $18, $18 FROM webhook_endpoints w
+  WHERE w.app_id = $2 AND w.environment = $3 AND w.is_enabled
+    AND (w.event_types = '*' OR ',' || w.event_types || ',' LIKE '%,' || $21 || ',%')
+), p AS (
   INSERT INTO payments (id, app_id, environment, status, amount, currency, description, return_url,
                         customer_email, customer, metadata, methods, restrict_country_code, restricted_phone,
                         is_processed, processed_at, initiated_at, created_at, updated_at)
@@ -37,7 +43,12 @@ INSERT INTO events (id, app_id, environment, type, payment_id, data, created_at)
 VALUES ($20, $2, $3, $21, $1, $22::json, $18)
 """
 _PG_WITH_KEY = """
-WITH p AS (
+WITH d AS (
+  INSERT INTO deliveries (id, event_id, endpoint_id, status, attempts, next_attempt_at, created_at)
+  SELECT $20 || ':' || w.id, $20, w.id, 'pending', 0, $18, $18 FROM webhook_endpoints w
+  WHERE w.app_id = $2 AND w.environment = $3 AND w.is_enabled
+    AND (w.event_types = '*' OR ',' || w.event_types || ',' LIKE '%,' || $21 || ',%')
+), p AS (
   INSERT INTO payments (id, app_id, environment, status, amount, currency, description, return_url,
                         customer_email, customer, metadata, methods, restrict_country_code, restricted_phone,
                         is_processed, processed_at, initiated_at, created_at, updated_at)

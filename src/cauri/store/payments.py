@@ -23,6 +23,7 @@ from cauri.domain.payments import (
 )
 from cauri.store.clock import utcnow
 from cauri.store.tables import events, payments
+from cauri.store.webhooks import insert_deliveries
 
 NOT_FOUND = "Payment transaction not found."
 
@@ -81,10 +82,12 @@ async def insert_payment(conn: AsyncConnection, row: dict[str, Any], event_data:
 async def insert_event(
     conn: AsyncConnection, payment: Mapping[Any, Any], kind: str, data: dict[str, Any], now: datetime
 ) -> None:
+    """The event, and the webhook deliveries it owes, in the caller's transaction (the outbox)."""
+    event_id = new_id("evt_")
     await conn.execute(
         events.insert(),
         {
-            "id": new_id("evt_"),
+            "id": event_id,
             "app_id": payment["app_id"],
             "environment": payment["environment"],
             "type": kind,
@@ -93,6 +96,7 @@ async def insert_event(
             "created_at": now,
         },
     )
+    await insert_deliveries(conn, event_id, payment["app_id"], payment["environment"], kind, now)
 
 
 def _scoped(payment_id: str, scope: Scope) -> Any:

@@ -138,3 +138,48 @@ attempts = Table(
     Column("completed_at", UTCDateTime, nullable=True),
     Index(None, "status", "created_at"),
 )
+
+webhook_endpoints = Table(
+    "webhook_endpoints",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("app_id", String(26), ForeignKey("apps.id"), nullable=False),
+    Column("environment", String(8), nullable=False),
+    Column("url", Text, nullable=False),
+    # The signing secret, encrypted with a key derived from CAURI_SECRET_KEY (it must be read back to sign).
+    Column("secret_encrypted", LargeBinary, nullable=False),
+    # "*" or a comma-separated list of event types: a LIKE filters it on both databases.
+    Column("event_types", Text, nullable=False),
+    Column("is_enabled", Boolean, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Index(None, "app_id", "environment"),
+)
+
+deliveries = Table(
+    "deliveries",
+    metadata,
+    # "{event id}:{endpoint id}": one delivery per event and endpoint, whoever writes it.
+    Column("id", String(80), primary_key=True),
+    Column("event_id", String(32), ForeignKey("events.id"), nullable=False),
+    Column("endpoint_id", String(32), ForeignKey("webhook_endpoints.id"), nullable=False, index=True),
+    Column("status", String(16), nullable=False),  # pending, delivered, failed
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", UTCDateTime, nullable=False),
+    # A worker's claim: another may take the delivery once the lease has passed (the worker died).
+    Column("locked_until", UTCDateTime, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("delivered_at", UTCDateTime, nullable=True),
+    Index(None, "status", "next_attempt_at"),
+)
+
+delivery_attempts = Table(
+    "delivery_attempts",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("delivery_id", String(80), ForeignKey("deliveries.id"), nullable=False, index=True),
+    Column("attempted_at", UTCDateTime, nullable=False),
+    Column("status_code", SmallInteger, nullable=True),
+    Column("latency_ms", Integer, nullable=False),
+    Column("response_excerpt", Text, nullable=True),  # the first KB of the answer
+    Column("error", Text, nullable=True),
+)

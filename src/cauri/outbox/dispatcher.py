@@ -1,0 +1,122 @@
+"""The webhook dispatcher: claims due deliveries, sends them signed, records every try, retries with backoff.
+
+Any number of dispatchers (inside ``cauri serve`` or as ``cauri worker``) share one database: a delivery is
+claimed with a lease (FOR UPDATE SKIP LOCKED on PostgreSQL), so two never send it at the same time, and a
+dead worker's claims return to the pool when their lease ends. Sending is at least once: receivers dedupe on
+``webhook-id``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+import time
+from datetime import timedelta
+from urllib.parse import urlsplit
+
+import httpx
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from cauri.domain.webhooks import body_bytes, is_public_address, moneroo_signature, retry_delay, standard_signature
+from cauri.settings import Settings
+from cauri.store.clock import utcnow
+from cauri.store.sealing import unseal
+from cauri.store.webhooks import Claim, claim_due, record_attempt
+
+log = logging.getLogger("cauri.outbox")
+EXCERPT_BYTES = 1024
+
+
+class UnsafeTarget(Exception):
+    """The URL resolves to an address a live webhook may not reach (loopback, private, link-local…)."""
+
+
+async def check_target(url: str) -> None:
+    """Resolve the host now (not only at registration: DNS can change) and refuse non-public addresses."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as exc:
+        raise UnsafeTarget(f"cannot resolve {host}") from exc
+    for info in infos:
+        if not is_public_address(str(info[4][0])):
+            raise UnsafeTarget(f"{host} resolves to a non-public address")
+
+
+class Dispatcher:
+    def __init__(self, engine: AsyncEngine, settings: Settings) -> None:
+        self.engine = engine
+        self.settings = settings
+        self.client = httpx.AsyncClient(
+            timeout=settings.webhook_timeout_seconds, follow_redirects=False, headers={"User-Agent": "Cauri-Webhooks/1"}
+        )
+
+    async def close(self) -> None:
+        await self.client.aclose()
+
+    async def run_once(self) -> int:
+        """Send what is due now; returns how many deliveries were tried."""
+        lease = utcnow() + timedelta(seconds=self.settings.dispatcher_lease_seconds)
+        claims = await claim_due(self.engine, lease, self.settings.dispatcher_batch)
+        await asyncio.gather(*(self.deliver(claim) for claim in claims))
+        return len(claims)
+
+    async def run_forever(self) -> None:
+        while True:
+            try:
+                if await self.run_once():
+                    continue  # there may be more waiting
+            except Exception:
+                log.exception("dispatcher pass failed")
+            await asyncio.sleep(self.settings.dispatcher_poll_seconds)
+
+    async def deliver(self, claim: Claim) -> None:
+        try:
+            await self._deliver(claim)
+        except Exception:
+            # Never let one delivery stop the others; its lease ends and it is tried again.
+            log.exception("delivery failed unexpectedly", extra={"delivery_id": claim.delivery_id})
+
+    async def _deliver(self, claim: Claim) -> None:
+        body = body_bytes(claim.event_type, claim.data)
+        secret = unseal(self.settings.secret, claim.secret_encrypted)
+        stamp = int(time.time())  # the signature covers this try's time, not the event's
+        headers = {
+            "Content-Type": "application/json",
+            "X-Moneroo-Signature": moneroo_signature(secret, body),
+            "webhook-id": claim.event_id,
+            "webhook-timestamp": str(stamp),
+            "webhook-signature": standard_signature(secret, claim.event_id, stamp, body),
+        }
+        started = time.perf_counter()
+        status_code: int | None = None
+        excerpt = error = None
+        try:
+            if claim.environment == "live" and not self.settings.webhooks_allow_private:
+                await check_target(claim.url)
+            response = await self.client.post(claim.url, content=body, headers=headers)
+            status_code = response.status_code
+            excerpt = response.content[:EXCERPT_BYTES].decode("utf-8", "replace")
+        except (httpx.HTTPError, UnsafeTarget) as exc:
+            error = f"{type(exc).__name__}: {exc}"[:500]
+        latency = int((time.perf_counter() - started) * 1000)
+        if status_code is not None and 200 <= status_code < 300:  # a redirect is not a receipt
+            outcome, next_at = "delivered", None
+        else:
+            delay = retry_delay(claim.attempts, self.settings.webhook_retry_scale)
+            outcome, next_at = ("pending", utcnow() + delay) if delay is not None else ("failed", None)
+        kept = await record_attempt(
+            self.engine,
+            claim,
+            status_code=status_code,
+            latency_ms=latency,
+            excerpt=excerpt,
+            error=error,
+            outcome=outcome,
+            next_attempt_at=next_at,
+        )
+        if not kept:
+            log.warning("delivery lease lost", extra={"delivery_id": claim.delivery_id})

@@ -1,0 +1,232 @@
+"""Webhook endpoints, and the deliveries of the outbox: written with their event, claimed by workers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Row, and_, func, insert, literal, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from cauri.domain.errors import FieldErrors, NotFound, ValidationFailed
+from cauri.domain.payments import new_id
+from cauri.domain.webhooks import MAX_ENDPOINTS
+from cauri.store.clock import utcnow
+from cauri.store.sealing import seal
+from cauri.store.tables import deliveries, delivery_attempts, events, webhook_endpoints
+
+ENDPOINT_NOT_FOUND = "Webhook endpoint not found."
+
+
+async def create_endpoint(
+    engine: AsyncEngine, master: bytes, app_id: str, environment: str, url: str, secret: str,
+    event_types: list[str] | None,
+) -> Row[Any]:  # fmt: skip
+    now = utcnow()
+    async with engine.begin() as conn:
+        count = (
+            await conn.execute(
+                select(func.count()).where(
+                    webhook_endpoints.c.app_id == app_id, webhook_endpoints.c.environment == environment
+                )
+            )
+        ).scalar_one()
+        if count >= MAX_ENDPOINTS:
+            errors = FieldErrors()
+            errors.add("url", f"An app may have at most {MAX_ENDPOINTS} webhook endpoints per environment.")
+            raise ValidationFailed(errors)
+        endpoint_id = new_id("we_")
+        await conn.execute(
+            webhook_endpoints.insert().values(
+                id=endpoint_id,
+                app_id=app_id,
+                environment=environment,
+                url=url,
+                secret_encrypted=seal(master, secret),
+                event_types=",".join(event_types) if event_types else "*",
+                is_enabled=True,
+                created_at=now,
+            )
+        )
+        return (await conn.execute(select(webhook_endpoints).where(webhook_endpoints.c.id == endpoint_id))).one()
+
+
+async def list_endpoints(engine: AsyncEngine, app_id: str, environment: str) -> list[Row[Any]]:
+    async with engine.connect() as conn:
+        query = (
+            select(webhook_endpoints)
+            .where(webhook_endpoints.c.app_id == app_id, webhook_endpoints.c.environment == environment)
+            .order_by(webhook_endpoints.c.created_at)
+        )
+        return list((await conn.execute(query)).all())
+
+
+async def disable_endpoint(engine: AsyncEngine, app_id: str, environment: str, endpoint_id: str) -> None:
+    """Deleting keeps the row (its deliveries refer to it) but stops every delivery to it."""
+    async with engine.begin() as conn:
+        result = await conn.execute(
+            update(webhook_endpoints)
+            .where(
+                webhook_endpoints.c.id == endpoint_id,
+                webhook_endpoints.c.app_id == app_id,
+                webhook_endpoints.c.environment == environment,
+                webhook_endpoints.c.is_enabled.is_(True),
+            )
+            .values(is_enabled=False)
+        )
+        if not result.rowcount:
+            raise NotFound(ENDPOINT_NOT_FOUND)
+        await conn.execute(
+            update(deliveries)
+            .where(deliveries.c.endpoint_id == endpoint_id, deliveries.c.status == "pending")
+            .values(status="failed")
+        )
+
+
+async def insert_deliveries(
+    conn: AsyncConnection, event_id: str, app_id: str, environment: str, event_type: str, now: datetime
+) -> None:
+    """One pending delivery per enabled endpoint subscribed to ``event_type``, in the event's transaction."""
+    chosen = select(
+        literal(event_id + ":") + webhook_endpoints.c.id,
+        literal(event_id),
+        webhook_endpoints.c.id,
+        literal("pending"),
+        literal(0),
+        literal(now, deliveries.c.next_attempt_at.type),
+        literal(now, deliveries.c.created_at.type),
+    ).where(
+        webhook_endpoints.c.app_id == app_id,
+        webhook_endpoints.c.environment == environment,
+        webhook_endpoints.c.is_enabled.is_(True),
+        or_(
+            webhook_endpoints.c.event_types == "*",
+            (literal(",") + webhook_endpoints.c.event_types + literal(",")).like(f"%,{event_type},%"),
+        ),
+    )
+    columns = ["id", "event_id", "endpoint_id", "status", "attempts", "next_attempt_at", "created_at"]
+    await conn.execute(insert(deliveries).from_select(columns, chosen))
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    delivery_id: str
+    attempts: int  # including this one
+    lease: datetime  # the claim's token: only its holder may record the outcome
+    event_id: str
+    event_type: str
+    data: Any
+    environment: str
+    url: str
+    secret_encrypted: bytes
+
+
+async def claim_due(engine: AsyncEngine, lease_until: datetime, limit: int) -> list[Claim]:
+    """Take up to ``limit`` due deliveries for this worker until ``lease_until``. On PostgreSQL rows locked by
+    another worker are skipped (FOR UPDATE SKIP LOCKED); SQLite has one writer, so the update is the lock."""
+    now = utcnow()
+    due = (
+        select(deliveries.c.id)
+        .where(
+            deliveries.c.status == "pending",
+            deliveries.c.next_attempt_at <= now,
+            or_(deliveries.c.locked_until.is_(None), deliveries.c.locked_until < now),
+        )
+        .order_by(deliveries.c.next_attempt_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    async with engine.begin() as conn:
+        claimed = (
+            await conn.execute(
+                update(deliveries)
+                .where(deliveries.c.id.in_(due.scalar_subquery()))
+                .values(locked_until=lease_until, attempts=deliveries.c.attempts + 1)
+                .returning(deliveries.c.id, deliveries.c.attempts)
+            )
+        ).all()
+        if not claimed:
+            return []
+        rows = (
+            await conn.execute(
+                select(
+                    deliveries.c.id,
+                    events.c.id.label("event_id"),
+                    events.c.type,
+                    events.c.data,
+                    events.c.environment,
+                    webhook_endpoints.c.url,
+                    webhook_endpoints.c.secret_encrypted,
+                )
+                .join(events, events.c.id == deliveries.c.event_id)
+                .join(webhook_endpoints, webhook_endpoints.c.id == deliveries.c.endpoint_id)
+                .where(deliveries.c.id.in_([c.id for c in claimed]))
+            )
+        ).all()
+    attempts = {c.id: c.attempts for c in claimed}
+    return [
+        Claim(
+            r.id,
+            attempts[r.id],
+            lease_until,
+            r.event_id,
+            r.type,
+            r.data,
+            r.environment,
+            r.url,
+            bytes(r.secret_encrypted),
+        )
+        for r in rows
+    ]
+
+
+async def record_attempt(
+    engine: AsyncEngine,
+    claim: Claim,
+    *,
+    status_code: int | None,
+    latency_ms: int,
+    excerpt: str | None,
+    error: str | None,
+    outcome: str,
+    next_attempt_at: datetime | None,
+) -> bool:
+    """Record one try and its consequence (``delivered``, ``pending`` again, or ``failed`` for good).
+    Returns False if this worker's lease was lost meanwhile (another worker owns the delivery now)."""
+    now = utcnow()
+    async with engine.begin() as conn:
+        result = await conn.execute(
+            update(deliveries)
+            .where(and_(deliveries.c.id == claim.delivery_id, deliveries.c.locked_until == claim.lease))
+            .values(
+                status=outcome,
+                locked_until=None,
+                next_attempt_at=next_attempt_at or now,
+                delivered_at=now if outcome == "delivered" else None,
+            )
+        )
+        if not result.rowcount:
+            return False
+        await conn.execute(
+            delivery_attempts.insert().values(
+                id=new_id("dat_"),
+                delivery_id=claim.delivery_id,
+                attempted_at=now,
+                status_code=status_code,
+                latency_ms=latency_ms,
+                response_excerpt=excerpt,
+                error=error,
+            )
+        )
+    return True
+
+
+async def delivery_history(engine: AsyncEngine, delivery_id: str) -> list[Row[Any]]:
+    async with engine.connect() as conn:
+        query = (
+            select(delivery_attempts)
+            .where(delivery_attempts.c.delivery_id == delivery_id)
+            .order_by(delivery_attempts.c.attempted_at)
+        )
+        return list((await conn.execute(query)).all())

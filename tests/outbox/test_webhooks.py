@@ -1,0 +1,248 @@
+"""Webhooks end to end on each database: real HTTP receivers on loopback that check the signatures with
+their own code, the retry schedule (compressed), leases, and several dispatchers at once."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import hmac
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+import httpx
+import orjson
+import pytest
+import uvicorn
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from cauri.domain.webhooks import MAX_ATTEMPTS, RETRY_DELAYS, is_public_address, retry_delay
+from cauri.outbox.dispatcher import Dispatcher
+from cauri.settings import Settings
+from cauri.store.clock import utcnow
+from cauri.store.tables import deliveries, delivery_attempts
+from cauri.store.webhooks import claim_due
+from tests.conftest import MerchantApp, new_merchant, payment_body
+
+
+@dataclass
+class Receiver:
+    url: str
+    received: list[tuple[dict[str, str], bytes]] = field(default_factory=list)
+    answers: list[int] = field(default_factory=list)  # status codes to give, in order; then 200
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    state = Receiver(f"http://127.0.0.1:{port}/hooks")
+
+    async def hook(request: Request) -> Response:
+        state.received.append((dict(request.headers), await request.body()))
+        status = state.answers.pop(0) if state.answers else 200
+        headers = {"Location": "https://elsewhere.example/"} if 300 <= status < 400 else None
+        return Response(f"answer {status}", status_code=status, headers=headers)
+
+    server = uvicorn.Server(
+        uvicorn.Config(Starlette(routes=[Route("/hooks", hook, methods=["POST"])]), port=port, log_level="warning")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.02)
+    yield state
+    server.should_exit = True
+    thread.join(5)
+
+
+@pytest.fixture
+def fast(settings: Settings) -> Settings:
+    return settings.model_copy(update={"webhook_retry_scale": 0.0002, "webhook_timeout_seconds": 5})
+
+
+async def add_endpoint(client: httpx.AsyncClient, merchant: MerchantApp, url: str, **extra: object) -> dict[str, str]:
+    response = await client.post("/v1/webhooks", json={"url": url, **extra}, headers=merchant.headers)
+    assert response.status_code == 201, response.text
+    data: dict[str, str] = response.json()["data"]
+    return data
+
+
+async def pay(client: httpx.AsyncClient, merchant: MerchantApp) -> str:
+    response = await client.post("/v1/payments/initialize", json=payment_body(), headers=merchant.headers)
+    payment_id: str = response.json()["data"]["id"]
+    return payment_id
+
+
+async def drain(dispatcher: Dispatcher, until: float = 5.0) -> None:
+    deadline = time.monotonic() + until
+    while time.monotonic() < deadline:
+        if not await dispatcher.run_once():
+            await asyncio.sleep(0.02)
+        async with dispatcher.engine.connect() as conn:
+            pending = (await conn.execute(select(deliveries.c.id).where(deliveries.c.status == "pending"))).all()
+        if not pending:
+            return
+
+
+def check_signatures(headers: dict[str, str], body: bytes, secret: str) -> None:
+    """The receiver's own verification, written from the two specifications, not from our code."""
+    expected = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    assert hmac.compare_digest(headers["x-moneroo-signature"], expected)
+    key = base64.b64decode(secret[len("whsec_") :])
+    signed = f"{headers['webhook-id']}.{headers['webhook-timestamp']}.".encode() + body
+    standard = base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
+    assert headers["webhook-signature"] == f"v1,{standard}"
+    assert abs(int(headers["webhook-timestamp"]) - time.time()) < 60
+
+
+async def test_an_event_is_delivered_signed(
+    client: httpx.AsyncClient, merchant: MerchantApp, engine: AsyncEngine, fast: Settings, receiver: Receiver
+) -> None:
+    endpoint = await add_endpoint(client, merchant, receiver.url)
+    assert endpoint["secret"].startswith("whsec_")
+    payment_id = await pay(client, merchant)
+    async with engine.connect() as conn:  # written with the payment, before any dispatcher ran
+        rows = (await conn.execute(select(deliveries).where(deliveries.c.endpoint_id == endpoint["id"]))).all()
+    assert [r.status for r in rows] == ["pending"]
+    dispatcher = Dispatcher(engine, fast)
+    try:
+        await drain(dispatcher)
+    finally:
+        await dispatcher.close()
+    assert len(receiver.received) == 1
+    headers, body = receiver.received[0]
+    check_signatures(headers, body, endpoint["secret"])
+    event = orjson.loads(body)
+    assert event["event"] == "payment.initiated"
+    assert event["data"]["id"] == payment_id
+    assert event["data"]["status"] == "initiated"
+    assert b"\\u" not in body and b"\\/" not in body  # serialised as JSON.stringify would
+
+
+async def test_failures_and_redirects_are_retried_until_a_2xx(
+    client: httpx.AsyncClient, merchant: MerchantApp, engine: AsyncEngine, fast: Settings, receiver: Receiver
+) -> None:
+    endpoint = await add_endpoint(client, merchant, receiver.url)
+    receiver.answers = [500, 302, 503]
+    await pay(client, merchant)
+    dispatcher = Dispatcher(engine, fast)
+    try:
+        await drain(dispatcher, until=10)
+    finally:
+        await dispatcher.close()
+    assert len(receiver.received) == 4
+    assert len({h["webhook-id"] for h, _ in receiver.received}) == 1  # the same message, retried
+    async with engine.connect() as conn:
+        tries = (
+            await conn.execute(
+                select(delivery_attempts.c.status_code, delivery_attempts.c.response_excerpt)
+                .join(deliveries, deliveries.c.id == delivery_attempts.c.delivery_id)
+                .where(deliveries.c.endpoint_id == endpoint["id"])
+                .order_by(delivery_attempts.c.attempted_at)
+            )
+        ).all()
+    assert [t.status_code for t in tries] == [500, 302, 503, 200]
+    assert tries[-1].response_excerpt == "answer 200"
+
+
+async def test_endpoints_receive_only_their_events(
+    client: httpx.AsyncClient, merchant: MerchantApp, engine: AsyncEngine, receiver: Receiver
+) -> None:
+    endpoint = await add_endpoint(client, merchant, receiver.url, events=["payment.success"])
+    await pay(client, merchant)
+    async with engine.connect() as conn:
+        rows = (await conn.execute(select(deliveries).where(deliveries.c.endpoint_id == endpoint["id"]))).all()
+    assert rows == []
+
+
+async def test_a_dead_workers_claims_return_after_their_lease(
+    client: httpx.AsyncClient, merchant: MerchantApp, engine: AsyncEngine, fast: Settings, receiver: Receiver
+) -> None:
+    await add_endpoint(client, merchant, receiver.url)
+    await pay(client, merchant)
+    claims = await claim_due(engine, utcnow() + timedelta(milliseconds=200), 100)
+    assert claims  # claimed by a worker that then "dies" without sending
+    dispatcher = Dispatcher(engine, fast)
+    try:
+        assert await dispatcher.run_once() == 0  # still leased
+        await asyncio.sleep(0.3)
+        await drain(dispatcher)
+    finally:
+        await dispatcher.close()
+    assert len(receiver.received) == 1
+
+
+async def test_several_dispatchers_never_send_a_delivery_twice(
+    client: httpx.AsyncClient, engine: AsyncEngine, fast: Settings, receiver: Receiver
+) -> None:
+    merchant = await new_merchant(engine)
+    await add_endpoint(client, merchant, receiver.url)
+    for _ in range(30):
+        await pay(client, merchant)
+    dispatchers = [Dispatcher(engine, fast.model_copy(update={"dispatcher_batch": 4})) for _ in range(3)]
+    try:
+        await asyncio.gather(*(drain(d, until=15) for d in dispatchers))
+    finally:
+        for d in dispatchers:
+            await d.close()
+    ids = [h["webhook-id"] for h, _ in receiver.received]
+    assert len(ids) == 30
+    assert len(set(ids)) == 30
+
+
+async def test_live_webhooks_cannot_target_private_addresses(client: httpx.AsyncClient, engine: AsyncEngine) -> None:
+    live = await new_merchant(engine, live=True)
+    for url in ("http://127.0.0.1:9/x", "http://10.0.0.8/x", "http://169.254.169.254/latest", "http://[::1]/x",
+                "http://localhost/x"):  # fmt: skip
+        response = await client.post("/v1/webhooks", json={"url": url}, headers=live.headers)
+        assert response.status_code == 422, url
+        assert "url" in response.json()["errors"]
+    sandbox = await new_merchant(engine)
+    allowed = await client.post("/v1/webhooks", json={"url": "http://127.0.0.1:9/x"}, headers=sandbox.headers)
+    assert allowed.status_code == 201
+
+
+def test_address_classification() -> None:
+    assert is_public_address("8.8.8.8")
+    for address in ("127.0.0.1", "10.1.2.3", "172.16.0.1", "192.168.1.1", "169.254.169.254", "::1", "fe80::1",
+                    "::ffff:127.0.0.1", "0.0.0.0", "224.0.0.1"):  # fmt: skip  # noqa: S104
+        assert not is_public_address(address), address
+
+
+def test_retry_schedule_spans_about_three_days() -> None:
+    total = sum(RETRY_DELAYS, timedelta())
+    assert timedelta(days=2.5) < total < timedelta(days=3.5)
+    first = retry_delay(1)
+    assert first is not None and timedelta(seconds=4.5) <= first <= timedelta(seconds=5.5)
+    assert retry_delay(MAX_ATTEMPTS) is None
+
+
+async def test_deleted_endpoints_get_nothing_more(
+    client: httpx.AsyncClient, merchant: MerchantApp, engine: AsyncEngine, receiver: Receiver
+) -> None:
+    endpoint = await add_endpoint(client, merchant, receiver.url)
+    await pay(client, merchant)
+    deleted = await client.delete(f"/v1/webhooks/{endpoint['id']}", headers=merchant.headers)
+    assert deleted.status_code == 200
+    listed = await client.get("/v1/webhooks", headers=merchant.headers)
+    assert endpoint["id"] not in [e["id"] for e in listed.json()["data"]]
+    async with engine.connect() as conn:
+        statuses = (
+            (await conn.execute(select(deliveries.c.status).where(deliveries.c.endpoint_id == endpoint["id"])))
+            .scalars()
+            .all()
+        )
+    assert statuses == ["failed"]
+    again = await client.delete(f"/v1/webhooks/{endpoint['id']}", headers=merchant.headers)
+    assert again.status_code == 404
