@@ -4,26 +4,14 @@ their own code, the retry schedule (compressed), leases, and several dispatchers
 from __future__ import annotations
 
 import asyncio
-import base64
-import hashlib
-import hmac
-import socket
-import threading
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import timedelta
 
 import httpx
 import orjson
 import pytest
-import uvicorn
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import Response
-from starlette.routing import Route
 
 from cauri.domain.webhooks import MAX_ATTEMPTS, RETRY_DELAYS, is_public_address, retry_delay
 from cauri.outbox.dispatcher import Dispatcher
@@ -32,38 +20,7 @@ from cauri.store.clock import utcnow
 from cauri.store.tables import deliveries, delivery_attempts
 from cauri.store.webhooks import claim_due
 from tests.conftest import MerchantApp, new_merchant, payment_body
-
-
-@dataclass
-class Receiver:
-    url: str
-    received: list[tuple[dict[str, str], bytes]] = field(default_factory=list)
-    answers: list[int] = field(default_factory=list)  # status codes to give, in order; then 200
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    state = Receiver(f"http://127.0.0.1:{port}/hooks")
-
-    async def hook(request: Request) -> Response:
-        state.received.append((dict(request.headers), await request.body()))
-        status = state.answers.pop(0) if state.answers else 200
-        headers = {"Location": "https://elsewhere.example/"} if 300 <= status < 400 else None
-        return Response(f"answer {status}", status_code=status, headers=headers)
-
-    server = uvicorn.Server(
-        uvicorn.Config(Starlette(routes=[Route("/hooks", hook, methods=["POST"])]), port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.02)
-    yield state
-    server.should_exit = True
-    thread.join(5)
+from tests.outbox.conftest import Receiver, check_signatures
 
 
 @pytest.fixture
@@ -93,17 +50,6 @@ async def drain(dispatcher: Dispatcher, until: float = 5.0) -> None:
             pending = (await conn.execute(select(deliveries.c.id).where(deliveries.c.status == "pending"))).all()
         if not pending:
             return
-
-
-def check_signatures(headers: dict[str, str], body: bytes, secret: str) -> None:
-    """The receiver's own verification, written from the two specifications, not from our code."""
-    expected = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-    assert hmac.compare_digest(headers["x-moneroo-signature"], expected)
-    key = base64.b64decode(secret[len("whsec_") :])
-    signed = f"{headers['webhook-id']}.{headers['webhook-timestamp']}.".encode() + body
-    standard = base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
-    assert headers["webhook-signature"] == f"v1,{standard}"
-    assert abs(int(headers["webhook-timestamp"]) - time.time()) < 60
 
 
 async def test_an_event_is_delivered_signed(
