@@ -46,7 +46,8 @@ class Settings(BaseSettings):
     reconcile_after_seconds: float = Field(default=120.0, ge=0)
     #: The webhook dispatcher runs inside ``cauri serve`` too (``cauri worker`` runs it alone).
     dispatcher_in_serve: bool = True
-    dispatcher_poll_seconds: float = Field(default=0.5, gt=0)
+    #: How often an idle dispatcher looks for due deliveries (the floor of webhook latency).
+    dispatcher_poll_seconds: float = Field(default=0.1, gt=0)
     dispatcher_batch: int = Field(default=50, gt=0)
     #: A claimed delivery returns to the pool after this long if its worker died.
     dispatcher_lease_seconds: float = Field(default=60.0, gt=0)

@@ -22,7 +22,7 @@ from cauri.domain.webhooks import body_bytes, is_public_address, moneroo_signatu
 from cauri.settings import Settings
 from cauri.store.clock import utcnow
 from cauri.store.sealing import unseal
-from cauri.store.webhooks import Claim, claim_due, record_attempt
+from cauri.store.webhooks import Claim, TryResult, claim_due, record_attempts
 
 log = logging.getLogger("cauri.outbox")
 EXCERPT_BYTES = 1024
@@ -61,7 +61,8 @@ class Dispatcher:
         """Send what is due now; returns how many deliveries were tried."""
         lease = utcnow() + timedelta(seconds=self.settings.dispatcher_lease_seconds)
         claims = await claim_due(self.engine, lease, self.settings.dispatcher_batch)
-        await asyncio.gather(*(self.deliver(claim) for claim in claims))
+        results = await asyncio.gather(*(self.deliver(claim) for claim in claims))
+        await record_attempts(self.engine, [r for r in results if r is not None])
         return len(claims)
 
     async def run_forever(self) -> None:
@@ -73,14 +74,15 @@ class Dispatcher:
                 log.exception("dispatcher pass failed")
             await asyncio.sleep(self.settings.dispatcher_poll_seconds)
 
-    async def deliver(self, claim: Claim) -> None:
+    async def deliver(self, claim: Claim) -> TryResult | None:
         try:
-            await self._deliver(claim)
+            return await self._deliver(claim)
         except Exception:
             # Never let one delivery stop the others; its lease ends and it is tried again.
             log.exception("delivery failed unexpectedly", extra={"delivery_id": claim.delivery_id})
+            return None
 
-    async def _deliver(self, claim: Claim) -> None:
+    async def _deliver(self, claim: Claim) -> TryResult:
         body = body_bytes(claim.event_type, claim.data)
         secret = unseal(self.settings.secret, claim.secret_encrypted)
         stamp = int(time.time())  # the signature covers this try's time, not the event's
@@ -108,15 +110,4 @@ class Dispatcher:
         else:
             delay = retry_delay(claim.attempts, self.settings.webhook_retry_scale)
             outcome, next_at = ("pending", utcnow() + delay) if delay is not None else ("failed", None)
-        kept = await record_attempt(
-            self.engine,
-            claim,
-            status_code=status_code,
-            latency_ms=latency,
-            excerpt=excerpt,
-            error=error,
-            outcome=outcome,
-            next_attempt_at=next_at,
-        )
-        if not kept:
-            log.warning("delivery lease lost", extra={"delivery_id": claim.delivery_id})
+        return TryResult(claim, status_code, latency, excerpt, error, outcome, next_at)

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, and_, func, insert, literal, or_, select, update
+from sqlalchemy import Row, bindparam, func, insert, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from cauri.domain.errors import FieldErrors, NotFound, ValidationFailed
@@ -181,45 +181,60 @@ async def claim_due(engine: AsyncEngine, lease_until: datetime, limit: int) -> l
     ]
 
 
-async def record_attempt(
-    engine: AsyncEngine,
-    claim: Claim,
-    *,
-    status_code: int | None,
-    latency_ms: int,
-    excerpt: str | None,
-    error: str | None,
-    outcome: str,
-    next_attempt_at: datetime | None,
-) -> bool:
-    """Record one try and its consequence (``delivered``, ``pending`` again, or ``failed`` for good).
-    Returns False if this worker's lease was lost meanwhile (another worker owns the delivery now)."""
+@dataclass(frozen=True, slots=True)
+class TryResult:
+    claim: Claim
+    status_code: int | None
+    latency_ms: int
+    excerpt: str | None
+    error: str | None
+    outcome: str  # delivered, pending (to retry) or failed (for good)
+    next_attempt_at: datetime | None
+
+
+async def record_attempts(engine: AsyncEngine, results: list[TryResult]) -> None:
+    """Record a batch of tries and their consequences in one transaction. A delivery whose lease was lost
+    (its worker was presumed dead and another took it) keeps the new owner's state; the try is still logged,
+    since it did happen."""
+    if not results:
+        return
     now = utcnow()
     async with engine.begin() as conn:
-        result = await conn.execute(
-            update(deliveries)
-            .where(and_(deliveries.c.id == claim.delivery_id, deliveries.c.locked_until == claim.lease))
-            .values(
-                status=outcome,
-                locked_until=None,
-                next_attempt_at=next_attempt_at or now,
-                delivered_at=now if outcome == "delivered" else None,
-            )
-        )
-        if not result.rowcount:
-            return False
         await conn.execute(
-            delivery_attempts.insert().values(
-                id=new_id("dat_"),
-                delivery_id=claim.delivery_id,
-                attempted_at=now,
-                status_code=status_code,
-                latency_ms=latency_ms,
-                response_excerpt=excerpt,
-                error=error,
-            )
+            update(deliveries)
+            .where(deliveries.c.id == bindparam("b_id"), deliveries.c.locked_until == bindparam("b_lease"))
+            .values(
+                status=bindparam("b_status"),
+                locked_until=None,
+                next_attempt_at=bindparam("b_next"),
+                delivered_at=bindparam("b_delivered"),
+            ),
+            [
+                {
+                    "b_id": r.claim.delivery_id,
+                    "b_lease": r.claim.lease,
+                    "b_status": r.outcome,
+                    "b_next": r.next_attempt_at or now,
+                    "b_delivered": now if r.outcome == "delivered" else None,
+                }
+                for r in results
+            ],
         )
-    return True
+        await conn.execute(
+            delivery_attempts.insert(),
+            [
+                {
+                    "id": new_id("dat_"),
+                    "delivery_id": r.claim.delivery_id,
+                    "attempted_at": now,
+                    "status_code": r.status_code,
+                    "latency_ms": r.latency_ms,
+                    "response_excerpt": r.excerpt,
+                    "error": r.error,
+                }
+                for r in results
+            ],
+        )
 
 
 async def delivery_history(engine: AsyncEngine, delivery_id: str) -> list[Row[Any]]:
