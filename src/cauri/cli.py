@@ -184,6 +184,36 @@ def apps_list(as_json: Annotated[bool, typer.Option("--json", help="Print JSON."
     Console().print(table)
 
 
+@apps_cli.command("configure")
+def apps_configure(
+    app: Annotated[str, typer.Argument(help="The app's id or name.")],
+    notify_email: Annotated[str | None, typer.Option(help='Where merchant notices go ("" to stop them).')] = None,
+    receipts: Annotated[
+        bool | None, typer.Option("--receipts/--no-receipts", help="Email customers a receipt.")
+    ] = None,
+    notices: Annotated[
+        bool | None, typer.Option("--notices/--no-notices", help="Email the merchant on success.")
+    ] = None,
+    failure_notices: Annotated[
+        bool | None, typer.Option("--failure-notices/--no-failure-notices", help="Also on each failed attempt.")
+    ] = None,
+) -> None:
+    """Turn the customer's receipt and the merchant's notices on or off."""
+
+    async def configure(engine: Any) -> app_store.App:
+        found = await app_store.find_app(engine, app)
+        return await app_store.configure_emails(
+            engine, found.id, notify_email=notify_email, send_receipts=receipts, send_notices=notices,
+            notify_failures=failure_notices,
+        )  # fmt: skip
+
+    done = _with_store(Settings(), configure)
+    console.print(
+        f"{done.name}: receipts {'on' if done.send_receipts else 'off'}, notices to {done.notify_email or 'nobody'} "
+        f"({'on' if done.send_notices else 'off'}; failures {'on' if done.notify_failures else 'off'})"
+    )
+
+
 @keys_cli.command("rotate")
 def keys_rotate(
     app: Annotated[str, typer.Argument(help="The app's id or name.")],

@@ -56,6 +56,15 @@ class Settings(BaseSettings):
     webhook_retry_scale: float = Field(default=1.0, gt=0)
     #: Live apps' webhooks may target loopback or private addresses only when this is set.
     webhooks_allow_private: bool = False
+    #: Outgoing mail. With no host, messages are written as .eml files under ``data_dir/mail`` instead.
+    smtp_host: str = ""
+    smtp_port: int = 587
+    smtp_security: str = Field(default="starttls", pattern="^(starttls|tls|none)$")
+    smtp_username: str = ""
+    smtp_password: str = ""
+    mail_from: str = "Cauri <no-reply@cauri.invalid>"
+    #: Merchants' notices are written in this language; customers' receipts in the one they paid in.
+    merchant_language: str = Field(default="fr", pattern="^(fr|en)$")
     #: PostgreSQL connections each process keeps open.
     db_pool_size: int = Field(default=20, gt=0)
 

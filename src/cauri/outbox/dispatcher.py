@@ -19,8 +19,10 @@ import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from cauri.domain.webhooks import body_bytes, is_public_address, moneroo_signature, retry_delay, standard_signature
+from cauri.outbox import mail
 from cauri.settings import Settings
 from cauri.store.clock import utcnow
+from cauri.store.emails import EmailClaim, claim_emails, record_email
 from cauri.store.sealing import unseal
 from cauri.store.webhooks import Claim, TryResult, claim_due, record_attempts
 
@@ -63,7 +65,20 @@ class Dispatcher:
         claims = await claim_due(self.engine, lease, self.settings.dispatcher_batch)
         results = await asyncio.gather(*(self.deliver(claim) for claim in claims))
         await record_attempts(self.engine, [r for r in results if r is not None])
-        return len(claims)
+        mails = await claim_emails(self.engine, lease, self.settings.dispatcher_batch)
+        await asyncio.gather(*(self.mail(claim) for claim in mails))
+        return len(claims) + len(mails)
+
+    async def mail(self, claim: EmailClaim) -> None:
+        error = None
+        try:
+            message = mail.render(claim.kind, claim.event_type, claim.data, claim.app_name, self.settings)
+            await mail.send(message, claim.to_address, claim.id, self.settings)
+        except Exception as exc:  # an SMTP refusal, a timeout, a template bug: retried, recorded
+            error = f"{type(exc).__name__}: {exc}"[:500]
+            log.warning("email failed", extra={"email_id": claim.id, "error": error})
+        delay = retry_delay(claim.attempts, self.settings.webhook_retry_scale) if error else None
+        await record_email(self.engine, claim, error=error, next_attempt_at=utcnow() + delay if delay else None)
 
     async def run_forever(self) -> None:
         while True:

@@ -25,6 +25,10 @@ class App:
     rate_limit: int
     expiry_minutes: int
     enabled_methods: tuple[str, ...] | None
+    notify_email: str | None
+    send_receipts: bool
+    send_notices: bool
+    notify_failures: bool
     created_at: datetime
     updated_at: datetime
 
@@ -50,6 +54,10 @@ def app_from_row(row: object) -> App:
         rate_limit=m["rate_limit"],
         expiry_minutes=m["expiry_minutes"],
         enabled_methods=tuple(m["enabled_methods"]) if m["enabled_methods"] is not None else None,
+        notify_email=m["notify_email"],
+        send_receipts=m["send_receipts"],
+        send_notices=m["send_notices"],
+        notify_failures=m["notify_failures"],
         created_at=as_utc(m["created_at"]),
         updated_at=as_utc(m["updated_at"]),
     )
@@ -181,3 +189,30 @@ async def find_key_owner(conn: AsyncConnection, secret_hash: bytes) -> KeyOwner 
         environment=Environment(m["environment"]),
         expires_at=as_utc(m["expires_at"]) if m["expires_at"] else None,
     )
+
+
+async def configure_emails(
+    engine: AsyncEngine,
+    app_id: str,
+    *,
+    notify_email: str | None = None,
+    send_receipts: bool | None = None,
+    send_notices: bool | None = None,
+    notify_failures: bool | None = None,
+) -> App:
+    """Change an app's email switches; ``None`` leaves a setting as it is ("" clears notify_email)."""
+    changes: dict[str, object] = {
+        k: v
+        for k, v in {
+            "send_receipts": send_receipts,
+            "send_notices": send_notices,
+            "notify_failures": notify_failures,
+        }.items()
+        if v is not None
+    }
+    if notify_email is not None:
+        changes["notify_email"] = notify_email or None
+    async with engine.begin() as conn:
+        if changes:
+            await conn.execute(update(apps).where(apps.c.id == app_id).values(updated_at=utcnow(), **changes))
+        return app_from_row((await conn.execute(select(apps).where(apps.c.id == app_id))).one())

@@ -22,6 +22,7 @@ from cauri.domain.payments import (
     sources_of,
 )
 from cauri.store.clock import utcnow
+from cauri.store.emails import insert_emails
 from cauri.store.tables import events, payments
 from cauri.store.webhooks import insert_deliveries
 
@@ -82,7 +83,7 @@ async def insert_payment(conn: AsyncConnection, row: dict[str, Any], event_data:
 async def insert_event(
     conn: AsyncConnection, payment: Mapping[Any, Any], kind: str, data: dict[str, Any], now: datetime
 ) -> None:
-    """The event, and the webhook deliveries it owes, in the caller's transaction (the outbox)."""
+    """The event, and the webhook deliveries and emails it owes, in the caller's transaction (the outbox)."""
     event_id = new_id("evt_")
     await conn.execute(
         events.insert(),
@@ -97,6 +98,7 @@ async def insert_event(
         },
     )
     await insert_deliveries(conn, event_id, payment["app_id"], payment["environment"], kind, now)
+    await insert_emails(conn, event_id, payment, kind, now)
 
 
 def _scoped(payment_id: str, scope: Scope) -> Any:

@@ -17,6 +17,8 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    false,
+    true,
 )
 
 metadata = MetaData(
@@ -44,6 +46,11 @@ apps = Table(
     Column("expiry_minutes", Integer, nullable=False),
     # Payment method codes the app offers; null offers every method of the catalogue.
     Column("enabled_methods", JSON, nullable=True),
+    # Emails: the customer's receipt, the merchant's notice (to notify_email), notices of failures too.
+    Column("notify_email", String(254), nullable=True),
+    Column("send_receipts", Boolean, nullable=False, server_default=true()),
+    Column("send_notices", Boolean, nullable=False, server_default=true()),
+    Column("notify_failures", Boolean, nullable=False, server_default=false()),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
 )
@@ -182,4 +189,21 @@ delivery_attempts = Table(
     Column("latency_ms", Integer, nullable=False),
     Column("response_excerpt", Text, nullable=True),  # the first KB of the answer
     Column("error", Text, nullable=True),
+)
+
+emails = Table(
+    "emails",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("event_id", String(32), ForeignKey("events.id"), nullable=False, index=True),
+    Column("kind", String(16), nullable=False),  # receipt (to the customer) or notice (to the merchant)
+    Column("to_address", String(254), nullable=False),
+    Column("status", String(16), nullable=False),  # pending, sent, failed
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", UTCDateTime, nullable=False),
+    Column("locked_until", UTCDateTime, nullable=True),
+    Column("last_error", Text, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("sent_at", UTCDateTime, nullable=True),
+    Index(None, "status", "next_attempt_at"),
 )

@@ -1,0 +1,79 @@
+"""Receipts and notices: rendered from the event's payment object, in French or English, HTML and text,
+sent over SMTP (aiosmtplib) or, by default, written as .eml files so no mail server is needed to try Cauri."""
+
+from __future__ import annotations
+
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
+from pathlib import Path
+from typing import Any
+
+import aiosmtplib
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+from cauri.checkout.i18n import LANGUAGES, format_money, translations
+from cauri.settings import Settings
+
+_templates = Environment(
+    loader=PackageLoader("cauri.outbox", "templates"),
+    autoescape=select_autoescape(enabled_extensions=("html",), default=False),
+)
+
+
+def language_of(data: dict[str, Any]) -> str:  # the customer's
+    """The language the customer paid in (chosen on the checkout page), French by default."""
+    local = ((data.get("capture") or {}).get("context") or {}).get("local")
+    return local if local in LANGUAGES else "fr"
+
+
+def render(kind: str, event_type: str, data: dict[str, Any], app_name: str, settings: Settings) -> EmailMessage:
+    language = language_of(data) if kind == "receipt" else settings.merchant_language
+    gettext = translations(language).gettext
+    capture = data.get("capture") or {}
+    context = {
+        "_": gettext,
+        "lang": language,
+        "app_name": app_name,
+        "amount": format_money(data["amount"], data["currency"]["code"], language),
+        "method": (capture.get("method") or {}).get("name") or "",
+        "reference": data["id"],
+        "description": data["description"],
+        "date": (capture.get("completed_at") or data["updated_at"] or "")[:16].replace("T", " ") + " UTC",
+        "customer": f"{data['customer']['first_name']} {data['customer']['last_name']}",
+        "customer_email": data["customer"]["email"],
+        "succeeded": event_type == "payment.success",
+        "failure": gettext(capture["failure_message"]) if capture.get("failure_message") else None,
+    }
+    message = EmailMessage()
+    if kind == "receipt":
+        message["Subject"] = gettext("Your payment receipt") + f" – {app_name}"
+    elif context["succeeded"]:
+        message["Subject"] = gettext("Payment received") + f": {context['amount']} ({data['id']})"
+    else:
+        message["Subject"] = gettext("Payment attempt failed") + f": {context['amount']} ({data['id']})"
+    message["From"] = settings.mail_from
+    message["Date"] = formatdate(usegmt=True)
+    message["Message-ID"] = make_msgid(domain="cauri.invalid")
+    message["Content-Language"] = language
+    message.set_content(_templates.get_template(f"{kind}.txt").render(context))
+    message.add_alternative(_templates.get_template(f"{kind}.html").render(context), subtype="html")
+    return message
+
+
+async def send(message: EmailMessage, to_address: str, message_id: str, settings: Settings) -> None:
+    message["To"] = to_address
+    if not settings.smtp_host:
+        folder = Path(settings.data_dir) / "mail"
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"{message_id}.eml").write_bytes(bytes(message))
+        return
+    await aiosmtplib.send(
+        message,
+        hostname=settings.smtp_host,
+        port=settings.smtp_port,
+        username=settings.smtp_username or None,
+        password=settings.smtp_password or None,
+        use_tls=settings.smtp_security == "tls",
+        start_tls=settings.smtp_security == "starttls",
+        timeout=settings.webhook_timeout_seconds,
+    )
