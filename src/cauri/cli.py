@@ -289,6 +289,44 @@ def webhooks_add(
         print(checked_secret)
 
 
+events_cli = typer.Typer(help="Events and their webhook deliveries.", no_args_is_help=True)
+cli.add_typer(events_cli, name="events")
+
+
+@events_cli.command("list")
+def events_list(
+    app: Annotated[str, typer.Argument(help="The app's id or name.")],
+    live: Annotated[bool, typer.Option("--live", help="The live environment instead of the sandbox.")] = False,
+    limit: Annotated[int, typer.Option(min=1, max=100)] = 20,
+) -> None:
+    """The newest events, with the state of each delivery."""
+    from cauri.store.webhooks import list_events
+
+    async def listed(engine: Any) -> list[dict[str, Any]]:
+        found = await app_store.find_app(engine, app)
+        return await list_events(engine, found.id, _env(live).value, limit=limit, before=None)
+
+    for event in _with_store(Settings(), listed):
+        states = ", ".join(f"{d['status']}({d['attempts']})" for d in event["deliveries"]) or "no webhook"
+        print(f"{event['id']}  {event['type']:<18} {event['payment_id']}  {states}")
+
+
+@events_cli.command("resend")
+def events_resend(
+    app: Annotated[str, typer.Argument(help="The app's id or name.")],
+    event_id: Annotated[str, typer.Argument(help="The event to send again.")],
+    live: Annotated[bool, typer.Option("--live", help="The live environment instead of the sandbox.")] = False,
+) -> None:
+    """Send an event again to the app's endpoints."""
+    from cauri.store.webhooks import resend_event
+
+    async def resent(engine: Any) -> int:
+        found = await app_store.find_app(engine, app)
+        return await resend_event(engine, found.id, _env(live).value, event_id)
+
+    console.print(f"{_with_store(Settings(), resent)} delivery(ies) due now")
+
+
 @cli.command()
 def worker() -> None:
     """Run the webhook dispatcher alone (as many as you like, on one database)."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 from datetime import timedelta
+from pathlib import Path
 
 import httpx
 import orjson
@@ -192,3 +193,66 @@ async def test_deleted_endpoints_get_nothing_more(
     assert statuses == ["failed"]
     again = await client.delete(f"/v1/webhooks/{endpoint['id']}", headers=merchant.headers)
     assert again.status_code == 404
+
+
+async def test_events_can_be_listed_inspected_and_resent(
+    client: httpx.AsyncClient, engine: AsyncEngine, fast: Settings, receiver: Receiver
+) -> None:
+    merchant = await new_merchant(engine)
+    endpoint = await add_endpoint(client, merchant, receiver.url)
+    payment_id = await pay(client, merchant)
+    dispatcher = Dispatcher(engine, fast)
+    try:
+        await drain(dispatcher)
+        listed = (await client.get("/v1/events", headers=merchant.headers)).json()["data"]
+        assert [(e["type"], e["payment_id"]) for e in listed] == [("payment.initiated", payment_id)]
+        [delivery] = listed[0]["deliveries"]
+        assert delivery["status"] == "delivered" and delivery["endpoint_id"] == endpoint["id"]
+        detail = (await client.get(f"/v1/deliveries/{delivery['id']}", headers=merchant.headers)).json()["data"]
+        assert [t["status_code"] for t in detail["tries"]] == [200]
+        assert detail["tries"][0]["response_excerpt"] == "answer 200"
+
+        resent = await client.post(f"/v1/events/{listed[0]['id']}/resend", headers=merchant.headers)
+        assert resent.status_code == 200 and resent.json()["data"]["deliveries"] == 1
+        await drain(dispatcher)
+    finally:
+        await dispatcher.close()
+    assert [h["webhook-id"] for h, _ in receiver.received] == [listed[0]["id"]] * 2  # same id: receivers dedupe
+    other = await new_merchant(engine)
+    assert (await client.post(f"/v1/events/{listed[0]['id']}/resend", headers=other.headers)).status_code == 404
+    assert (await client.get(f"/v1/deliveries/{delivery['id']}", headers=other.headers)).status_code == 404
+
+
+async def test_an_endpoint_failing_for_days_is_disabled_and_the_merchant_told(
+    client: httpx.AsyncClient, engine: AsyncEngine, settings: Settings, receiver: Receiver
+) -> None:
+    from cauri.store.apps import configure_emails
+    from cauri.store.tables import emails, webhook_endpoints
+
+    merchant = await new_merchant(engine)
+    await configure_emails(engine, merchant.id, notify_email="ops@merchant.example")
+    endpoint = await add_endpoint(client, merchant, receiver.url)
+    receiver.answers = [500] * 50
+    await pay(client, merchant)
+    # The ~3-day schedule, compressed 100,000 times.
+    dispatcher = Dispatcher(engine, settings.model_copy(update={"webhook_retry_scale": 0.00001}))
+    try:
+        await drain(dispatcher, until=20)
+        await dispatcher.run_once()  # sends the notice queued by the last failure
+    finally:
+        await dispatcher.close()
+    assert len(receiver.received) == MAX_ATTEMPTS
+    async with engine.connect() as conn:
+        enabled = (
+            await conn.execute(select(webhook_endpoints.c.is_enabled).where(webhook_endpoints.c.id == endpoint["id"]))
+        ).scalar_one()
+        notices = (
+            await conn.execute(
+                select(emails.c.status).where(emails.c.kind == "endpoint_disabled",
+                                              emails.c.to_address == "ops@merchant.example")
+            )
+        ).scalars().all()  # fmt: skip
+    assert enabled is False
+    assert notices == ["sent"]
+    mails = list((Path(settings.data_dir) / "mail").glob("*.eml"))
+    assert any(b"webhook" in m.read_bytes() for m in mails)

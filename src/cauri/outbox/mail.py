@@ -47,6 +47,8 @@ def render(kind: str, event_type: str, data: dict[str, Any], app_name: str, sett
     message = EmailMessage()
     if kind == "receipt":
         message["Subject"] = gettext("Your payment receipt") + f" – {app_name}"
+    elif kind == "endpoint_disabled":
+        message["Subject"] = gettext("A webhook endpoint was disabled") + f" – {app_name}"
     elif context["succeeded"]:
         message["Subject"] = gettext("Payment received") + f": {context['amount']} ({data['id']})"
     else:

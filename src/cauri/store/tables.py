@@ -196,7 +196,8 @@ emails = Table(
     metadata,
     Column("id", String(32), primary_key=True),
     Column("event_id", String(32), ForeignKey("events.id"), nullable=False, index=True),
-    Column("kind", String(16), nullable=False),  # receipt (to the customer) or notice (to the merchant)
+    # receipt (to the customer), notice or endpoint_disabled (to the merchant)
+    Column("kind", String(32), nullable=False),
     Column("to_address", String(254), nullable=False),
     Column("status", String(16), nullable=False),  # pending, sent, failed
     Column("attempts", Integer, nullable=False),

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row, bindparam, func, insert, literal, or_, select, update
+from sqlalchemy import Row, and_, bindparam, func, insert, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from cauri.domain.errors import FieldErrors, NotFound, ValidationFailed
@@ -14,7 +14,7 @@ from cauri.domain.payments import new_id
 from cauri.domain.webhooks import MAX_ENDPOINTS
 from cauri.store.clock import utcnow
 from cauri.store.sealing import seal
-from cauri.store.tables import deliveries, delivery_attempts, events, webhook_endpoints
+from cauri.store.tables import apps, deliveries, delivery_attempts, emails, events, webhook_endpoints
 
 ENDPOINT_NOT_FOUND = "Webhook endpoint not found."
 
@@ -220,6 +220,9 @@ async def record_attempts(engine: AsyncEngine, results: list[TryResult]) -> None
                 for r in results
             ],
         )
+        for result in results:
+            if result.outcome == "failed":
+                await _disable_if_dead(conn, result.claim, now)
         await conn.execute(
             delivery_attempts.insert(),
             [
@@ -237,6 +240,55 @@ async def record_attempts(engine: AsyncEngine, results: list[TryResult]) -> None
         )
 
 
+#: An endpoint whose deliveries have all failed for this long is disabled (its merchant is told by email).
+DEAD_AFTER = timedelta(days=3)
+
+
+async def _disable_if_dead(conn: AsyncConnection, claim: Claim, now: datetime) -> None:
+    """A delivery just ran out of retries: if nothing reached its endpoint for DEAD_AFTER, stop sending to it
+    rather than pile up deliveries nobody receives, and tell the merchant."""
+    endpoint_id = claim.delivery_id.split(":", 1)[1]
+    recent = (
+        await conn.execute(
+            select(func.count()).where(
+                deliveries.c.endpoint_id == endpoint_id,
+                deliveries.c.status == "delivered",
+                deliveries.c.delivered_at > now - DEAD_AFTER,
+            )
+        )
+    ).scalar_one()
+    if recent:
+        return
+    changed = await conn.execute(
+        update(webhook_endpoints)
+        .where(webhook_endpoints.c.id == endpoint_id, webhook_endpoints.c.is_enabled.is_(True))
+        .values(is_enabled=False)
+        .returning(webhook_endpoints.c.app_id, webhook_endpoints.c.url)
+    )
+    row = changed.one_or_none()
+    if row is None:
+        return
+    await conn.execute(
+        update(deliveries)
+        .where(deliveries.c.endpoint_id == endpoint_id, deliveries.c.status == "pending")
+        .values(status="failed")
+    )
+    notify = (await conn.execute(select(apps.c.notify_email).where(apps.c.id == row.app_id))).scalar()
+    if notify:
+        await conn.execute(
+            emails.insert().values(
+                id=new_id("eml_"),
+                event_id=claim.event_id,
+                kind="endpoint_disabled",
+                to_address=notify,
+                status="pending",
+                attempts=0,
+                next_attempt_at=now,
+                created_at=now,
+            )
+        )
+
+
 async def delivery_history(engine: AsyncEngine, delivery_id: str) -> list[Row[Any]]:
     async with engine.connect() as conn:
         query = (
@@ -245,3 +297,95 @@ async def delivery_history(engine: AsyncEngine, delivery_id: str) -> list[Row[An
             .order_by(delivery_attempts.c.attempted_at)
         )
         return list((await conn.execute(query)).all())
+
+
+async def list_events(
+    engine: AsyncEngine, app_id: str, environment: str, *, limit: int, before: str | None
+) -> list[dict[str, Any]]:
+    """Newest first, each with its deliveries' states (``before``: the last event id of the previous page)."""
+    async with engine.connect() as conn:
+        query = select(events.c.id, events.c.type, events.c.payment_id, events.c.created_at).where(
+            events.c.app_id == app_id, events.c.environment == environment
+        )
+        if before is not None:
+            anchor = (await conn.execute(select(events.c.created_at).where(events.c.id == before))).scalar()
+            if anchor is not None:
+                query = query.where(
+                    or_(events.c.created_at < anchor, and_(events.c.created_at == anchor, events.c.id < before))
+                )
+        rows = (await conn.execute(query.order_by(events.c.created_at.desc(), events.c.id.desc()).limit(limit))).all()
+        sent = (await conn.execute(select(deliveries).where(deliveries.c.event_id.in_([r.id for r in rows])))).all()
+    by_event: dict[str, list[dict[str, Any]]] = {}
+    for d in sent:
+        by_event.setdefault(d.event_id, []).append(
+            {"id": d.id, "endpoint_id": d.endpoint_id, "status": d.status, "attempts": d.attempts}
+        )
+    return [
+        {
+            "id": r.id,
+            "type": r.type,
+            "payment_id": r.payment_id,
+            "created_at": r.created_at,
+            "deliveries": by_event.get(r.id, []),
+        }
+        for r in rows
+    ]
+
+
+async def resend_event(engine: AsyncEngine, app_id: str, environment: str, event_id: str) -> int:
+    """Send an event again to every endpoint that owes or owed it: its deliveries become due now (a fresh
+    schedule of retries), and enabled endpoints added since get one too. Returns how many are due."""
+    now = utcnow()
+    async with engine.begin() as conn:
+        event = (
+            await conn.execute(
+                select(events).where(
+                    events.c.id == event_id, events.c.app_id == app_id, events.c.environment == environment
+                )
+            )
+        ).one_or_none()
+        if event is None:
+            raise NotFound("Event not found.")
+        await conn.execute(
+            update(deliveries)
+            .where(
+                deliveries.c.event_id == event_id,
+                deliveries.c.endpoint_id.in_(
+                    select(webhook_endpoints.c.id).where(webhook_endpoints.c.is_enabled.is_(True))
+                ),
+            )
+            .values(status="pending", attempts=0, next_attempt_at=now, locked_until=None)
+        )
+        existing = select(deliveries.c.endpoint_id).where(deliveries.c.event_id == event_id)
+        missing = (
+            (
+                await conn.execute(
+                    select(webhook_endpoints.c.id).where(
+                        webhook_endpoints.c.app_id == app_id,
+                        webhook_endpoints.c.environment == environment,
+                        webhook_endpoints.c.is_enabled.is_(True),
+                        webhook_endpoints.c.id.not_in(existing),
+                    )
+                )
+            )
+            .scalars()
+            .all()
+        )
+        for endpoint_id in missing:
+            await conn.execute(
+                deliveries.insert().values(
+                    id=f"{event_id}:{endpoint_id}",
+                    event_id=event_id,
+                    endpoint_id=endpoint_id,
+                    status="pending",
+                    attempts=0,
+                    next_attempt_at=now,
+                    created_at=now,
+                )
+            )
+        due = (
+            await conn.execute(
+                select(func.count()).where(deliveries.c.event_id == event_id, deliveries.c.status == "pending")
+            )
+        ).scalar_one()
+    return int(due)

@@ -21,7 +21,7 @@ def upgrade() -> None:
         "emails",
         sa.Column("id", sa.String(length=32), nullable=False),
         sa.Column("event_id", sa.String(length=32), nullable=False),
-        sa.Column("kind", sa.String(length=16), nullable=False),
+        sa.Column("kind", sa.String(length=32), nullable=False),
         sa.Column("to_address", sa.String(length=254), nullable=False),
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("attempts", sa.Integer(), nullable=False),
