@@ -28,6 +28,7 @@ from cauri.store.webhooks import Claim, TryResult, claim_due, record_attempts
 
 log = logging.getLogger("cauri.outbox")
 EXCERPT_BYTES = 1024
+POOL_CONNECTIONS = 16
 
 
 class UnsafeTarget(Exception):
@@ -52,8 +53,13 @@ class Dispatcher:
     def __init__(self, engine: AsyncEngine, settings: Settings) -> None:
         self.engine = engine
         self.settings = settings
+        # A small pool: httpcore scans every pooled connection for every request, so a large pool costs more
+        # CPU than the parallelism it buys (bench/webhooks.py: 64 connections 362/s, 16: 563/s, 8: 773/s).
         self.client = httpx.AsyncClient(
-            timeout=settings.webhook_timeout_seconds, follow_redirects=False, headers={"User-Agent": "Cauri-Webhooks/1"}
+            timeout=settings.webhook_timeout_seconds,
+            follow_redirects=False,
+            headers={"User-Agent": "Cauri-Webhooks/1"},
+            limits=httpx.Limits(max_connections=POOL_CONNECTIONS, max_keepalive_connections=POOL_CONNECTIONS),
         )
 
     async def close(self) -> None:
