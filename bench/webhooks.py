@@ -99,8 +99,22 @@ def main() -> None:
             worker = subprocess.Popen([str(BIN / "cauri"), "worker"], env=env)
             if os.environ.get("BENCH_PROFILE"):
                 time.sleep(1.5)
-                subprocess.Popen([str(BIN / "py-spy"), "record", "-p", str(worker.pid), "-d", "4", "-f", "raw", "-o",
-                                  os.environ["BENCH_PROFILE"]], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                subprocess.Popen(
+                    [
+                        str(BIN / "py-spy"),
+                        "record",
+                        "-p",
+                        str(worker.pid),
+                        "-d",
+                        "4",
+                        "-f",
+                        "raw",
+                        "-o",
+                        os.environ["BENCH_PROFILE"],
+                    ],
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
             wait_for(set(backlog), 300)
             drained = len(backlog.keys() & arrivals.keys())
             times = sorted(arrivals[i] for i in backlog if i in arrivals)
