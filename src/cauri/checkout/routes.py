@@ -68,7 +68,11 @@ def _callback_url(request: Request, connector: str) -> str:
     return f"{_gateway(request).settings.internal_url}/connectors/{connector}/callback"
 
 
-async def _load(request: Request) -> tuple[Row[Any], Row[Any], Row[Any] | None] | None:
+#: A payment, its app and its latest attempt.
+Loaded = tuple[Row[Any], Row[Any], Row[Any] | None]
+
+
+async def _load(request: Request) -> Loaded | None:
     """The payment, its app and its latest attempt; an expired payment is cancelled on sight."""
     gateway = _gateway(request)
     payment_id = request.path_params["payment_id"]
@@ -101,7 +105,7 @@ def _methods(payment: Row[Any], app: Row[Any], registry: ConnectorRegistry) -> l
 
 def _page(
     request: Request,
-    loaded: tuple[Row[Any], Row[Any], Row[Any] | None],
+    loaded: Loaded,
     *,
     errors: dict[str, str] | None = None,
     form: dict[str, str] | None = None,
@@ -217,6 +221,17 @@ def _csrf_ok(request: Request, form: dict[str, str]) -> bool:
     return csrf_valid(secret, request.cookies.get(CSRF_COOKIE), request.path_params["payment_id"], form.get("csrf"))
 
 
+async def _posted(request: Request) -> tuple[Loaded, dict[str, str]] | Response:
+    """A form post: the payment (else the 404 page) and the form, if its CSRF token is good (else 403)."""
+    loaded = await _load(request)
+    if loaded is None:
+        return _not_found(request)
+    form = await _form(request)
+    if not _csrf_ok(request, form):
+        return _forbidden(request)
+    return loaded, form
+
+
 def _forbidden(request: Request) -> Response:
     gettext = translations(_language(request)).gettext
     html = templates.get_template("expired_form.html").render(
@@ -230,12 +245,10 @@ def _see(request: Request) -> Response:
 
 
 async def pay(request: Request) -> Response:
-    loaded = await _load(request)
-    if loaded is None:
-        return _not_found(request)
-    form = await _form(request)
-    if not _csrf_ok(request, form):
-        return _forbidden(request)
+    posted = await _posted(request)
+    if isinstance(posted, Response):
+        return posted
+    loaded, form = posted
     payment, app, _ = loaded
     gettext = translations(_language(request)).gettext
     if payment.status in _FINAL:
@@ -348,12 +361,10 @@ async def authenticate_page(request: Request) -> Response:
 
 
 async def authenticate(request: Request) -> Response:
-    loaded = await _load(request)
-    if loaded is None:
-        return _not_found(request)
-    form = await _form(request)
-    if not _csrf_ok(request, form):
-        return _forbidden(request)
+    posted = await _posted(request)
+    if isinstance(posted, Response):
+        return posted
+    loaded, form = posted
     _, _, attempt = loaded
     if attempt is not None and attempt.status == "pending":
         connector = _registry(request).by_name(attempt.connector)
@@ -365,12 +376,10 @@ async def authenticate(request: Request) -> Response:
 
 
 async def cancel(request: Request) -> Response:
-    loaded = await _load(request)
-    if loaded is None:
-        return _not_found(request)
-    form = await _form(request)
-    if not _csrf_ok(request, form):
-        return _forbidden(request)
+    posted = await _posted(request)
+    if isinstance(posted, Response):
+        return posted
+    loaded, _form_fields = posted
     gateway = _gateway(request)
     try:
         await store.cancel_payment(gateway.engine, loaded[0].id, "Cancelled by the customer.",

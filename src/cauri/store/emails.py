@@ -7,10 +7,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from cauri.domain.payments import new_id
+from cauri.store.claims import claim_due_rows
 from cauri.store.clock import utcnow
 from cauri.store.tables import apps, emails, events
 
@@ -66,35 +67,16 @@ class EmailClaim:
 
 
 async def claim_emails(engine: AsyncEngine, lease_until: datetime, limit: int) -> list[EmailClaim]:
-    now = utcnow()
-    due = (
-        select(emails.c.id)
-        .where(
-            emails.c.status == "pending",
-            emails.c.next_attempt_at <= now,
-            or_(emails.c.locked_until.is_(None), emails.c.locked_until < now),
-        )
-        .order_by(emails.c.next_attempt_at)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-    )
     async with engine.begin() as conn:
-        claimed = (
-            await conn.execute(
-                update(emails)
-                .where(emails.c.id.in_(due.scalar_subquery()))
-                .values(locked_until=lease_until, attempts=emails.c.attempts + 1)
-                .returning(emails.c.id)
-            )
-        ).all()
-        if not claimed:
+        attempts = await claim_due_rows(conn, emails, lease_until, limit)
+        if not attempts:
             return []
         rows = (
             await conn.execute(
                 select(emails, events.c.type, events.c.data, apps.c.name.label("app_name"))
                 .join(events, events.c.id == emails.c.event_id)
                 .join(apps, apps.c.id == events.c.app_id)
-                .where(emails.c.id.in_([c.id for c in claimed]))
+                .where(emails.c.id.in_(list(attempts)))
             )
         ).all()
     return [EmailClaim(r.id, r.kind, r.to_address, r.attempts, lease_until, r.type, r.data, r.app_name) for r in rows]

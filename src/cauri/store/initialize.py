@@ -26,7 +26,7 @@ _PAYMENT_COLUMNS = (
 )  # fmt: skip
 # $1-$19: the payment, in _PAYMENT_COLUMNS order; $20-$22: the event (and its webhook deliveries, one per
 # subscribed endpoint: the outbox); $23-$27: the idempotency record.
-_PG_WITHOUT_KEY = """
+_PG_PAYMENT_AND_DELIVERIES = """
 WITH d AS (
   INSERT INTO deliveries (id, event_id, endpoint_id, status, attempts, next_attempt_at, created_at)
   SELECT $20 || ':' || w.id, $20, w.id, 'pending', 0, $18, $18 FROM webhook_endpoints w
@@ -38,30 +38,14 @@ WITH d AS (
                         is_processed, processed_at, initiated_at, created_at, updated_at)
   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::json, $11::json, $12::json, $13, $14::json,
           $15, $16, $17, $18, $19)
-)
-INSERT INTO events (id, app_id, environment, type, payment_id, data, created_at)
-VALUES ($20, $2, $3, $21, $1, $22::json, $18)
-"""
-_PG_WITH_KEY = """
-WITH d AS (
-  INSERT INTO deliveries (id, event_id, endpoint_id, status, attempts, next_attempt_at, created_at)
-  SELECT $20 || ':' || w.id, $20, w.id, 'pending', 0, $18, $18 FROM webhook_endpoints w
-  WHERE w.app_id = $2 AND w.environment = $3 AND w.is_enabled
-    AND (w.event_types = '*' OR ',' || w.event_types || ',' LIKE '%,' || $21 || ',%')
-), p AS (
-  INSERT INTO payments (id, app_id, environment, status, amount, currency, description, return_url,
-                        customer_email, customer, metadata, methods, restrict_country_code, restricted_phone,
-                        is_processed, processed_at, initiated_at, created_at, updated_at)
-  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::json, $11::json, $12::json, $13, $14::json,
-          $15, $16, $17, $18, $19)
-), e AS (
-  INSERT INTO events (id, app_id, environment, type, payment_id, data, created_at)
-  VALUES ($20, $2, $3, $21, $1, $22::json, $18)
-)
-INSERT INTO idempotency_keys (app_id, environment, key, request_hash, status_code, response, created_at,
-                              expires_at)
-VALUES ($2, $3, $23, $24, $25, $26, $18, $27)
-"""
+)"""
+_PG_EVENT = """INSERT INTO events (id, app_id, environment, type, payment_id, data, created_at)
+VALUES ($20, $2, $3, $21, $1, $22::json, $18)"""
+_PG_IDEMPOTENCY = """INSERT INTO idempotency_keys (app_id, environment, key, request_hash, status_code, response,
+                              created_at, expires_at)
+VALUES ($2, $3, $23, $24, $25, $26, $18, $27)"""
+_PG_WITHOUT_KEY = "\n".join((_PG_PAYMENT_AND_DELIVERIES, _PG_EVENT))
+_PG_WITH_KEY = "\n".join((_PG_PAYMENT_AND_DELIVERIES + ", e AS (", _PG_EVENT, ")", _PG_IDEMPOTENCY))
 
 _JSON_COLUMNS = ("customer", "metadata", "methods", "restricted_phone")
 

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from cauri.domain.errors import FieldErrors, NotFound, ValidationFailed
 from cauri.domain.payments import new_id
 from cauri.domain.webhooks import MAX_ENDPOINTS
+from cauri.store.claims import claim_due_rows
 from cauri.store.clock import utcnow
 from cauri.store.sealing import seal
 from cauri.store.tables import apps, deliveries, delivery_attempts, emails, events, webhook_endpoints
@@ -123,30 +124,10 @@ class Claim:
 
 
 async def claim_due(engine: AsyncEngine, lease_until: datetime, limit: int) -> list[Claim]:
-    """Take up to ``limit`` due deliveries for this worker until ``lease_until``. On PostgreSQL rows locked by
-    another worker are skipped (FOR UPDATE SKIP LOCKED); SQLite has one writer, so the update is the lock."""
-    now = utcnow()
-    due = (
-        select(deliveries.c.id)
-        .where(
-            deliveries.c.status == "pending",
-            deliveries.c.next_attempt_at <= now,
-            or_(deliveries.c.locked_until.is_(None), deliveries.c.locked_until < now),
-        )
-        .order_by(deliveries.c.next_attempt_at)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-    )
+    """Take up to ``limit`` due deliveries for this worker until ``lease_until`` (see ``claim_due_rows``)."""
     async with engine.begin() as conn:
-        claimed = (
-            await conn.execute(
-                update(deliveries)
-                .where(deliveries.c.id.in_(due.scalar_subquery()))
-                .values(locked_until=lease_until, attempts=deliveries.c.attempts + 1)
-                .returning(deliveries.c.id, deliveries.c.attempts)
-            )
-        ).all()
-        if not claimed:
+        attempts = await claim_due_rows(conn, deliveries, lease_until, limit)
+        if not attempts:
             return []
         rows = (
             await conn.execute(
@@ -161,10 +142,9 @@ async def claim_due(engine: AsyncEngine, lease_until: datetime, limit: int) -> l
                 )
                 .join(events, events.c.id == deliveries.c.event_id)
                 .join(webhook_endpoints, webhook_endpoints.c.id == deliveries.c.endpoint_id)
-                .where(deliveries.c.id.in_([c.id for c in claimed]))
+                .where(deliveries.c.id.in_(list(attempts)))
             )
         ).all()
-    attempts = {c.id: c.attempts for c in claimed}
     return [
         Claim(
             r.id,
