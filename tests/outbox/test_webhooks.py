@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from cauri.domain.webhooks import MAX_ATTEMPTS, RETRY_DELAYS, is_public_address, retry_delay
 from cauri.outbox.dispatcher import Dispatcher
 from cauri.settings import Settings
-from cauri.store.clock import utcnow
+from cauri.store.clock import as_utc, utcnow
 from cauri.store.tables import deliveries, delivery_attempts
 from cauri.store.webhooks import claim_due
 from tests.conftest import MerchantApp, new_merchant, payment_body
@@ -93,7 +93,11 @@ async def test_failures_and_redirects_are_retried_until_a_2xx(
     async with engine.connect() as conn:
         tries = (
             await conn.execute(
-                select(delivery_attempts.c.status_code, delivery_attempts.c.response_excerpt)
+                select(
+                    delivery_attempts.c.status_code,
+                    delivery_attempts.c.response_excerpt,
+                    delivery_attempts.c.attempted_at,
+                )
                 .join(deliveries, deliveries.c.id == delivery_attempts.c.delivery_id)
                 .where(deliveries.c.endpoint_id == endpoint["id"])
                 .order_by(delivery_attempts.c.attempted_at)
@@ -101,6 +105,10 @@ async def test_failures_and_redirects_are_retried_until_a_2xx(
         ).all()
     assert [t.status_code for t in tries] == [500, 302, 503, 200]
     assert tries[-1].response_excerpt == "answer 200"
+    # The schedule (compressed 5,000 times) is followed: each retry waits at least its delay, less jitter.
+    for before, after, delay in zip(tries, tries[1:], RETRY_DELAYS, strict=False):
+        waited = as_utc(after.attempted_at) - as_utc(before.attempted_at)
+        assert waited >= delay * fast.webhook_retry_scale * 0.9, (waited, delay)
 
 
 async def test_endpoints_receive_only_their_events(
@@ -256,3 +264,26 @@ async def test_an_endpoint_failing_for_days_is_disabled_and_the_merchant_told(
     assert notices == ["sent"]
     mails = list((Path(settings.data_dir) / "mail").glob("*.eml"))
     assert any(b"webhook" in m.read_bytes() for m in mails)
+
+
+async def test_live_deliveries_are_checked_again_when_sent(
+    client: httpx.AsyncClient, engine: AsyncEngine, fast: Settings, receiver: Receiver
+) -> None:
+    """Registered while private targets were allowed (or a public name that now resolves to 127.0.0.1): the
+    dispatcher resolves the host before each send and refuses a non-public address."""
+    from cauri.api.context import Gateway
+
+    live = await new_merchant(engine, live=True)
+    gateway: Gateway = client._transport.app.state.gateway  # type: ignore[attr-defined]
+    gateway.settings = gateway.settings.model_copy(update={"webhooks_allow_private": True})
+    await add_endpoint(client, live, receiver.url)
+    await pay(client, live)
+    dispatcher = Dispatcher(engine, fast)  # webhooks_allow_private is off here
+    try:
+        assert await dispatcher.run_once() >= 1
+    finally:
+        await dispatcher.close()
+    assert receiver.received == []
+    async with engine.connect() as conn:
+        errors = (await conn.execute(select(delivery_attempts.c.error))).scalars().all()
+    assert any(e and "non-public address" in e for e in errors)
