@@ -76,6 +76,12 @@ def test_the_document_is_valid_openapi(live_url: str) -> None:
         "POST /v1/payments/{payment_id}/process",
         "GET /utils/payment/methods",
         "GET /utils/payout/methods",
+        "POST /v1/webhooks",
+        "GET /v1/webhooks",
+        "DELETE /v1/webhooks/{endpoint_id}",
+        "GET /v1/events",
+        "POST /v1/events/{event_id}/resend",
+        "GET /v1/deliveries/{delivery_id}",
     }
 
 

@@ -16,6 +16,7 @@ from cauri.domain.payment_request import (
     URL_MAX,
 )
 from cauri.domain.payments import PaymentStatus
+from cauri.domain.webhooks import PAYMENT_EVENTS
 from cauri.store.idempotency import KEY_MAX
 
 Schema = dict[str, Any]
@@ -305,6 +306,68 @@ def _schemas() -> dict[str, Schema]:
         "PayoutMethod": _object({**method_common, "fields": {"type": "array", "items": _ref("PayoutField")}}),
         "PayoutField": payout_field,
         "InitializeRequest": initialize,
+        "WebhookEndpointRequest": _object(
+            {
+                "url": {"type": "string", "format": "uri", "maxLength": 2048},
+                "events": {"type": ["array", "null"], "items": {"type": "string", "enum": list(PAYMENT_EVENTS)}},
+                "secret": {"type": ["string", "null"], "minLength": 16, "maxLength": 200},
+            },
+            required=["url"],
+        ),
+        "WebhookEndpoint": _object(
+            {
+                "id": {"type": "string"},
+                "url": {"type": "string"},
+                "events": {"type": ["array", "null"], "items": {"type": "string"}},
+                "environment": {"type": "string", "enum": ["sandbox", "live"]},
+                "is_enabled": {"type": "boolean"},
+                "created_at": STAMP,
+                "secret": {"type": "string", "description": "Only in the answer to the creation."},
+            },
+            required=["id", "url", "events", "environment", "is_enabled", "created_at"],
+        ),
+        "Event": _object(
+            {
+                "id": {"type": "string"},
+                "type": {"type": "string"},
+                "payment_id": STRING_OR_NULL,
+                "created_at": STAMP,
+                "deliveries": {
+                    "type": "array",
+                    "items": _object(
+                        {
+                            "id": {"type": "string"},
+                            "endpoint_id": {"type": "string"},
+                            "status": {"type": "string", "enum": ["pending", "delivered", "failed"]},
+                            "attempts": {"type": "integer"},
+                        }
+                    ),
+                },
+            }
+        ),
+        "Delivery": _object(
+            {
+                "id": {"type": "string"},
+                "event_id": {"type": "string"},
+                "endpoint_id": {"type": "string"},
+                "status": {"type": "string", "enum": ["pending", "delivered", "failed"]},
+                "attempts": {"type": "integer"},
+                "next_attempt_at": STAMP,
+                "delivered_at": STAMP_OR_NULL,
+                "tries": {
+                    "type": "array",
+                    "items": _object(
+                        {
+                            "attempted_at": STAMP,
+                            "status_code": {"type": ["integer", "null"]},
+                            "latency_ms": {"type": "integer"},
+                            "response_excerpt": STRING_OR_NULL,
+                            "error": STRING_OR_NULL,
+                        }
+                    ),
+                },
+            }
+        ),
         "Error": _object(
             {
                 "success": {"type": "boolean", "const": False},
@@ -330,6 +393,14 @@ def _schemas() -> dict[str, Schema]:
         ),
     }
 
+
+WEBHOOKS_DESCRIPTION = (
+    "Events (`payment.initiated`, `payment.success`, `payment.failed` — one per failed attempt — and "
+    '`payment.cancelled`) are POSTed as `{"event", "data"}` with `data` the payment object, signed with '
+    "`X-Moneroo-Signature` (hex HMAC-SHA256 of the raw body) and the Standard Webhooks headers `webhook-id`, "
+    "`webhook-timestamp`, `webhook-signature`. Only a 2xx counts; retries over about three days. Live endpoints "
+    "may not target loopback, private or link-local addresses."
+)
 
 DESCRIPTION = """\
 Cauri speaks Moneroo's v1 API: point a Moneroo client at this server's `/v1` and it works.
@@ -481,6 +552,96 @@ def openapi_document(public_url: str) -> dict[str, Any]:
                     "security": [],
                     "responses": {
                         "200": _answer("The catalogue.", _envelope({"type": "array", "items": _ref("PaymentMethod")}))
+                    },
+                }
+            },
+            "/v1/webhooks": {
+                "post": {
+                    "operationId": "createWebhookEndpoint",
+                    "summary": "Add a webhook endpoint (the signing secret is returned once)",
+                    "description": WEBHOOKS_DESCRIPTION,
+                    "security": secured,
+                    "requestBody": {
+                        "required": True,
+                        "content": {"application/json": {"schema": _ref("WebhookEndpointRequest")}},
+                    },
+                    "responses": {
+                        "201": _answer("Created.", _envelope(_ref("WebhookEndpoint"))),
+                        **_errors("400", "401", "403", "413", "422", "429", "503"),
+                    },
+                },
+                "get": {
+                    "operationId": "listWebhookEndpoints",
+                    "summary": "The app's webhook endpoints for the key's environment",
+                    "security": secured,
+                    "responses": {
+                        "200": _answer(
+                            "The endpoints.", _envelope({"type": "array", "items": _ref("WebhookEndpoint")})
+                        ),
+                        **_errors("401", "403", "429", "503"),
+                    },
+                },
+            },
+            "/v1/webhooks/{endpoint_id}": {
+                "delete": {
+                    "operationId": "deleteWebhookEndpoint",
+                    "summary": "Stop sending to an endpoint",
+                    "security": secured,
+                    "parameters": [
+                        {"name": "endpoint_id", "in": "path", "required": True, "schema": {"type": "string"}}
+                    ],
+                    "responses": {
+                        "200": _answer("Deleted.", _envelope({"type": "null"})),
+                        **_errors("401", "403", "404", "429", "503"),
+                    },
+                }
+            },
+            "/v1/events": {
+                "get": {
+                    "operationId": "listEvents",
+                    "summary": "The newest events, with the state of their deliveries",
+                    "security": secured,
+                    "parameters": [
+                        {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 100}},
+                        {
+                            "name": "before",
+                            "in": "query",
+                            "description": "The last event id of the previous page.",
+                            "schema": {"type": "string"},
+                        },
+                    ],
+                    "responses": {
+                        "200": _answer("The events.", _envelope({"type": "array", "items": _ref("Event")})),
+                        **_errors("401", "403", "422", "429", "503"),
+                    },
+                }
+            },
+            "/v1/events/{event_id}/resend": {
+                "post": {
+                    "operationId": "resendEvent",
+                    "summary": "Send an event again to the app's endpoints",
+                    "security": secured,
+                    "parameters": [{"name": "event_id", "in": "path", "required": True, "schema": {"type": "string"}}],
+                    "responses": {
+                        "200": _answer(
+                            "Scheduled.",
+                            _envelope(_object({"id": {"type": "string"}, "deliveries": {"type": "integer"}})),
+                        ),
+                        **_errors("401", "403", "404", "429", "503"),
+                    },
+                }
+            },
+            "/v1/deliveries/{delivery_id}": {
+                "get": {
+                    "operationId": "getDelivery",
+                    "summary": "A webhook delivery and every try made",
+                    "security": secured,
+                    "parameters": [
+                        {"name": "delivery_id", "in": "path", "required": True, "schema": {"type": "string"}}
+                    ],
+                    "responses": {
+                        "200": _answer("The delivery.", _envelope(_ref("Delivery"))),
+                        **_errors("401", "403", "404", "429", "503"),
                     },
                 }
             },
