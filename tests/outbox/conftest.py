@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
@@ -24,16 +25,18 @@ class Receiver:
     url: str
     received: list[tuple[dict[str, str], bytes]] = field(default_factory=list)
     answers: list[int] = field(default_factory=list)  # status codes to give, in order; then 200
+    delay: float = 0.0  # seconds to take before answering
 
 
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
+def _serve_receiver() -> Iterator[Receiver]:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     state = Receiver(f"http://127.0.0.1:{port}/hooks")
 
     async def hook(request: Request) -> Response:
+        if state.delay:
+            await asyncio.sleep(state.delay)
         state.received.append((dict(request.headers), await request.body()))
         status = state.answers.pop(0) if state.answers else 200
         headers = {"Location": "https://elsewhere.example/"} if 300 <= status < 400 else None
@@ -60,3 +63,13 @@ def check_signatures(headers: dict[str, str], body: bytes, secret: str) -> None:
     standard = base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
     assert headers["webhook-signature"] == f"v1,{standard}"
     assert abs(int(headers["webhook-timestamp"]) - time.time()) < 60
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    yield from _serve_receiver()
+
+
+@pytest.fixture
+def slow_receiver() -> Iterator[Receiver]:
+    yield from _serve_receiver()

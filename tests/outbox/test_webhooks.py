@@ -4,6 +4,7 @@ their own code, the retry schedule (compressed), leases, and several dispatchers
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -287,3 +288,29 @@ async def test_live_deliveries_are_checked_again_when_sent(
     async with engine.connect() as conn:
         errors = (await conn.execute(select(delivery_attempts.c.error))).scalars().all()
     assert any(e and "non-public address" in e for e in errors)
+
+
+async def test_a_slow_endpoint_does_not_hold_up_the_others(
+    client: httpx.AsyncClient, engine: AsyncEngine, fast: Settings, receiver: Receiver, slow_receiver: Receiver
+) -> None:
+    slow_receiver.delay = 3.0
+    sluggish, brisk = await new_merchant(engine), await new_merchant(engine)
+    await add_endpoint(client, sluggish, slow_receiver.url)
+    await add_endpoint(client, brisk, receiver.url)
+    await pay(client, sluggish)
+    dispatcher = Dispatcher(engine, fast)
+    running = asyncio.create_task(dispatcher.run_forever())
+    try:
+        await asyncio.sleep(0.5)  # the slow delivery is in flight now
+        for _ in range(5):
+            await pay(client, brisk)
+        deadline = time.monotonic() + 1.5
+        while time.monotonic() < deadline and len(receiver.received) < 5:  # noqa: ASYNC110 - polling a thread
+            await asyncio.sleep(0.05)
+        assert len(receiver.received) == 5  # delivered while the slow endpoint still holds its one slot
+        assert slow_receiver.received == []
+    finally:
+        running.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await running
+        await dispatcher.close()

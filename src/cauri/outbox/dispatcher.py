@@ -87,13 +87,30 @@ class Dispatcher:
         await record_email(self.engine, claim, error=error, next_attempt_at=utcnow() + delay if delay else None)
 
     async def run_forever(self) -> None:
+        """Keep up to ``dispatcher_batch`` webhooks in flight, claiming more as each one ends, so that a slow
+        endpoint holds one slot (until its timeout), not a whole batch; results are recorded in batches."""
+        inflight: set[asyncio.Task[TryResult | None]] = set()
         while True:
             try:
-                if await self.run_once():
-                    continue  # there may be more waiting
+                free = self.settings.dispatcher_batch - len(inflight)
+                claims: list[Claim] = []
+                # Claim in chunks (half the slots free, or none in flight), not one query per finished send.
+                if free >= max(1, self.settings.dispatcher_batch // 2) or not inflight:
+                    lease = utcnow() + timedelta(seconds=self.settings.dispatcher_lease_seconds)
+                    claims = await claim_due(self.engine, lease, free)
+                    inflight.update(asyncio.create_task(self.deliver(claim)) for claim in claims)
+                    mails = await claim_emails(self.engine, lease, self.settings.dispatcher_batch)
+                    await asyncio.gather(*(self.mail(claim) for claim in mails))
+                if inflight:
+                    done, inflight = await asyncio.wait(
+                        inflight, timeout=self.settings.dispatcher_poll_seconds, return_when=asyncio.FIRST_COMPLETED
+                    )
+                    await record_attempts(self.engine, [r for r in (t.result() for t in done) if r is not None])
+                elif not claims:
+                    await asyncio.sleep(self.settings.dispatcher_poll_seconds)
             except Exception:
                 log.exception("dispatcher pass failed")
-            await asyncio.sleep(self.settings.dispatcher_poll_seconds)
+                await asyncio.sleep(self.settings.dispatcher_poll_seconds)
 
     async def deliver(self, claim: Claim) -> TryResult | None:
         try:
