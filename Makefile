@@ -5,10 +5,10 @@ STAMP := $(VENV)/.installed
 
 .PHONY: serve test lint browser bench clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml clients/python/pyproject.toml
 	python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev,bench]'
+	$(PY) -m pip install --quiet -e '.[dev,bench]' -e ./clients/python
 	touch $(STAMP)
 
 ## Start the gateway on its embedded default (SQLite under ./.cauri, in-process, sandbox).
@@ -25,9 +25,10 @@ browser:
 	  || { echo "install Debian's chromium package (sudo apt-get install chromium)"; exit 1; }
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check src tests bench
-	$(VENV)/bin/ruff format --check src tests bench
+	$(VENV)/bin/ruff check src tests bench clients
+	$(VENV)/bin/ruff format --check src tests bench clients
 	$(VENV)/bin/mypy
+	$(VENV)/bin/mypy --strict clients/python/src/cauri_client
 
 ## Load benchmarks (see bench/README.md).
 bench: $(STAMP)

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import os
 import secrets
+import socket
+import threading
+import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +19,7 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
+import uvicorn
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from cauri.app import create_app
@@ -148,3 +152,22 @@ def env_without_cauri() -> Iterator[dict[str, str]]:
 async def event_summary(_conn: Any, row: Any) -> dict[str, object]:
     """A small event body for tests that move payments directly (the checkout sends the full object)."""
     return {"id": row["id"], "status": row["status"]}
+
+
+@pytest.fixture
+def live_url(settings: Settings) -> Iterator[str]:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    url = f"http://127.0.0.1:{port}"
+    app = create_app(settings.model_copy(update={"public_url": url, "log_level": "warning"}))
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        assert time.monotonic() < deadline, "server did not start"
+        time.sleep(0.05)
+    yield url
+    server.should_exit = True
+    thread.join(10)

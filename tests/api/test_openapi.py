@@ -3,15 +3,8 @@ database, with zero 5xx and every answer conforming to the document."""
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
-from collections.abc import Iterator
-
 import httpx
-import pytest
 import schemathesis
-import uvicorn
 from hypothesis import HealthCheck, given, settings
 from schemathesis import GenerationMode
 from schemathesis.checks import (
@@ -22,8 +15,6 @@ from schemathesis.checks import (
     status_code_conformance,
 )
 
-from cauri.app import create_app
-from cauri.settings import Settings
 from tests.conftest import MerchantApp
 
 CHECKS = [
@@ -33,25 +24,6 @@ CHECKS = [
     response_headers_conformance,
     response_schema_conformance,
 ]
-
-
-@pytest.fixture
-def live_url(settings: Settings) -> Iterator[str]:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    url = f"http://127.0.0.1:{port}"
-    app = create_app(settings.model_copy(update={"public_url": url, "log_level": "warning"}))
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline, "server did not start"
-        time.sleep(0.05)
-    yield url
-    server.should_exit = True
-    thread.join(10)
 
 
 def test_docs_page_is_served_locally(live_url: str) -> None:

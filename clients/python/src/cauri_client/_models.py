@@ -1,0 +1,52 @@
+"""Typed views of the API's objects; ``raw`` keeps the whole JSON for anything not modelled."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class InitializedPayment:
+    id: str
+    checkout_url: str
+
+
+@dataclass(frozen=True)
+class Payment:
+    """The verify object. ``amount`` is an integer in the currency's main unit (200 = 200 XOF)."""
+
+    id: str
+    status: str  # initiated, pending, success, failed, cancelled
+    amount: int
+    currency: str
+    description: str
+    environment: str
+    is_processed: bool
+    metadata: dict[str, str]
+    customer: dict[str, Any]
+    capture: dict[str, Any] | None
+    checkout_url: str | None
+    raw: dict[str, Any] = field(repr=False)
+
+    @property
+    def is_paid(self) -> bool:
+        return self.status == "success"
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Payment:
+        currency = data.get("currency")
+        return cls(
+            id=data["id"],
+            status=data["status"],
+            amount=int(data["amount"]),
+            currency=currency["code"] if isinstance(currency, dict) else str(currency),
+            description=data.get("description") or "",
+            environment=data.get("environment") or "",
+            is_processed=bool(data.get("is_processed")),
+            metadata=dict(data.get("metadata") or {}),
+            customer=dict(data.get("customer") or {}),
+            capture=data.get("capture"),
+            checkout_url=data.get("checkout_url"),
+            raw=data,
+        )
