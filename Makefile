@@ -25,8 +25,8 @@ browser:
 	  || { echo "install Debian's chromium package (sudo apt-get install chromium)"; exit 1; }
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check src tests bench clients
-	$(VENV)/bin/ruff format --check src tests bench clients
+	$(VENV)/bin/ruff check src tests bench clients examples
+	$(VENV)/bin/ruff format --check src tests bench clients examples
 	$(VENV)/bin/mypy
 	$(VENV)/bin/mypy --strict clients/python/src/cauri_client
 
