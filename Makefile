@@ -1,18 +1,24 @@
-# Every routine, one target each. The virtual environment is made on first use.
+# Every routine, one target each. The virtual environment is made on first use: `make serve` installs only
+# what serving needs; `make test` adds the development tools, the benchmarks' baselines and the SDK.
 VENV ?= .venv
 PY := $(VENV)/bin/python
-STAMP := $(VENV)/.installed
+SERVE_STAMP := $(VENV)/.installed-serve
+DEV_STAMP := $(VENV)/.installed-dev
 
-.PHONY: serve test lint browser bench clean
+.PHONY: serve test lint browser bench messages clean
 
-$(STAMP): pyproject.toml clients/python/pyproject.toml
-	python3 -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev,bench]' -e ./clients/python
-	touch $(STAMP)
+$(SERVE_STAMP): pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -e .
+	touch $(SERVE_STAMP)
+
+$(DEV_STAMP): pyproject.toml clients/python/pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev,bench]' -e ./clients/python
+	touch $(DEV_STAMP) $(SERVE_STAMP)
 
 ## Start the gateway on its embedded default (SQLite under ./.cauri, in-process, sandbox).
-serve: $(STAMP)
+serve: $(SERVE_STAMP)
 	$(VENV)/bin/cauri serve
 
 ## Lint, type-check and run every test on SQLite and PostgreSQL (browser tests in Debian's Chromium).
@@ -24,14 +30,14 @@ browser:
 	@command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && apt-get install -y -qq chromium; } \
 	  || { echo "install Debian's chromium package (sudo apt-get install chromium)"; exit 1; }
 
-lint: $(STAMP)
+lint: $(DEV_STAMP)
 	$(VENV)/bin/ruff check src tests bench clients examples
 	$(VENV)/bin/ruff format --check src tests bench clients examples
 	$(VENV)/bin/mypy
 	$(VENV)/bin/mypy --strict clients/python/src/cauri_client
 
 ## Load benchmarks (see bench/README.md).
-bench: $(STAMP)
+bench: $(DEV_STAMP)
 	$(PY) bench/run.py
 
 clean:

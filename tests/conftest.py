@@ -23,11 +23,14 @@ import uvicorn
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from cauri.app import create_app
-from cauri.domain.payments import Environment
+from cauri.domain.apps import Scope
+from cauri.domain.payments import Environment, PaymentStatus
+from cauri.services.apps import create_app as create_merchant_app
+from cauri.services.runtime import Runtime, create_runtime
 from cauri.settings import Settings
-from cauri.store.apps import create_app as create_merchant_app
 from cauri.store.engine import create_engine
 from cauri.store.migrate import upgrade
+from cauri.store.uow import SqlUnitOfWork
 
 PG_ADMIN_URL = os.environ.get("CAURI_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 DATABASES = [d for d in os.environ.get("CAURI_TEST_DATABASES", "sqlite,postgresql").split(",") if d]
@@ -104,9 +107,19 @@ class MerchantApp:
         return {"Authorization": f"Bearer {self.secret}", "Accept": "application/json"}
 
 
+def uow(engine: AsyncEngine) -> SqlUnitOfWork:
+    """A unit of work on ``engine``, as the services take it."""
+    return SqlUnitOfWork(engine, public_url="http://cauri.test")
+
+
+def runtime_of(settings: Settings, engine: AsyncEngine) -> Runtime:
+    """The runtime a worker gets, on the test's engine (closed by the ``engine`` fixture)."""
+    return create_runtime(settings, engine)
+
+
 async def new_merchant(engine: AsyncEngine, *, live: bool = False, rate_limit: int = 0) -> MerchantApp:
     app, key = await create_merchant_app(
-        engine,
+        uow(engine),
         f"Shop {secrets.token_hex(3)}",
         Environment.LIVE if live else Environment.SANDBOX,
         rate_limit=rate_limit,
@@ -149,11 +162,6 @@ def env_without_cauri() -> Iterator[dict[str, str]]:
     yield {k: v for k, v in os.environ.items() if not k.startswith("CAURI_")}
 
 
-async def event_summary(_conn: Any, row: Any) -> dict[str, object]:
-    """A small event body for tests that move payments directly (the checkout sends the full object)."""
-    return {"id": row["id"], "status": row["status"]}
-
-
 @pytest.fixture
 def live_url(settings: Settings) -> Iterator[str]:
     with socket.socket() as s:
@@ -171,3 +179,14 @@ def live_url(settings: Settings) -> Iterator[str]:
     yield url
     server.should_exit = True
     thread.join(10)
+
+
+async def record_attempt(engine: AsyncEngine, attempt: dict[str, Any]) -> None:
+    """Write a pending attempt as the checkout does (the payment becomes pending), without a connector."""
+    async with uow(engine) as tx:
+        payment = await tx.payments.find(attempt["payment_id"], lock=True)
+        assert payment is not None
+        await tx.attempts.add(attempt)
+        if payment.status == "initiated":
+            await tx.payments.move(payment.id, Scope(payment.app_id, payment.environment), PaymentStatus.PENDING)
+        await tx.commit()

@@ -22,19 +22,14 @@ from cauri.api.context import Gateway
 from cauri.api.envelope import EnvelopeResponse
 from cauri.api.errors import ApiError, api_error, domain_error, http_error, server_error
 from cauri.api.request_log import RequestLog
-from cauri.checkout import jobs as checkout_jobs
 from cauri.checkout import routes as checkout
-from cauri.connectors.registry import ConnectorRegistry
-from cauri.connectors.sandbox import SandboxConnector
 from cauri.domain.errors import DomainError
 from cauri.logs import configure_logging
-from cauri.outbox.dispatcher import Dispatcher
+from cauri.services.runtime import create_runtime
 from cauri.settings import Settings
-from cauri.store.engine import create_engine
-from cauri.store.idempotency import purge_expired
+from cauri.workers.jobs import background_tasks
 
 log = logging.getLogger("cauri")
-PURGE_EVERY_SECONDS = 3600
 
 
 async def index(request: Request) -> Response:
@@ -50,19 +45,13 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
     start."""
     settings = settings or Settings()
     configure_logging(settings.log_level)
-    engine = engine or create_engine(settings)
-    gateway = Gateway(settings=settings, engine=engine, keys=KeyCache(ttl=settings.key_cache_seconds))
-    registry = ConnectorRegistry(SandboxConnector(settings.secret, settings.sandbox_delay_seconds))
+    runtime = create_runtime(settings, engine)
+    gateway = Gateway(runtime=runtime, keys=KeyCache(ttl=settings.key_cache_seconds))
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
-        tasks = [
-            asyncio.create_task(_purge_forever(engine)),
-            asyncio.create_task(checkout_jobs.run_forever(engine, registry, settings)),
-        ]
-        dispatcher = Dispatcher(engine, settings) if settings.dispatcher_in_serve else None
-        if dispatcher is not None:
-            tasks.append(asyncio.create_task(dispatcher.run_forever()))
+        jobs = background_tasks(runtime, dispatch=settings.dispatcher_in_serve)
+        tasks = [asyncio.create_task(job()) for job in jobs]
         try:
             yield
         finally:
@@ -71,9 +60,7 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
             for task in tasks:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
-            if dispatcher is not None:
-                await dispatcher.close()
-            await engine.dispose()
+            await runtime.close()
 
     routes = [
         Route("/", index, methods=["GET"]),
@@ -96,17 +83,5 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
         },
     )
     app.state.gateway = gateway
-    app.state.connectors = registry
     app.add_middleware(RequestLog)
     return app
-
-
-async def _purge_forever(engine: AsyncEngine) -> None:
-    while True:
-        try:
-            removed = await purge_expired(engine)
-            if removed:
-                log.info("purged expired idempotency keys", extra={"count": removed})
-        except Exception:
-            log.exception("idempotency purge failed")
-        await asyncio.sleep(PURGE_EVERY_SECONDS)

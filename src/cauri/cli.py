@@ -14,12 +14,15 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from cauri.domain.apps import App, Scope
 from cauri.domain.errors import DomainError
+from cauri.domain.keys import NewKey
 from cauri.domain.payments import Environment
+from cauri.services import apps as app_service
+from cauri.services import webhooks as webhook_service
+from cauri.services.runtime import Runtime, create_runtime
+from cauri.services.runtime import migrate as upgrade
 from cauri.settings import Settings
-from cauri.store import apps as app_store
-from cauri.store.engine import create_engine
-from cauri.store.migrate import upgrade
 
 T = TypeVar("T")
 
@@ -38,16 +41,16 @@ cli.add_typer(webhooks_cli, name="webhooks")
 console = Console(stderr=True, soft_wrap=True)
 
 
-def _with_store(settings: Settings, action: Callable[[Any], Awaitable[T]]) -> T:
-    """Migrate (so every command works on a fresh data directory), then run ``action(engine)``."""
+def _with_store(settings: Settings, action: Callable[[Runtime], Awaitable[T]]) -> T:
+    """Migrate (so every command works on a fresh data directory), then run ``action(runtime)``."""
     upgrade(settings)
 
     async def run() -> T:
-        engine = create_engine(settings)
+        runtime = create_runtime(settings)
         try:
-            return await action(engine)
+            return await action(runtime)
         finally:
-            await engine.dispose()
+            await runtime.close()
 
     try:
         return asyncio.run(run())
@@ -105,16 +108,10 @@ def serve(
     )
 
 
-async def _first_app_if_none(engine: Any) -> tuple[app_store.App, Any] | None:
-    if await app_store.list_apps(engine):
-        return None
-    settings = Settings()
-    return await app_store.create_app(
-        engine,
-        "Default app",
-        Environment.SANDBOX,
-        rate_limit=settings.default_rate_limit,
-        expiry_minutes=settings.default_expiry_minutes,
+async def _first_app_if_none(runtime: Runtime) -> tuple[App, NewKey] | None:
+    settings = runtime.settings
+    return await app_service.create_first_app(
+        runtime.uow(), rate_limit=settings.default_rate_limit, expiry_minutes=settings.default_expiry_minutes
     )
 
 
@@ -135,8 +132,8 @@ def apps_create(
         raise typer.BadParameter("must be more than 0", param_hint="--expiry-minutes")
     app, key = _with_store(
         settings,
-        lambda engine: app_store.create_app(
-            engine,
+        lambda runtime: app_service.create_app(
+            runtime.uow(),
             name,
             _env(live),
             rate_limit=settings.default_rate_limit if rate_limit is None else rate_limit,
@@ -155,7 +152,7 @@ def apps_create(
 @apps_cli.command("list")
 def apps_list(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
     """List apps with their keys' display prefixes."""
-    rows = _with_store(Settings(), app_store.list_apps)
+    rows = _with_store(Settings(), lambda runtime: app_service.list_apps(runtime.uow()))
     if as_json:
         print(
             orjson.dumps(
@@ -166,11 +163,11 @@ def apps_list(as_json: Annotated[bool, typer.Option("--json", help="Print JSON."
                         "rate_limit": app.rate_limit,
                         "keys": [
                             {
-                                "environment": env,
-                                "prefix": prefix,
-                                "expires_at": exp.isoformat() if exp else None,
+                                "environment": key.environment,
+                                "prefix": key.display_prefix,
+                                "expires_at": key.expires_at.isoformat() if key.expires_at else None,
                             }
-                            for env, prefix, exp in keys
+                            for key in keys
                         ],
                     }
                     for app, keys in rows
@@ -180,7 +177,9 @@ def apps_list(as_json: Annotated[bool, typer.Option("--json", help="Print JSON."
         return
     table = Table("id", "name", "keys (environment, prefix, expiry)")
     for app, keys in rows:
-        table.add_row(app.id, app.name, "\n".join(f"{e}  {p}  {x or ''}" for e, p, x in keys))
+        table.add_row(
+            app.id, app.name, "\n".join(f"{k.environment}  {k.display_prefix}  {k.expires_at or ''}" for k in keys)
+        )
     Console().print(table)
 
 
@@ -200,10 +199,9 @@ def apps_configure(
 ) -> None:
     """Turn the customer's receipt and the merchant's notices on or off."""
 
-    async def configure(engine: Any) -> app_store.App:
-        found = await app_store.find_app(engine, app)
-        return await app_store.configure_emails(
-            engine, found.id, notify_email=notify_email, send_receipts=receipts, send_notices=notices,
+    async def configure(runtime: Runtime) -> App:
+        return await app_service.configure_emails(
+            runtime.uow(), app, notify_email=notify_email, send_receipts=receipts, send_notices=notices,
             notify_failures=failure_notices,
         )  # fmt: skip
 
@@ -228,11 +226,7 @@ def keys_rotate(
     settings = Settings()
     grace = timedelta(hours=settings.key_rotation_grace_hours if grace_hours is None else grace_hours)
 
-    async def rotate(engine: Any) -> tuple[app_store.App, Any]:
-        found = await app_store.find_app(engine, app)
-        return found, await app_store.rotate_key(engine, found.id, _env(live), grace)
-
-    found, key = _with_store(settings, rotate)
+    found, key = _with_store(settings, lambda runtime: app_service.rotate_key(runtime.uow(), app, _env(live), grace))
     result = {"id": found.id, "name": found.name, "environment": _env(live).value, "secret_key": key.secret}
     if as_json:
         print(orjson.dumps(result).decode())
@@ -246,7 +240,7 @@ def keys_revoke(
     prefix: Annotated[str, typer.Argument(help="The key's display prefix, e.g. pvk_sandbox_ab12cd.")],
 ) -> None:
     """Revoke a key at once (processes that cached it stop accepting it within CAURI_KEY_CACHE_SECONDS)."""
-    count = _with_store(Settings(), lambda engine: app_store.revoke_key(engine, prefix))
+    count = _with_store(Settings(), lambda runtime: app_service.revoke_key(runtime.uow(), prefix))
     if not count:
         console.print(f"[red]error:[/red] no active key has the prefix {prefix!r}")
         raise typer.Exit(1)
@@ -263,30 +257,26 @@ def webhooks_add(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Add a webhook endpoint; its signing secret is printed once."""
-    from cauri.api.webhooks import endpoint_object, validate_endpoint
-    from cauri.store.webhooks import create_endpoint
-
     settings = Settings()
     body: dict[str, Any] = {"url": url, "secret": secret, "events": events.split(",") if events else None}
     body = {k: v for k, v in body.items() if v is not None}
     try:
-        checked_url, checked_secret, kinds = validate_endpoint(body, _env(live).value, settings)
+        endpoint = webhook_service.validate_endpoint(body, _env(live).value, settings)
     except DomainError as exc:
         console.print(f"[red]error:[/red] {exc.message}")
         raise typer.Exit(1) from exc
 
-    async def add(engine: Any) -> Any:
-        found = await app_store.find_app(engine, app)
-        return await create_endpoint(engine, settings.secret, found.id, _env(live).value, checked_url,
-                                     checked_secret, kinds)  # fmt: skip
+    async def add(runtime: Runtime) -> dict[str, Any]:
+        found = await app_service.find_app(runtime.uow(), app)
+        scope = Scope(found.id, _env(live).value)
+        return await webhook_service.add_endpoint(runtime.uow(), scope, endpoint, settings.secret)
 
-    row = _with_store(settings, add)
-    result = endpoint_object(row, checked_secret)
+    result = _with_store(settings, add)
     if as_json:
-        print(orjson.dumps({"id": result["id"], "url": result["url"], "secret": checked_secret}).decode())
+        print(orjson.dumps({"id": result["id"], "url": result["url"], "secret": endpoint.secret}).decode())
     else:
-        console.print(f"Webhook {row.id} -> {row.url}; signing secret (shown once):")
-        print(checked_secret)
+        console.print(f"Webhook {result['id']} -> {result['url']}; signing secret (shown once):")
+        print(endpoint.secret)
 
 
 events_cli = typer.Typer(help="Events and their webhook deliveries.", no_args_is_help=True)
@@ -300,11 +290,11 @@ def events_list(
     limit: Annotated[int, typer.Option(min=1, max=100)] = 20,
 ) -> None:
     """The newest events, with the state of each delivery."""
-    from cauri.store.webhooks import list_events
 
-    async def listed(engine: Any) -> list[dict[str, Any]]:
-        found = await app_store.find_app(engine, app)
-        return await list_events(engine, found.id, _env(live).value, limit=limit, before=None)
+    async def listed(runtime: Runtime) -> list[dict[str, Any]]:
+        found = await app_service.find_app(runtime.uow(), app)
+        scope = Scope(found.id, _env(live).value)
+        return await webhook_service.list_events(runtime.uow(), scope, limit=limit, before=None)
 
     for event in _with_store(Settings(), listed):
         states = ", ".join(f"{d['status']}({d['attempts']})" for d in event["deliveries"]) or "no webhook"
@@ -318,33 +308,31 @@ def events_resend(
     live: Annotated[bool, typer.Option("--live", help="The live environment instead of the sandbox.")] = False,
 ) -> None:
     """Send an event again to the app's endpoints."""
-    from cauri.store.webhooks import resend_event
 
-    async def resent(engine: Any) -> int:
-        found = await app_store.find_app(engine, app)
-        return await resend_event(engine, found.id, _env(live).value, event_id)
+    async def resent(runtime: Runtime) -> int:
+        found = await app_service.find_app(runtime.uow(), app)
+        return await webhook_service.resend_event(runtime.uow(), Scope(found.id, _env(live).value), event_id)
 
     console.print(f"{_with_store(Settings(), resent)} delivery(ies) due now")
 
 
 @cli.command()
 def worker() -> None:
-    """Run the webhook dispatcher alone (as many as you like, on one database)."""
+    """Run the background work alone: webhooks, emails, expiry, reconciliation, purge (as many as you like,
+    on one database)."""
     from cauri.logs import configure_logging
-    from cauri.outbox.dispatcher import Dispatcher
+    from cauri.workers.jobs import background_tasks
 
     settings = Settings()
     configure_logging(settings.log_level)
     upgrade(settings)
 
     async def run() -> None:
-        engine = create_engine(settings)
-        dispatcher = Dispatcher(engine, settings)
+        runtime = create_runtime(settings)
         try:
-            await dispatcher.run_forever()
+            await asyncio.gather(*(job() for job in background_tasks(runtime, dispatch=True)))
         finally:
-            await dispatcher.close()
-            await engine.dispose()
+            await runtime.close()
 
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(run())

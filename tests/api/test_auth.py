@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from cauri.domain.payments import Environment
-from cauri.store.apps import revoke_key, rotate_key
-from tests.conftest import MerchantApp, new_merchant, payment_body
+from cauri.services.apps import revoke_key, rotate_key
+from tests.conftest import MerchantApp, new_merchant, payment_body, uow
 
 
 @pytest.mark.parametrize(
@@ -48,7 +48,7 @@ async def test_key_format_keeps_moneroo_prefixes(engine: AsyncEngine) -> None:
 
 async def test_sandbox_and_live_are_isolated(client: httpx.AsyncClient, engine: AsyncEngine) -> None:
     sandbox = await new_merchant(engine)
-    live_key = await rotate_key(engine, sandbox.id, Environment.LIVE, timedelta(0))
+    live_key = (await rotate_key(uow(engine), sandbox.id, Environment.LIVE, timedelta(0)))[1]
     live = MerchantApp(sandbox.id, live_key.secret)
     created = await client.post("/v1/payments/initialize", json=payment_body(), headers=sandbox.headers)
     payment_id = created.json()["data"]["id"]
@@ -77,12 +77,12 @@ async def test_rotation_keeps_the_old_key_for_the_grace_period_only(
     client: httpx.AsyncClient, engine: AsyncEngine
 ) -> None:
     merchant = await new_merchant(engine)
-    new_key = await rotate_key(engine, merchant.id, Environment.SANDBOX, timedelta(hours=1))
+    new_key = (await rotate_key(uow(engine), merchant.id, Environment.SANDBOX, timedelta(hours=1)))[1]
     rotated = MerchantApp(merchant.id, new_key.secret)
     assert (await client.get("/v1/payments", headers=merchant.headers)).status_code == 200
     assert (await client.get("/v1/payments", headers=rotated.headers)).status_code == 200
 
-    newest = await rotate_key(engine, merchant.id, Environment.SANDBOX, timedelta(0))
+    newest = (await rotate_key(uow(engine), merchant.id, Environment.SANDBOX, timedelta(0)))[1]
     assert (await client.get("/v1/payments", headers=merchant.headers)).status_code == 401
     assert (await client.get("/v1/payments", headers=rotated.headers)).status_code == 401
     latest = MerchantApp(merchant.id, newest.secret)
@@ -93,7 +93,7 @@ async def test_a_revoked_key_is_refused(client: httpx.AsyncClient, engine: Async
     merchant = await new_merchant(engine)
     assert (await client.get("/v1/payments", headers=merchant.headers)).status_code == 200
     prefix = merchant.secret.split("|", 1)[0]
-    assert await revoke_key(engine, prefix) == 1
+    assert await revoke_key(uow(engine), prefix) == 1
     response = await client.get("/v1/payments", headers=merchant.headers)
     assert response.status_code == 401
     assert "revoked" in response.json()["message"]

@@ -13,9 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from cauri.api.auth import KeyCache
 from cauri.app import create_app
 from cauri.domain.payments import Environment
+from cauri.services.apps import revoke_key, rotate_key
 from cauri.settings import Settings
-from cauri.store.apps import revoke_key, rotate_key
-from tests.conftest import new_merchant
+from tests.conftest import new_merchant, uow
 
 
 def test_entries_expire_after_the_ttl(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -41,7 +41,7 @@ async def test_cached_keys_still_expire_on_time(settings: Settings, engine: Asyn
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://cauri.test") as client:
         assert (await client.get("/v1/payments", headers=merchant.headers)).status_code == 200
         # Revoked elsewhere: this process trusts its cached entry until the TTL runs out (documented).
-        await revoke_key(engine, merchant.secret.split("|")[0])
+        await revoke_key(uow(engine), merchant.secret.split("|")[0])
         assert (await client.get("/v1/payments", headers=merchant.headers)).status_code == 200
         app.state.gateway.keys = KeyCache(ttl=60)  # the TTL ran out
         assert (await client.get("/v1/payments", headers=merchant.headers)).status_code == 401
@@ -50,7 +50,7 @@ async def test_cached_keys_still_expire_on_time(settings: Settings, engine: Asyn
     other = await new_merchant(engine)
     app = create_app(cached, engine)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://cauri.test") as client:
-        await rotate_key(engine, other.id, Environment.SANDBOX, timedelta(milliseconds=300))
+        await rotate_key(uow(engine), other.id, Environment.SANDBOX, timedelta(milliseconds=300))
         assert (await client.get("/v1/payments", headers=other.headers)).status_code == 200
         await asyncio.sleep(0.4)
         assert (await client.get("/v1/payments", headers=other.headers)).status_code == 401

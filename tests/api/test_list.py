@@ -6,9 +6,9 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from cauri.domain.apps import Scope
 from cauri.domain.payments import PaymentStatus
-from cauri.store.payments import Scope, transition
-from tests.conftest import MerchantApp, event_summary, new_merchant, payment_body
+from tests.conftest import MerchantApp, new_merchant, payment_body, uow
 
 
 async def make(client: httpx.AsyncClient, merchant: MerchantApp, n: int, **overrides: object) -> list[str]:
@@ -48,8 +48,9 @@ async def test_filters(client: httpx.AsyncClient, engine: AsyncEngine) -> None:
         client, merchant, 1, customer={"email": "Ada@Example.com", "first_name": "Ada", "last_name": "L"}
     )
     scope = Scope(merchant.id, "sandbox")
-    async with engine.begin() as conn:
-        await transition(conn, ids[0], scope, PaymentStatus.CANCELLED, event_summary)
+    async with uow(engine) as tx:
+        await tx.payments.move(ids[0], scope, PaymentStatus.CANCELLED)
+        await tx.commit()
 
     async def listed(**params: str) -> list[str]:
         response = await client.get("/v1/payments", params=params, headers=merchant.headers)

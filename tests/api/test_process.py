@@ -5,18 +5,19 @@ from __future__ import annotations
 import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from cauri.domain.apps import Scope
 from cauri.domain.payments import PaymentStatus
-from cauri.store.payments import Scope, transition
-from tests.conftest import MerchantApp, event_summary, payment_body
+from tests.conftest import MerchantApp, payment_body, uow
 
 
 async def paid_payment(client: httpx.AsyncClient, engine: AsyncEngine, merchant: MerchantApp) -> str:
     created = await client.post("/v1/payments/initialize", json=payment_body(), headers=merchant.headers)
     payment_id: str = created.json()["data"]["id"]
     scope = Scope(merchant.id, "sandbox")
-    async with engine.begin() as conn:  # what the checkout does when the customer pays
-        await transition(conn, payment_id, scope, PaymentStatus.PENDING, event_summary)
-        await transition(conn, payment_id, scope, PaymentStatus.SUCCESS, event_summary)
+    async with uow(engine) as tx:  # what the checkout does when the customer pays
+        await tx.payments.move(payment_id, scope, PaymentStatus.PENDING)
+        await tx.payments.move(payment_id, scope, PaymentStatus.SUCCESS)
+        await tx.commit()
     return payment_id
 
 

@@ -11,14 +11,13 @@ import orjson
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from cauri.checkout.jobs import expire_payments, reconcile
 from cauri.connectors.registry import ConnectorRegistry
 from cauri.connectors.sandbox import SandboxConnector
+from cauri.services.checkout import expire_payments, reconcile
 from cauri.settings import Settings
-from cauri.store.attempts import start_attempt
 from cauri.store.clock import utcnow
 from cauri.store.tables import attempts, events, payments
-from tests.conftest import MerchantApp, event_summary, payment_body
+from tests.conftest import MerchantApp, payment_body, record_attempt, uow
 
 
 async def new_payment(client: httpx.AsyncClient, merchant: MerchantApp, **overrides: object) -> str:
@@ -33,7 +32,7 @@ async def new_payment(client: httpx.AsyncClient, merchant: MerchantApp, **overri
 async def new_attempt(engine: AsyncEngine, payment_id: str, phone: str = "4149518161", age: float = 0) -> str:
     now = utcnow() - timedelta(seconds=age)
     attempt_id = f"att_{payment_id[3:]}{int(age)}"
-    await start_attempt(
+    await record_attempt(
         engine,
         {
             "id": attempt_id, "payment_id": payment_id, "method": "mtn_bj", "connector": "sandbox",
@@ -41,7 +40,6 @@ async def new_attempt(engine: AsyncEngine, payment_id: str, phone: str = "414951
             "next_action": None, "failure_code": None, "failure_message": None, "client_ip": "127.0.0.1",
             "user_agent": "test", "locale": "fr", "created_at": now, "updated_at": now, "completed_at": None,
         },
-        event_summary,
     )  # fmt: skip
     return attempt_id
 
@@ -121,7 +119,7 @@ async def test_unpaid_payments_expire_into_cancelled(
         await conn.execute(
             update(payments).where(payments.c.id == old).values(initiated_at=utcnow() - timedelta(minutes=11))
         )
-    assert await expire_payments(engine, "http://cauri.test") >= 1
+    assert await expire_payments(uow(engine)) >= 1
     assert await status_of(engine, old) == "cancelled"
     assert await status_of(engine, fresh) == "initiated"
     assert await event_types(engine, old) == ["payment.initiated", "payment.cancelled"]
@@ -135,7 +133,8 @@ async def test_reconciliation_asks_the_connector_about_silent_attempts(
     await new_attempt(engine, paid, phone="22994149518161", age=600)
     await new_attempt(engine, stuck, phone="4149518163", age=600)  # the "stays pending" number
     registry = ConnectorRegistry(SandboxConnector(b"s", 0))
-    assert await reconcile(engine, registry, settings) >= 1
+    lease = timedelta(seconds=60)
+    assert await reconcile(uow(engine), registry, older_than=timedelta(seconds=120), lease=lease) >= 1
     assert await status_of(engine, paid) == "success"
     assert await status_of(engine, stuck) == "pending"
 
@@ -178,3 +177,19 @@ async def test_merchant_strings_are_escaped_on_the_page(client: httpx.AsyncClien
     assert "&lt;img src=x onerror=" in page.text
     csp = page.headers["content-security-policy"]
     assert "script-src 'self'" in csp and "unsafe-inline" not in csp and "frame-ancestors 'none'" in csp
+
+
+async def test_a_notification_settles_only_its_own_connectors_attempts(
+    client: httpx.AsyncClient, engine: AsyncEngine, merchant: MerchantApp
+) -> None:
+    from cauri.connectors.base import Outcome
+    from cauri.domain.attempts import AttemptStatus
+    from cauri.services.checkout import apply_outcome
+
+    payment_id = await new_payment(client, merchant)
+    attempt_id = await new_attempt(engine, payment_id)
+    forged = Outcome(attempt_id, AttemptStatus.SUCCESS)
+    assert not await apply_outcome(uow(engine), "another_provider", forged)
+    assert await status_of(engine, payment_id) == "pending"
+    assert await apply_outcome(uow(engine), "sandbox", forged)
+    assert await status_of(engine, payment_id) == "success"

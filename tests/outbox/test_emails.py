@@ -16,14 +16,14 @@ import pytest
 from aiosmtpd.controller import Controller
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from cauri.connectors.base import Outcome
 from cauri.domain.attempts import AttemptStatus
-from cauri.outbox.dispatcher import Dispatcher
+from cauri.services.apps import configure_emails
+from cauri.services.checkout import apply_outcome
 from cauri.settings import Settings
-from cauri.store.apps import configure_emails
-from cauri.store.attempts import finish_attempt, start_attempt
 from cauri.store.clock import utcnow
-from cauri.store.views import event_body
-from tests.conftest import MerchantApp, payment_body
+from cauri.workers.mail import Mailer
+from tests.conftest import MerchantApp, payment_body, record_attempt, runtime_of, uow
 
 
 @dataclass
@@ -71,10 +71,9 @@ async def paid(
         "next_action": None, "failure_code": None, "failure_message": None, "client_ip": "127.0.0.1",
         "user_agent": "test", "locale": locale, "created_at": now, "updated_at": now, "completed_at": None,
     }  # fmt: skip
-    events = event_body("http://cauri.test")
-    await start_attempt(engine, attempt, events)
+    await record_attempt(engine, attempt)
     reason = "The customer declined the payment on their phone." if outcome is AttemptStatus.FAILED else None
-    await finish_attempt(engine, attempt["id"], outcome, None, reason, events)
+    assert await apply_outcome(uow(engine), "sandbox", Outcome(attempt["id"], outcome, None, reason))
     return payment_id
 
 
@@ -96,11 +95,7 @@ async def test_the_customer_gets_a_receipt_in_their_language(
     address = f"{locale}@client.example"
     payment_id = await paid(client, engine, merchant, locale=locale, outcome=AttemptStatus.SUCCESS,
                             email_address=address)  # fmt: skip
-    dispatcher = Dispatcher(engine, mailing)
-    try:
-        await dispatcher.run_once()
-    finally:
-        await dispatcher.close()
+    await Mailer(runtime_of(mailing, engine)).run_once()
     [receipt] = smtp[0].to(address)
     assert receipt["Subject"].startswith(subject)
     text = text_of(receipt)
@@ -115,16 +110,12 @@ async def test_the_customer_gets_a_receipt_in_their_language(
 async def test_merchant_notices_follow_the_switches(
     client: httpx.AsyncClient, engine: AsyncEngine, merchant: MerchantApp, mailing: Settings, smtp: tuple[Inbox, int]
 ) -> None:
-    await configure_emails(engine, merchant.id, notify_email="shop@merchant.example", send_receipts=False)
+    await configure_emails(uow(engine), merchant.id, notify_email="shop@merchant.example", send_receipts=False)
     await paid(client, engine, merchant, locale="fr", outcome=AttemptStatus.SUCCESS, email_address="no@client.example")
     await paid(client, engine, merchant, locale="fr", outcome=AttemptStatus.FAILED, email_address="no@client.example")
-    await configure_emails(engine, merchant.id, notify_failures=True)
+    await configure_emails(uow(engine), merchant.id, notify_failures=True)
     await paid(client, engine, merchant, locale="en", outcome=AttemptStatus.FAILED, email_address="no@client.example")
-    dispatcher = Dispatcher(engine, mailing)
-    try:
-        await dispatcher.run_once()
-    finally:
-        await dispatcher.close()
+    await Mailer(runtime_of(mailing, engine)).run_once()
     assert smtp[0].to("no@client.example") == []  # receipts switched off
     notices = smtp[0].to("shop@merchant.example")
     subjects = sorted(m["Subject"].split(":")[0] for m in notices)
@@ -139,11 +130,7 @@ async def test_without_a_mail_server_messages_are_written_as_files(
     await paid(
         client, engine, merchant, locale="fr", outcome=AttemptStatus.SUCCESS, email_address="file@client.example"
     )
-    dispatcher = Dispatcher(engine, settings)
-    try:
-        await dispatcher.run_once()
-    finally:
-        await dispatcher.close()
+    await Mailer(runtime_of(settings, engine)).run_once()
     files = list((Path(settings.data_dir) / "mail").glob("*.eml"))
     parsed = [email.message_from_bytes(f.read_bytes(), policy=email.policy.default) for f in files]
     assert any(m["To"] == "file@client.example" for m in parsed)

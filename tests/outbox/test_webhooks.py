@@ -16,12 +16,13 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from cauri.domain.webhooks import MAX_ATTEMPTS, RETRY_DELAYS, is_public_address, retry_delay
-from cauri.outbox.dispatcher import Dispatcher
+from cauri.services.webhooks import claim_deliveries
 from cauri.settings import Settings
 from cauri.store.clock import as_utc, utcnow
 from cauri.store.tables import deliveries, delivery_attempts
-from cauri.store.webhooks import claim_due
-from tests.conftest import MerchantApp, new_merchant, payment_body
+from cauri.workers.dispatcher import Dispatcher
+from cauri.workers.mail import Mailer
+from tests.conftest import MerchantApp, new_merchant, payment_body, runtime_of, uow
 from tests.outbox.conftest import Receiver, check_signatures
 
 
@@ -48,7 +49,7 @@ async def drain(dispatcher: Dispatcher, until: float = 5.0) -> None:
     while time.monotonic() < deadline:
         if not await dispatcher.run_once():
             await asyncio.sleep(0.02)
-        async with dispatcher.engine.connect() as conn:
+        async with dispatcher.runtime.engine.connect() as conn:
             pending = (await conn.execute(select(deliveries.c.id).where(deliveries.c.status == "pending"))).all()
         if not pending:
             return
@@ -63,7 +64,7 @@ async def test_an_event_is_delivered_signed(
     async with engine.connect() as conn:  # written with the payment, before any dispatcher ran
         rows = (await conn.execute(select(deliveries).where(deliveries.c.endpoint_id == endpoint["id"]))).all()
     assert [r.status for r in rows] == ["pending"]
-    dispatcher = Dispatcher(engine, fast)
+    dispatcher = Dispatcher(runtime_of(fast, engine))
     try:
         await drain(dispatcher)
     finally:
@@ -84,7 +85,7 @@ async def test_failures_and_redirects_are_retried_until_a_2xx(
     endpoint = await add_endpoint(client, merchant, receiver.url)
     receiver.answers = [500, 302, 503]
     await pay(client, merchant)
-    dispatcher = Dispatcher(engine, fast)
+    dispatcher = Dispatcher(runtime_of(fast, engine))
     try:
         await drain(dispatcher, until=10)
     finally:
@@ -127,9 +128,9 @@ async def test_a_dead_workers_claims_return_after_their_lease(
 ) -> None:
     await add_endpoint(client, merchant, receiver.url)
     await pay(client, merchant)
-    claims = await claim_due(engine, utcnow() + timedelta(milliseconds=200), 100)
+    claims = await claim_deliveries(uow(engine), utcnow() + timedelta(milliseconds=200), 100)
     assert claims  # claimed by a worker that then "dies" without sending
-    dispatcher = Dispatcher(engine, fast)
+    dispatcher = Dispatcher(runtime_of(fast, engine))
     try:
         assert await dispatcher.run_once() == 0  # still leased
         await asyncio.sleep(0.3)
@@ -146,7 +147,7 @@ async def test_several_dispatchers_never_send_a_delivery_twice(
     await add_endpoint(client, merchant, receiver.url)
     for _ in range(30):
         await pay(client, merchant)
-    dispatchers = [Dispatcher(engine, fast.model_copy(update={"dispatcher_batch": 4})) for _ in range(3)]
+    dispatchers = [Dispatcher(runtime_of(fast.model_copy(update={"dispatcher_batch": 4}), engine)) for _ in range(3)]
     try:
         await asyncio.gather(*(drain(d, until=15) for d in dispatchers))
     finally:
@@ -210,7 +211,7 @@ async def test_events_can_be_listed_inspected_and_resent(
     merchant = await new_merchant(engine)
     endpoint = await add_endpoint(client, merchant, receiver.url)
     payment_id = await pay(client, merchant)
-    dispatcher = Dispatcher(engine, fast)
+    dispatcher = Dispatcher(runtime_of(fast, engine))
     try:
         await drain(dispatcher)
         listed = (await client.get("/v1/events", headers=merchant.headers)).json()["data"]
@@ -235,19 +236,19 @@ async def test_events_can_be_listed_inspected_and_resent(
 async def test_an_endpoint_failing_for_days_is_disabled_and_the_merchant_told(
     client: httpx.AsyncClient, engine: AsyncEngine, settings: Settings, receiver: Receiver
 ) -> None:
-    from cauri.store.apps import configure_emails
+    from cauri.services.apps import configure_emails
     from cauri.store.tables import emails, webhook_endpoints
 
     merchant = await new_merchant(engine)
-    await configure_emails(engine, merchant.id, notify_email="ops@merchant.example")
+    await configure_emails(uow(engine), merchant.id, notify_email="ops@merchant.example")
     endpoint = await add_endpoint(client, merchant, receiver.url)
     receiver.answers = [500] * 50
     await pay(client, merchant)
     # The ~3-day schedule, compressed 100,000 times.
-    dispatcher = Dispatcher(engine, settings.model_copy(update={"webhook_retry_scale": 0.00001}))
+    dispatcher = Dispatcher(runtime_of(settings.model_copy(update={"webhook_retry_scale": 0.00001}), engine))
     try:
         await drain(dispatcher, until=20)
-        await dispatcher.run_once()  # sends the notice queued by the last failure
+        await Mailer(dispatcher.runtime).run_once()  # sends the notice queued by the last failure
     finally:
         await dispatcher.close()
     assert len(receiver.received) == MAX_ATTEMPTS
@@ -276,10 +277,10 @@ async def test_live_deliveries_are_checked_again_when_sent(
 
     live = await new_merchant(engine, live=True)
     gateway: Gateway = client._transport.app.state.gateway  # type: ignore[attr-defined]
-    gateway.settings = gateway.settings.model_copy(update={"webhooks_allow_private": True})
+    gateway.runtime.settings = gateway.settings.model_copy(update={"webhooks_allow_private": True})
     await add_endpoint(client, live, receiver.url)
     await pay(client, live)
-    dispatcher = Dispatcher(engine, fast)  # webhooks_allow_private is off here
+    dispatcher = Dispatcher(runtime_of(fast, engine))  # webhooks_allow_private is off here
     try:
         assert await dispatcher.run_once() >= 1
     finally:
@@ -298,7 +299,7 @@ async def test_a_slow_endpoint_does_not_hold_up_the_others(
     await add_endpoint(client, sluggish, slow_receiver.url)
     await add_endpoint(client, brisk, receiver.url)
     await pay(client, sluggish)
-    dispatcher = Dispatcher(engine, fast)
+    dispatcher = Dispatcher(runtime_of(fast, engine))
     running = asyncio.create_task(dispatcher.run_forever())
     try:
         await asyncio.sleep(0.5)  # the slow delivery is in flight now

@@ -9,14 +9,15 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from cauri.domain.apps import Scope
 from cauri.domain.payment_request import validate_payment_request
 from cauri.domain.payments import PaymentStatus, TransitionRefused
 from cauri.settings import Settings
 from cauri.store.clock import utcnow
 from cauri.store.engine import create_engine
-from cauri.store.payments import Scope, insert_payment, new_payment_row, transition
+from cauri.store.payments import insert_payment, new_payment_row
 from cauri.store.tables import events, payments
-from tests.conftest import MerchantApp, event_summary, payment_body
+from tests.conftest import MerchantApp, payment_body, uow
 
 
 async def new_payment(engine: AsyncEngine, merchant: MerchantApp) -> tuple[str, Scope]:
@@ -35,9 +36,10 @@ async def event_types(engine: AsyncEngine, payment_id: str) -> list[str]:
 
 async def test_each_move_writes_its_event(engine: AsyncEngine, merchant: MerchantApp) -> None:
     payment_id, scope = await new_payment(engine, merchant)
-    async with engine.begin() as conn:
-        await transition(conn, payment_id, scope, PaymentStatus.PENDING, event_summary)
-        row = await transition(conn, payment_id, scope, PaymentStatus.SUCCESS, event_summary)
+    async with uow(engine) as tx:
+        await tx.payments.move(payment_id, scope, PaymentStatus.PENDING)
+        row = await tx.payments.move(payment_id, scope, PaymentStatus.SUCCESS)
+        await tx.commit()
     assert row.status == "success"
     assert await event_types(engine, payment_id) == ["payment.initiated", "payment.success"]
 
@@ -45,8 +47,8 @@ async def test_each_move_writes_its_event(engine: AsyncEngine, merchant: Merchan
 async def test_a_rolled_back_move_leaves_no_event(engine: AsyncEngine, merchant: MerchantApp) -> None:
     payment_id, scope = await new_payment(engine, merchant)
     with pytest.raises(RuntimeError):
-        async with engine.begin() as conn:
-            await transition(conn, payment_id, scope, PaymentStatus.CANCELLED, event_summary)
+        async with uow(engine) as tx:
+            await tx.payments.move(payment_id, scope, PaymentStatus.CANCELLED)
             raise RuntimeError("the process dies before commit")
     async with engine.connect() as conn:
         status = (await conn.execute(select(payments.c.status).where(payments.c.id == payment_id))).scalar_one()
@@ -56,8 +58,9 @@ async def test_a_rolled_back_move_leaves_no_event(engine: AsyncEngine, merchant:
 
 async def test_a_final_payment_never_changes(engine: AsyncEngine, merchant: MerchantApp) -> None:
     payment_id, scope = await new_payment(engine, merchant)
-    async with engine.begin() as conn:
-        await transition(conn, payment_id, scope, PaymentStatus.CANCELLED, event_summary)
+    async with uow(engine) as tx:
+        await tx.payments.move(payment_id, scope, PaymentStatus.CANCELLED)
+        await tx.commit()
     for target in (
         PaymentStatus.PENDING,
         PaymentStatus.SUCCESS,
@@ -65,8 +68,9 @@ async def test_a_final_payment_never_changes(engine: AsyncEngine, merchant: Merc
         PaymentStatus.CANCELLED,
     ):
         with pytest.raises(TransitionRefused):
-            async with engine.begin() as conn:
-                await transition(conn, payment_id, scope, target, event_summary)
+            async with uow(engine) as tx:
+                await tx.payments.move(payment_id, scope, target)
+                await tx.commit()
     assert await event_types(engine, payment_id) == ["payment.initiated", "payment.cancelled"]
 
 
@@ -74,15 +78,17 @@ async def test_concurrent_completions_produce_exactly_one_success(
     engine: AsyncEngine, merchant: MerchantApp, settings: Settings
 ) -> None:
     payment_id, scope = await new_payment(engine, merchant)
-    async with engine.begin() as conn:
-        await transition(conn, payment_id, scope, PaymentStatus.PENDING, event_summary)
+    async with uow(engine) as tx:
+        await tx.payments.move(payment_id, scope, PaymentStatus.PENDING)
+        await tx.commit()
     # Several engines, so that on PostgreSQL the moves really run at once on separate connections.
     engines = [create_engine(settings) for _ in range(4)]
 
     async def complete(e: AsyncEngine, target: PaymentStatus) -> str:
         try:
-            async with e.begin() as conn:
-                await transition(conn, payment_id, scope, target, event_summary)
+            async with uow(e) as tx:
+                await tx.payments.move(payment_id, scope, target)
+                await tx.commit()
             return target.value
         except TransitionRefused:
             return "refused"

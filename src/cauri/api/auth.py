@@ -6,13 +6,13 @@ import math
 import time
 from dataclasses import dataclass, field
 
-from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.requests import Request
 
 from cauri.api.errors import ApiError
+from cauri.domain.apps import KeyOwner
+from cauri.domain.clock import utcnow
 from cauri.domain.keys import hash_secret
-from cauri.store.apps import KeyOwner, find_key_owner
-from cauri.store.clock import utcnow
+from cauri.services.apps import key_owner
 
 _MISSING = "Unauthenticated: send your secret key as 'Authorization: Bearer <secret key>'."
 _INVALID = "Unauthenticated: the API key is invalid."
@@ -70,7 +70,12 @@ class RateLimiter:
             self._windows = {k: v for k, v in self._windows.items() if v[0] == window}
 
 
-async def authenticate(request: Request, engine: AsyncEngine, cache: KeyCache, limiter: RateLimiter) -> KeyOwner:
+async def authenticate(request: Request) -> KeyOwner:
+    """The one way an API handler learns who calls: the Bearer secret key, checked (through a few seconds'
+    cache), with the app's rate limit counted."""
+    from cauri.api.context import gateway_of  # the context module imports this one
+
+    gateway = gateway_of(request)
     header = request.headers.get("authorization", "")
     scheme, _, secret = header.partition(" ")
     secret = secret.strip()
@@ -79,17 +84,16 @@ async def authenticate(request: Request, engine: AsyncEngine, cache: KeyCache, l
     # The lookup is by SHA-256 of the secret, so no comparison of secrets happens at all; the index
     # lookup on a hash reveals nothing about the secret's characters.
     secret_hash = hash_secret(secret)
-    found, owner = cache.get(secret_hash)
+    found, owner = gateway.keys.get(secret_hash)
     if not found:
-        async with engine.connect() as conn:
-            owner = await find_key_owner(conn, secret_hash)
-        cache.put(secret_hash, owner)
+        owner = await key_owner(gateway.uow(), secret_hash)
+        gateway.keys.put(secret_hash, owner)
     if owner is None:
         raise ApiError(401, _INVALID)
     if owner.expires_at is not None and owner.expires_at <= utcnow():
         raise ApiError(401, _EXPIRED)
     if not owner.app.is_enabled:
         raise ApiError(403, "This app is disabled.")
-    limiter.check(owner.key_id, owner.app.rate_limit)
+    gateway.limiter.check(owner.key_id, owner.app.rate_limit)
     request.state.app_id = owner.app.id
     return owner

@@ -8,14 +8,13 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
 
 import orjson
 
+from cauri.api.identifiers import has_control_characters
+from cauri.domain.clock import as_utc, iso
 from cauri.domain.errors import FieldErrors, ValidationFailed
-from cauri.domain.payments import PaymentStatus
-from cauri.store.clock import as_utc, iso
-from cauri.store.payments import PaymentFilter
+from cauri.domain.payments import PaymentFilter, PaymentStatus
 
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
@@ -58,6 +57,8 @@ def parse_list_query(params: Iterable[tuple[str, str]]) -> ListQuery:
             else:
                 created_to = moment
         elif name == "customer_email":
+            if has_control_characters(value):
+                errors.add("customer_email", "The customer_email field must not contain control characters.")
             email = value.strip() or None
         elif name == "limit":
             if not (value.isascii() and value.isdigit()) or not 1 <= int(value) <= MAX_LIMIT:
@@ -69,6 +70,8 @@ def parse_list_query(params: Iterable[tuple[str, str]]) -> ListQuery:
             if after is None:
                 errors.add("cursor", "The cursor field is not a cursor this endpoint returned.")
         elif match := _METADATA_PARAM.fullmatch(name):
+            if has_control_characters(match.group(1) + value):
+                errors.add(name, f"The {name} field must not contain control characters.")
             metadata.append((match.group(1), value))
     if errors:
         raise ValidationFailed(errors)
@@ -88,8 +91,8 @@ def _moment(value: str, *, end_of_day: bool) -> datetime | None:
         return None
 
 
-def next_cursor(last: Any) -> str:
-    raw = orjson.dumps([iso(last.created_at), last.id])
+def next_cursor(created_at: datetime, payment_id: str) -> str:
+    raw = orjson.dumps([iso(created_at), payment_id])
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import secrets
+from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 
 from cauri.domain.errors import DomainError
@@ -84,3 +86,14 @@ def new_id(prefix: str = "", length: int = 16) -> str:
         value, digit = divmod(value, 36)
         digits.append(_BASE36[digit])
     return prefix + "".join(digits)
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentFilter:
+    """What the payments list is narrowed to."""
+
+    statuses: tuple[str, ...] = ()
+    created_from: datetime | None = None
+    created_to: datetime | None = None
+    customer_email: str | None = None
+    metadata: tuple[tuple[str, str], ...] = ()

@@ -1,46 +1,18 @@
-"""Apps and their API keys."""
+"""Apps and their API keys, in the caller's transaction."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection
 
+from cauri.domain.apps import App, KeyOwner, KeySummary
 from cauri.domain.errors import NotFound
 from cauri.domain.keys import NewKey, generate_key, new_ulid
 from cauri.domain.payments import Environment
 from cauri.store.clock import as_utc, utcnow
 from cauri.store.tables import api_keys, apps
-
-
-@dataclass(frozen=True, slots=True)
-class App:
-    id: str
-    name: str
-    website_url: str | None
-    icon_url: str | None
-    is_enabled: bool
-    rate_limit: int
-    expiry_minutes: int
-    enabled_methods: tuple[str, ...] | None
-    notify_email: str | None
-    send_receipts: bool
-    send_notices: bool
-    notify_failures: bool
-    created_at: datetime
-    updated_at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class KeyOwner:
-    """What a valid key grants: one app, in one environment."""
-
-    key_id: str
-    app: App
-    environment: Environment
-    expires_at: datetime | None
 
 
 def app_from_row(row: object) -> App:
@@ -63,20 +35,23 @@ def app_from_row(row: object) -> App:
     )
 
 
-async def create_app(
-    engine: AsyncEngine,
-    name: str,
-    environment: Environment,
-    *,
-    rate_limit: int,
-    expiry_minutes: int,
-    website_url: str | None = None,
-) -> tuple[App, NewKey]:
-    """Create an app and its first key for ``environment``; the key's secret is returned once."""
-    now = utcnow()
-    app_id = new_ulid()
-    async with engine.begin() as conn:
-        await conn.execute(
+class AppRepository:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self.conn = conn
+
+    async def create(
+        self,
+        name: str,
+        environment: Environment,
+        *,
+        rate_limit: int,
+        expiry_minutes: int,
+        website_url: str | None = None,
+    ) -> tuple[App, NewKey]:
+        """An app and its first key for ``environment``; the key's secret is returned once."""
+        now = utcnow()
+        app_id = new_ulid()
+        await self.conn.execute(
             apps.insert().values(
                 id=app_id,
                 name=name,
@@ -89,64 +64,58 @@ async def create_app(
                 updated_at=now,
             )
         )
-        key = await _insert_key(conn, app_id, environment, now)
-        row = (await conn.execute(select(apps).where(apps.c.id == app_id))).one()
-    return app_from_row(row), key
+        key = await self.add_key(app_id, environment, now)
+        return await self.get(app_id), key
 
-
-async def _insert_key(conn: AsyncConnection, app_id: str, environment: Environment, now: datetime) -> NewKey:
-    key = generate_key(environment)
-    await conn.execute(
-        api_keys.insert().values(
-            id=new_ulid(),
-            app_id=app_id,
-            environment=environment.value,
-            secret_hash=key.secret_hash,
-            display_prefix=key.display_prefix,
-            created_at=now,
-            expires_at=None,
+    async def add_key(self, app_id: str, environment: Environment, now: datetime) -> NewKey:
+        key = generate_key(environment)
+        await self.conn.execute(
+            api_keys.insert().values(
+                id=new_ulid(),
+                app_id=app_id,
+                environment=environment.value,
+                secret_hash=key.secret_hash,
+                display_prefix=key.display_prefix,
+                created_at=now,
+                expires_at=None,
+            )
         )
-    )
-    return key
+        return key
 
+    async def get(self, app_id: str) -> App:
+        return app_from_row((await self.conn.execute(select(apps).where(apps.c.id == app_id))).one())
 
-async def list_apps(engine: AsyncEngine) -> list[tuple[App, list[tuple[str, str, datetime | None]]]]:
-    """Every app with its keys' (environment, display prefix, expiry)."""
-    async with engine.connect() as conn:
-        app_rows = (await conn.execute(select(apps).order_by(apps.c.created_at))).all()
+    async def list_with_keys(self) -> list[tuple[App, list[KeySummary]]]:
+        """Every app with its keys, oldest first."""
+        app_rows = (await self.conn.execute(select(apps).order_by(apps.c.created_at))).all()
         key_rows = (
-            await conn.execute(
+            await self.conn.execute(
                 select(
-                    api_keys.c.app_id,
-                    api_keys.c.environment,
-                    api_keys.c.display_prefix,
-                    api_keys.c.expires_at,
+                    api_keys.c.app_id, api_keys.c.environment, api_keys.c.display_prefix, api_keys.c.expires_at
                 ).order_by(api_keys.c.created_at)
             )
         ).all()
-    keys: dict[str, list[tuple[str, str, datetime | None]]] = {}
-    for r in key_rows:
-        expires = as_utc(r.expires_at) if r.expires_at else None
-        keys.setdefault(r.app_id, []).append((r.environment, r.display_prefix, expires))
-    return [(app_from_row(r), keys.get(r.id, [])) for r in app_rows]
+        keys: dict[str, list[KeySummary]] = {}
+        for r in key_rows:
+            expires = as_utc(r.expires_at) if r.expires_at else None
+            keys.setdefault(r.app_id, []).append(KeySummary(r.environment, r.display_prefix, expires))
+        return [(app_from_row(r), keys.get(r.id, [])) for r in app_rows]
 
+    async def find(self, ref: str) -> App:
+        """An app by id or by (unique) name."""
+        rows = (await self.conn.execute(select(apps).where((apps.c.id == ref) | (apps.c.name == ref)))).all()
+        if len(rows) != 1:
+            raise NotFound(
+                f"No app is named or identified by {ref!r}."
+                if not rows
+                else f"Several apps are named {ref!r}; use its id."
+            )
+        return app_from_row(rows[0])
 
-async def find_app(engine: AsyncEngine, ref: str) -> App:
-    """An app by id or by (unique) name."""
-    async with engine.connect() as conn:
-        rows = (await conn.execute(select(apps).where((apps.c.id == ref) | (apps.c.name == ref)))).all()
-    if len(rows) != 1:
-        raise NotFound(
-            f"No app is named or identified by {ref!r}." if not rows else f"Several apps are named {ref!r}; use its id."
-        )
-    return app_from_row(rows[0])
-
-
-async def rotate_key(engine: AsyncEngine, app_id: str, environment: Environment, grace: timedelta) -> NewKey:
-    """Issue a new key; the app's current keys for that environment keep working for ``grace`` only."""
-    now = utcnow()
-    async with engine.begin() as conn:
-        await conn.execute(
+    async def rotate_key(self, app_id: str, environment: Environment, grace: timedelta) -> NewKey:
+        """Issue a new key; the app's current keys for that environment keep working for ``grace`` only."""
+        now = utcnow()
+        await self.conn.execute(
             update(api_keys)
             .where(
                 api_keys.c.app_id == app_id,
@@ -155,64 +124,39 @@ async def rotate_key(engine: AsyncEngine, app_id: str, environment: Environment,
             )
             .values(expires_at=now + grace)
         )
-        return await _insert_key(conn, app_id, environment, now)
+        return await self.add_key(app_id, environment, now)
 
-
-async def revoke_key(engine: AsyncEngine, display_prefix: str) -> int:
-    """Revoke at once the key(s) shown as ``display_prefix``; returns how many were revoked."""
-    now = utcnow()
-    async with engine.begin() as conn:
-        result = await conn.execute(
+    async def revoke_key(self, display_prefix: str) -> int:
+        """Revoke at once the key(s) shown as ``display_prefix``; returns how many were revoked."""
+        now = utcnow()
+        result = await self.conn.execute(
             update(api_keys)
             .where(api_keys.c.display_prefix == display_prefix)
             .where((api_keys.c.expires_at.is_(None)) | (api_keys.c.expires_at > now))
             .values(expires_at=now)
         )
-    return int(result.rowcount)
+        return int(result.rowcount)
 
-
-async def find_key_owner(conn: AsyncConnection, secret_hash: bytes) -> KeyOwner | None:
-    """The app and environment a key hash belongs to, whether or not it has expired (the caller decides)."""
-    row = (
-        await conn.execute(
-            select(api_keys.c.id.label("key_id"), api_keys.c.environment, api_keys.c.expires_at, apps)
-            .join(apps, apps.c.id == api_keys.c.app_id)
-            .where(api_keys.c.secret_hash == secret_hash)
+    async def key_owner(self, secret_hash: bytes) -> KeyOwner | None:
+        """The app and environment a key hash belongs to, whether or not it has expired (the caller decides)."""
+        row = (
+            await self.conn.execute(
+                select(api_keys.c.id.label("key_id"), api_keys.c.environment, api_keys.c.expires_at, apps)
+                .join(apps, apps.c.id == api_keys.c.app_id)
+                .where(api_keys.c.secret_hash == secret_hash)
+            )
+        ).one_or_none()
+        if row is None:
+            return None
+        m = row._mapping
+        return KeyOwner(
+            key_id=m["key_id"],
+            app=app_from_row(row),
+            environment=Environment(m["environment"]),
+            expires_at=as_utc(m["expires_at"]) if m["expires_at"] else None,
         )
-    ).one_or_none()
-    if row is None:
-        return None
-    m = row._mapping
-    return KeyOwner(
-        key_id=m["key_id"],
-        app=app_from_row(row),
-        environment=Environment(m["environment"]),
-        expires_at=as_utc(m["expires_at"]) if m["expires_at"] else None,
-    )
 
-
-async def configure_emails(
-    engine: AsyncEngine,
-    app_id: str,
-    *,
-    notify_email: str | None = None,
-    send_receipts: bool | None = None,
-    send_notices: bool | None = None,
-    notify_failures: bool | None = None,
-) -> App:
-    """Change an app's email switches; ``None`` leaves a setting as it is ("" clears notify_email)."""
-    changes: dict[str, object] = {
-        k: v
-        for k, v in {
-            "send_receipts": send_receipts,
-            "send_notices": send_notices,
-            "notify_failures": notify_failures,
-        }.items()
-        if v is not None
-    }
-    if notify_email is not None:
-        changes["notify_email"] = notify_email or None
-    async with engine.begin() as conn:
+    async def update(self, app_id: str, changes: dict[str, object]) -> App:
         if changes:
-            await conn.execute(update(apps).where(apps.c.id == app_id).values(updated_at=utcnow(), **changes))
-        return app_from_row((await conn.execute(select(apps).where(apps.c.id == app_id))).one())
+            await self.conn.execute(update(apps).where(apps.c.id == app_id).values(updated_at=utcnow(), **changes))
+        return await self.get(app_id)

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select, update
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from cauri.domain.payments import new_id
 from cauri.store.claims import claim_due_rows
@@ -66,29 +66,30 @@ class EmailClaim:
     app_name: str
 
 
-async def claim_emails(engine: AsyncEngine, lease_until: datetime, limit: int) -> list[EmailClaim]:
-    async with engine.begin() as conn:
-        attempts = await claim_due_rows(conn, emails, lease_until, limit)
+class EmailRepository:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self.conn = conn
+
+    async def claim_emails(self, lease_until: datetime, limit: int) -> list[EmailClaim]:
+        attempts = await claim_due_rows(self.conn, emails, lease_until, limit)
         if not attempts:
             return []
         rows = (
-            await conn.execute(
+            await self.conn.execute(
                 select(emails, events.c.type, events.c.data, apps.c.name.label("app_name"))
                 .join(events, events.c.id == emails.c.event_id)
                 .join(apps, apps.c.id == events.c.app_id)
                 .where(emails.c.id.in_(list(attempts)))
             )
         ).all()
-    return [EmailClaim(r.id, r.kind, r.to_address, r.attempts, lease_until, r.type, r.data, r.app_name) for r in rows]
+        return [
+            EmailClaim(r.id, r.kind, r.to_address, r.attempts, lease_until, r.type, r.data, r.app_name) for r in rows
+        ]
 
-
-async def record_email(
-    engine: AsyncEngine, claim: EmailClaim, *, error: str | None, next_attempt_at: datetime | None
-) -> None:
-    now = utcnow()
-    status = "sent" if error is None else ("pending" if next_attempt_at is not None else "failed")
-    async with engine.begin() as conn:
-        await conn.execute(
+    async def record_email(self, claim: EmailClaim, *, error: str | None, next_attempt_at: datetime | None) -> None:
+        now = utcnow()
+        status = "sent" if error is None else ("pending" if next_attempt_at is not None else "failed")
+        await self.conn.execute(
             update(emails)
             .where(emails.c.id == claim.id, emails.c.locked_until == claim.lease)
             .values(

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -18,9 +17,9 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from cauri.domain.apps import Scope
 from cauri.domain.errors import Conflict, DomainError
 from cauri.store.clock import as_utc, utcnow
-from cauri.store.payments import Scope
 from cauri.store.tables import idempotency_keys
 
 KEY_MAX = 255
@@ -33,6 +32,10 @@ class StoredResponse:
     replayed: bool = False
 
 
+class KeyTaken(Exception):
+    """Another request claimed the key first (its transaction has committed by the time this is raised)."""
+
+
 class KeyReused(DomainError):
     status = 422
     field = "Idempotency-Key"
@@ -42,48 +45,16 @@ def request_fingerprint(method: str, path: str, body: bytes) -> bytes:
     return hashlib.sha256(b"%s %s\n%s" % (method.encode(), path.encode(), body)).digest()
 
 
-async def run_once(
-    engine: AsyncEngine,
-    scope: Scope,
-    key: str | None,
-    fingerprint: bytes,
-    ttl: timedelta,
-    work: Callable[[AsyncConnection], Awaitable[StoredResponse]],
-) -> StoredResponse:
-    """Run ``work`` in a transaction; with a key, store its response in that same transaction, or replay the
-    response stored for the key."""
-    if key is None:
-        async with engine.begin() as conn:
-            return await work(conn)
-    for _ in range(2):
+class IdempotencyRepository:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self.conn = conn
+
+    async def claim(self, scope: Scope, key: str, fingerprint: bytes, response: StoredResponse, ttl: timedelta) -> None:
+        """Store ``response`` for ``key`` in the caller's transaction. Raises ``IntegrityError`` when another
+        request holds the key (after waiting for its transaction), ``Conflict`` when it holds it too long."""
+        now = utcnow()
         try:
-            return await _claim_and_run(engine, scope, key, fingerprint, ttl, work)
-        except IntegrityError:
-            pass  # the key was claimed first by another request: replay what it stored
-        except DBAPIError as exc:
-            if _is_lock_timeout(exc):
-                raise Conflict("A request with this Idempotency-Key is still being processed; retry later.") from exc
-            raise
-        replay = await replay_stored(engine, scope, key, fingerprint)
-        if replay is not None:
-            return replay
-        # It had expired and is gone now: claim it afresh.
-    raise Conflict("This Idempotency-Key is being reused concurrently; retry later.")
-
-
-async def _claim_and_run(
-    engine: AsyncEngine,
-    scope: Scope,
-    key: str,
-    fingerprint: bytes,
-    ttl: timedelta,
-    work: Callable[[AsyncConnection], Awaitable[StoredResponse]],
-) -> StoredResponse:
-    async with engine.begin() as conn:
-        response = await work(conn)
-        if 200 <= response.status < 300:
-            now = utcnow()
-            await conn.execute(
+            await self.conn.execute(
                 idempotency_keys.insert().values(
                     app_id=scope.app_id,
                     environment=scope.environment,
@@ -95,42 +66,47 @@ async def _claim_and_run(
                     expires_at=now + ttl,
                 )
             )
-        return response
+        except IntegrityError as exc:
+            raise KeyTaken(key) from exc
+        except DBAPIError as exc:
+            if _is_lock_timeout(exc):
+                raise Conflict("A request with this Idempotency-Key is still being processed; retry later.") from exc
+            raise
+
+    async def stored(self, scope: Scope, key: str) -> tuple[bytes, StoredResponse] | None:
+        """The stored response for ``key``; an expired one is deleted instead, and ``None`` returned."""
+        where = (
+            idempotency_keys.c.app_id == scope.app_id,
+            idempotency_keys.c.environment == scope.environment,
+            idempotency_keys.c.key == key,
+        )
+        row = (await self.conn.execute(select(idempotency_keys).where(*where))).one_or_none()
+        if row is None:
+            return None
+        if as_utc(row.expires_at) <= utcnow():
+            await self.conn.execute(delete(idempotency_keys).where(*where))
+            return None
+        return bytes(row.request_hash), StoredResponse(row.status_code, bytes(row.response), replayed=True)
+
+    async def purge_expired(self) -> int:
+        """Delete expired keys, expired ones that still block a new claim included."""
+        result = await self.conn.execute(delete(idempotency_keys).where(idempotency_keys.c.expires_at <= utcnow()))
+        return int(result.rowcount)
 
 
-async def replay_stored(engine: AsyncEngine, scope: Scope, key: str, fingerprint: bytes) -> StoredResponse | None:
-    """The response stored for ``key`` if the request is the same; ``None`` if the key had expired."""
-    stored = await _stored(engine, scope, key)
-    if stored is None:
-        return None
+def check_replay(stored: tuple[bytes, StoredResponse], fingerprint: bytes) -> StoredResponse:
+    """The stored response, if the request is the same one; another body under the same key is refused."""
     request_hash, response = stored
     if not hmac.compare_digest(request_hash, fingerprint):
         raise KeyReused("This Idempotency-Key was already used with a different request body.")
     return response
 
 
-async def _stored(engine: AsyncEngine, scope: Scope, key: str) -> tuple[bytes, StoredResponse] | None:
-    """The stored response for ``key``; an expired one is deleted instead, and ``None`` returned."""
-    where = (
-        idempotency_keys.c.app_id == scope.app_id,
-        idempotency_keys.c.environment == scope.environment,
-        idempotency_keys.c.key == key,
-    )
+async def replay_stored(engine: AsyncEngine, scope: Scope, key: str, fingerprint: bytes) -> StoredResponse | None:
+    """The response stored for ``key`` if the request is the same; ``None`` if the key had expired."""
     async with engine.begin() as conn:
-        row = (await conn.execute(select(idempotency_keys).where(*where))).one_or_none()
-        if row is None:
-            return None
-        if as_utc(row.expires_at) <= utcnow():
-            await conn.execute(delete(idempotency_keys).where(*where))
-            return None
-    return bytes(row.request_hash), StoredResponse(row.status_code, bytes(row.response), replayed=True)
-
-
-async def purge_expired(engine: AsyncEngine) -> int:
-    """Delete expired keys, expired ones that still block a new claim included."""
-    async with engine.begin() as conn:
-        result = await conn.execute(delete(idempotency_keys).where(idempotency_keys.c.expires_at <= utcnow()))
-    return int(result.rowcount)
+        stored = await IdempotencyRepository(conn).stored(scope, key)
+    return None if stored is None else check_replay(stored, fingerprint)
 
 
 def _is_lock_timeout(exc: DBAPIError) -> bool:

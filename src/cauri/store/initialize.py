@@ -12,12 +12,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
+from cauri.domain.apps import Scope
 from cauri.domain.errors import Conflict
 from cauri.domain.payments import EVENT_FOR_STATUS, PaymentStatus, new_id
-from cauri.store.idempotency import StoredResponse, replay_stored, run_once
-from cauri.store.payments import Scope, insert_payment
+from cauri.store.idempotency import IdempotencyRepository, KeyTaken, StoredResponse, replay_stored
+from cauri.store.payments import insert_payment
 
 _PAYMENT_COLUMNS = (
     "id", "app_id", "environment", "status", "amount", "currency", "description", "return_url",
@@ -64,13 +65,37 @@ async def create_payment(
     """Store the payment and answer ``answer``, or replay what an earlier request with ``key`` stored."""
     if engine.dialect.name != "postgresql":
         now: datetime = row["created_at"]
-
-        async def work(conn: AsyncConnection) -> StoredResponse:
-            await insert_payment(conn, row, event_data, now)
+        try:
+            async with engine.begin() as conn:
+                await insert_payment(conn, row, event_data, now)
+                if key is not None:
+                    await IdempotencyRepository(conn).claim(scope, key, fingerprint, answer, ttl)
             return answer
+        except KeyTaken:
+            pass  # the key was claimed first: replay what that request stored
 
-        return await run_once(engine, scope, key, fingerprint, ttl, work)
+    else:
+        stored = await _insert_pg(engine, row, event_data, answer, key, fingerprint, ttl)
+        if stored is not None:
+            return stored
+    assert key is not None
+    replay = await replay_stored(engine, scope, key, fingerprint)
+    if replay is not None:
+        return replay
+    # The stored key had expired and is now deleted: claim it afresh.
+    return await create_payment(engine, scope, row, event_data, answer, key=key, fingerprint=fingerprint, ttl=ttl)
 
+
+async def _insert_pg(
+    engine: AsyncEngine,
+    row: dict[str, Any],
+    event_data: dict[str, Any],
+    answer: StoredResponse,
+    key: str | None,
+    fingerprint: bytes,
+    ttl: timedelta,
+) -> StoredResponse | None:
+    """The single-statement insert; None when ``key`` was claimed by an earlier request."""
     import asyncpg
 
     args: list[Any] = [orjson.dumps(row[c]).decode() if c in _JSON_COLUMNS else row[c] for c in _PAYMENT_COLUMNS]
@@ -87,15 +112,9 @@ async def create_payment(
     except asyncpg.UniqueViolationError as exc:
         if key is None or exc.constraint_name != "pk_idempotency_keys":
             raise
+        return None
     except asyncpg.LockNotAvailableError as exc:
         raise Conflict("A request with this Idempotency-Key is still being processed; retry later.") from exc
-    else:
-        return answer
     finally:
         pooled.close()
-    assert key is not None
-    replay = await replay_stored(engine, scope, key, fingerprint)
-    if replay is not None:
-        return replay
-    # The stored key had expired and is now deleted: claim it afresh.
-    return await create_payment(engine, scope, row, event_data, answer, key=key, fingerprint=fingerprint, ttl=ttl)
+    return answer

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
-from datetime import datetime
+from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Row, and_, or_, select, update
+from sqlalchemy import ColumnElement, Row, String, and_, cast, func, literal, literal_column, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from cauri.domain.apps import Scope
 from cauri.domain.errors import NotFound
 from cauri.domain.payment_request import PaymentRequest
 from cauri.domain.payments import (
     EVENT_FOR_STATUS,
+    PaymentFilter,
     PaymentStatus,
     TransitionRefused,
     check_processable,
@@ -22,19 +23,10 @@ from cauri.domain.payments import (
     sources_of,
 )
 from cauri.store.clock import utcnow
-from cauri.store.emails import insert_emails
-from cauri.store.tables import events, payments
-from cauri.store.webhooks import insert_deliveries
+from cauri.store.outbox import insert_event
+from cauri.store.tables import UTCDateTime, apps, payments
 
 NOT_FOUND = "Payment transaction not found."
-
-
-@dataclass(frozen=True, slots=True)
-class Scope:
-    """Whose resources a request may see: one app, in one environment."""
-
-    app_id: str
-    environment: str
 
 
 def new_payment_row(request: PaymentRequest, scope: Scope, now: datetime) -> dict[str, Any]:
@@ -80,27 +72,6 @@ async def insert_payment(conn: AsyncConnection, row: dict[str, Any], event_data:
     await insert_event(conn, row, EVENT_FOR_STATUS[PaymentStatus.INITIATED], event_data, now)
 
 
-async def insert_event(
-    conn: AsyncConnection, payment: Mapping[Any, Any], kind: str, data: dict[str, Any], now: datetime
-) -> None:
-    """The event, and the webhook deliveries and emails it owes, in the caller's transaction (the outbox)."""
-    event_id = new_id("evt_")
-    await conn.execute(
-        events.insert(),
-        {
-            "id": event_id,
-            "app_id": payment["app_id"],
-            "environment": payment["environment"],
-            "type": kind,
-            "payment_id": payment["id"],
-            "data": data,
-            "created_at": now,
-        },
-    )
-    await insert_deliveries(conn, event_id, payment["app_id"], payment["environment"], kind, now)
-    await insert_emails(conn, event_id, payment, kind, now)
-
-
 def _scoped(payment_id: str, scope: Scope) -> Any:
     return and_(
         payments.c.id == payment_id,
@@ -133,23 +104,10 @@ async def mark_processed(conn: AsyncConnection, payment_id: str, scope: Scope) -
     return await get_payment(conn, payment_id, scope)
 
 
-#: Builds an event's body from the payment row, inside the transaction that emits the event.
-EventBody = Callable[[AsyncConnection, Mapping[Any, Any]], Awaitable[dict[str, Any]]]
-
-
-async def transition(
-    conn: AsyncConnection,
-    payment_id: str,
-    scope: Scope,
-    target: PaymentStatus,
-    event_body: EventBody,
-) -> Row[Any]:
-    """Move a payment to ``target`` through the state machine, as a compare-and-set on its status, and write
-    the event it emits in the same transaction. Two concurrent moves cannot both succeed: the loser's update
-    matches no row and it gets ``TransitionRefused``.
-
-    ``event_body`` builds the event's body from the updated row (it is called only when an event is due).
-    """
+async def move_payment(conn: AsyncConnection, payment_id: str, scope: Scope, target: PaymentStatus) -> Row[Any]:
+    """Move a payment to ``target`` through the state machine, as a compare-and-set on its status. Two
+    concurrent moves cannot both succeed: the loser's update matches no row and it gets ``TransitionRefused``.
+    The caller writes the event the move emits in the same transaction (the unit of work does)."""
     now = utcnow()
     result = await conn.execute(
         update(payments)
@@ -162,19 +120,7 @@ async def transition(
         current = await get_payment(conn, payment_id, scope)
         check_transition(PaymentStatus(current.status), target)
         raise TransitionRefused(f"The payment changed status concurrently (now {current.status}).")
-    kind = EVENT_FOR_STATUS.get(target)
-    if kind is not None:
-        await insert_event(conn, row._mapping, kind, await event_body(conn, row._mapping), now)
     return row
-
-
-@dataclass(frozen=True, slots=True)
-class PaymentFilter:
-    statuses: tuple[str, ...] = ()
-    created_from: datetime | None = None
-    created_to: datetime | None = None
-    customer_email: str | None = None
-    metadata: tuple[tuple[str, str], ...] = ()
 
 
 async def list_payments(
@@ -203,3 +149,62 @@ async def list_payments(
         query = query.where(or_(payments.c.created_at < at, and_(payments.c.created_at == at, payments.c.id < last_id)))
     query = query.order_by(payments.c.created_at.desc(), payments.c.id.desc()).limit(limit + 1)
     return list((await conn.execute(query)).all())
+
+
+class PaymentRepository:
+    """Payments on one connection; a move through the state machine queues the event it emits."""
+
+    def __init__(self, conn: AsyncConnection, emit: Callable[[str, str], None]) -> None:
+        self.conn = conn
+        self._emit = emit
+
+    async def get(self, payment_id: str, scope: Scope, *, lock: bool = False) -> Row[Any]:
+        return await get_payment(self.conn, payment_id, scope, lock=lock)
+
+    async def find(self, payment_id: str, *, lock: bool = False) -> Row[Any] | None:
+        """A payment whoever owns it (the checkout knows a payment by its id alone)."""
+        query = select(payments).where(payments.c.id == payment_id)
+        if lock:
+            query = query.with_for_update()
+        return (await self.conn.execute(query)).one_or_none()
+
+    async def mark_processed(self, payment_id: str, scope: Scope) -> Row[Any]:
+        return await mark_processed(self.conn, payment_id, scope)
+
+    async def move(self, payment_id: str, scope: Scope, target: PaymentStatus) -> Row[Any]:
+        row = await move_payment(self.conn, payment_id, scope, target)
+        kind = EVENT_FOR_STATUS.get(target)
+        if kind is not None:
+            self._emit(kind, payment_id)
+        return row
+
+    async def page(
+        self, scope: Scope, where: PaymentFilter, *, limit: int, after: tuple[datetime, str] | None
+    ) -> list[Row[Any]]:
+        return await list_payments(self.conn, scope, where, limit=limit, after=after)
+
+    async def expire_due(self, now: datetime) -> list[str]:
+        """Cancel, in one statement, every payment left unpaid past its app's delay; returns their ids (their
+        events are queued). Moneroo cancels abandoned payments after about ten minutes."""
+        moved = await self.conn.execute(
+            update(payments)
+            .where(
+                payments.c.status.in_([PaymentStatus.INITIATED.value, PaymentStatus.PENDING.value]),
+                payments.c.initiated_at
+                < select(self._deadline(now)).where(apps.c.id == payments.c.app_id).scalar_subquery(),
+            )
+            .values(status=PaymentStatus.CANCELLED.value, updated_at=now)
+            .returning(payments.c.id)
+        )
+        ids = [r.id for r in moved]
+        for payment_id in ids:
+            self._emit(EVENT_FOR_STATUS[PaymentStatus.CANCELLED], payment_id)
+        return ids
+
+    def _deadline(self, now: datetime) -> ColumnElement[Any]:
+        """``now`` minus each app's expiry delay, in SQL: a payment initiated before it has expired."""
+        if self.conn.dialect.name == "postgresql":
+            return literal(now, UTCDateTime) - apps.c.expiry_minutes * literal_column("interval '1 minute'")
+        # SQLite keeps datetimes as 'YYYY-MM-DD HH:MM:SS.ffffff' text, which compares in time order.
+        stamp = now.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+        return func.strftime("%Y-%m-%d %H:%M:%f", stamp, "-" + cast(apps.c.expiry_minutes, String) + " minutes")

@@ -143,6 +143,8 @@ attempts = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
     Column("completed_at", UTCDateTime, nullable=True),
+    # The reconciliation job's claim: no two workers ask the provider about one attempt at once.
+    Column("locked_until", UTCDateTime, nullable=True),
     Index(None, "status", "created_at"),
 )
 

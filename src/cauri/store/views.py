@@ -1,4 +1,4 @@
-"""The payment object with everything it embeds (app, latest attempt), read in the caller's transaction."""
+"""The payment object with everything it embeds (app, capture), read in the caller's transaction."""
 
 from __future__ import annotations
 
@@ -10,9 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from cauri.domain.representation import AppLike, app_object, capture_object, payment_object
 from cauri.store.apps import app_from_row
-from cauri.store.attempts import captures
+from cauri.store.attempts import AttemptRepository
 from cauri.store.clock import iso
-from cauri.store.payments import EventBody
 from cauri.store.tables import apps
 
 
@@ -29,7 +28,7 @@ async def payment_views(
     if app is None:
         app = app_from_row((await conn.execute(select(apps).where(apps.c.id == rows[0]["app_id"]))).one())
     app_data = app_object(app, iso)
-    chosen = await captures(conn, [r["id"] for r in rows])
+    chosen = await AttemptRepository(conn).captures([r["id"] for r in rows])
     return [
         payment_object(
             row,
@@ -40,12 +39,3 @@ async def payment_views(
         )
         for row in rows
     ]
-
-
-def event_body(public_url: str) -> EventBody:
-    """Events carry the payment object as it is right after the change (the verify object)."""
-
-    async def build(conn: AsyncConnection, payment: Mapping[Any, Any]) -> dict[str, Any]:
-        return (await payment_views(conn, [payment], public_url=public_url))[0]
-
-    return build

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Row, and_, bindparam, func, insert, literal, or_, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from cauri.domain.errors import FieldErrors, NotFound, ValidationFailed
 from cauri.domain.payments import new_id
@@ -18,71 +18,6 @@ from cauri.store.sealing import seal
 from cauri.store.tables import apps, deliveries, delivery_attempts, emails, events, webhook_endpoints
 
 ENDPOINT_NOT_FOUND = "Webhook endpoint not found."
-
-
-async def create_endpoint(
-    engine: AsyncEngine, master: bytes, app_id: str, environment: str, url: str, secret: str,
-    event_types: list[str] | None,
-) -> Row[Any]:  # fmt: skip
-    now = utcnow()
-    async with engine.begin() as conn:
-        count = (
-            await conn.execute(
-                select(func.count()).where(
-                    webhook_endpoints.c.app_id == app_id, webhook_endpoints.c.environment == environment
-                )
-            )
-        ).scalar_one()
-        if count >= MAX_ENDPOINTS:
-            errors = FieldErrors()
-            errors.add("url", f"An app may have at most {MAX_ENDPOINTS} webhook endpoints per environment.")
-            raise ValidationFailed(errors)
-        endpoint_id = new_id("we_")
-        await conn.execute(
-            webhook_endpoints.insert().values(
-                id=endpoint_id,
-                app_id=app_id,
-                environment=environment,
-                url=url,
-                secret_encrypted=seal(master, secret),
-                event_types=",".join(event_types) if event_types else "*",
-                is_enabled=True,
-                created_at=now,
-            )
-        )
-        return (await conn.execute(select(webhook_endpoints).where(webhook_endpoints.c.id == endpoint_id))).one()
-
-
-async def list_endpoints(engine: AsyncEngine, app_id: str, environment: str) -> list[Row[Any]]:
-    async with engine.connect() as conn:
-        query = (
-            select(webhook_endpoints)
-            .where(webhook_endpoints.c.app_id == app_id, webhook_endpoints.c.environment == environment)
-            .order_by(webhook_endpoints.c.created_at)
-        )
-        return list((await conn.execute(query)).all())
-
-
-async def disable_endpoint(engine: AsyncEngine, app_id: str, environment: str, endpoint_id: str) -> None:
-    """Deleting keeps the row (its deliveries refer to it) but stops every delivery to it."""
-    async with engine.begin() as conn:
-        result = await conn.execute(
-            update(webhook_endpoints)
-            .where(
-                webhook_endpoints.c.id == endpoint_id,
-                webhook_endpoints.c.app_id == app_id,
-                webhook_endpoints.c.environment == environment,
-                webhook_endpoints.c.is_enabled.is_(True),
-            )
-            .values(is_enabled=False)
-        )
-        if not result.rowcount:
-            raise NotFound(ENDPOINT_NOT_FOUND)
-        await conn.execute(
-            update(deliveries)
-            .where(deliveries.c.endpoint_id == endpoint_id, deliveries.c.status == "pending")
-            .values(status="failed")
-        )
 
 
 async def insert_deliveries(
@@ -123,44 +58,6 @@ class Claim:
     secret_encrypted: bytes
 
 
-async def claim_due(engine: AsyncEngine, lease_until: datetime, limit: int) -> list[Claim]:
-    """Take up to ``limit`` due deliveries for this worker until ``lease_until`` (see ``claim_due_rows``)."""
-    async with engine.begin() as conn:
-        attempts = await claim_due_rows(conn, deliveries, lease_until, limit)
-        if not attempts:
-            return []
-        rows = (
-            await conn.execute(
-                select(
-                    deliveries.c.id,
-                    events.c.id.label("event_id"),
-                    events.c.type,
-                    events.c.data,
-                    events.c.environment,
-                    webhook_endpoints.c.url,
-                    webhook_endpoints.c.secret_encrypted,
-                )
-                .join(events, events.c.id == deliveries.c.event_id)
-                .join(webhook_endpoints, webhook_endpoints.c.id == deliveries.c.endpoint_id)
-                .where(deliveries.c.id.in_(list(attempts)))
-            )
-        ).all()
-    return [
-        Claim(
-            r.id,
-            attempts[r.id],
-            lease_until,
-            r.event_id,
-            r.type,
-            r.data,
-            r.environment,
-            r.url,
-            bytes(r.secret_encrypted),
-        )
-        for r in rows
-    ]
-
-
 @dataclass(frozen=True, slots=True)
 class TryResult:
     claim: Claim
@@ -170,54 +67,6 @@ class TryResult:
     error: str | None
     outcome: str  # delivered, pending (to retry) or failed (for good)
     next_attempt_at: datetime | None
-
-
-async def record_attempts(engine: AsyncEngine, results: list[TryResult]) -> None:
-    """Record a batch of tries and their consequences in one transaction. A delivery whose lease was lost
-    (its worker was presumed dead and another took it) keeps the new owner's state; the try is still logged,
-    since it did happen."""
-    if not results:
-        return
-    now = utcnow()
-    async with engine.begin() as conn:
-        await conn.execute(
-            update(deliveries)
-            .where(deliveries.c.id == bindparam("b_id"), deliveries.c.locked_until == bindparam("b_lease"))
-            .values(
-                status=bindparam("b_status"),
-                locked_until=None,
-                next_attempt_at=bindparam("b_next"),
-                delivered_at=bindparam("b_delivered"),
-            ),
-            [
-                {
-                    "b_id": r.claim.delivery_id,
-                    "b_lease": r.claim.lease,
-                    "b_status": r.outcome,
-                    "b_next": r.next_attempt_at or now,
-                    "b_delivered": now if r.outcome == "delivered" else None,
-                }
-                for r in results
-            ],
-        )
-        for result in results:
-            if result.outcome == "failed":
-                await _disable_if_dead(conn, result.claim, now)
-        await conn.execute(
-            delivery_attempts.insert(),
-            [
-                {
-                    "id": new_id("dat_"),
-                    "delivery_id": r.claim.delivery_id,
-                    "attempted_at": now,
-                    "status_code": r.status_code,
-                    "latency_ms": r.latency_ms,
-                    "response_excerpt": r.excerpt,
-                    "error": r.error,
-                }
-                for r in results
-            ],
-        )
 
 
 #: An endpoint whose deliveries have all failed for this long is disabled (its merchant is told by email).
@@ -269,56 +118,200 @@ async def _disable_if_dead(conn: AsyncConnection, claim: Claim, now: datetime) -
         )
 
 
-async def delivery_history(engine: AsyncEngine, delivery_id: str) -> list[Row[Any]]:
-    async with engine.connect() as conn:
+class WebhookRepository:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self.conn = conn
+
+    async def create_endpoint(
+        self, master: bytes, app_id: str, environment: str, url: str, secret: str,
+        event_types: list[str] | None,
+    ) -> Row[Any]:  # fmt: skip
+        now = utcnow()
+        count = (
+            await self.conn.execute(
+                select(func.count()).where(
+                    webhook_endpoints.c.app_id == app_id, webhook_endpoints.c.environment == environment
+                )
+            )
+        ).scalar_one()
+        if count >= MAX_ENDPOINTS:
+            errors = FieldErrors()
+            errors.add("url", f"An app may have at most {MAX_ENDPOINTS} webhook endpoints per environment.")
+            raise ValidationFailed(errors)
+        endpoint_id = new_id("we_")
+        await self.conn.execute(
+            webhook_endpoints.insert().values(
+                id=endpoint_id,
+                app_id=app_id,
+                environment=environment,
+                url=url,
+                secret_encrypted=seal(master, secret),
+                event_types=",".join(event_types) if event_types else "*",
+                is_enabled=True,
+                created_at=now,
+            )
+        )
+        return (await self.conn.execute(select(webhook_endpoints).where(webhook_endpoints.c.id == endpoint_id))).one()
+
+    async def list_endpoints(self, app_id: str, environment: str) -> list[Row[Any]]:
+        query = (
+            select(webhook_endpoints)
+            .where(webhook_endpoints.c.app_id == app_id, webhook_endpoints.c.environment == environment)
+            .order_by(webhook_endpoints.c.created_at)
+        )
+        return list((await self.conn.execute(query)).all())
+
+    async def disable_endpoint(self, app_id: str, environment: str, endpoint_id: str) -> None:
+        """Deleting keeps the row (its deliveries refer to it) but stops every delivery to it."""
+        result = await self.conn.execute(
+            update(webhook_endpoints)
+            .where(
+                webhook_endpoints.c.id == endpoint_id,
+                webhook_endpoints.c.app_id == app_id,
+                webhook_endpoints.c.environment == environment,
+                webhook_endpoints.c.is_enabled.is_(True),
+            )
+            .values(is_enabled=False)
+        )
+        if not result.rowcount:
+            raise NotFound(ENDPOINT_NOT_FOUND)
+        await self.conn.execute(
+            update(deliveries)
+            .where(deliveries.c.endpoint_id == endpoint_id, deliveries.c.status == "pending")
+            .values(status="failed")
+        )
+
+    async def claim_due(self, lease_until: datetime, limit: int) -> list[Claim]:
+        """Take up to ``limit`` due deliveries for this worker until ``lease_until`` (see ``claim_due_rows``)."""
+        attempts = await claim_due_rows(self.conn, deliveries, lease_until, limit)
+        if not attempts:
+            return []
+        rows = (
+            await self.conn.execute(
+                select(
+                    deliveries.c.id,
+                    events.c.id.label("event_id"),
+                    events.c.type,
+                    events.c.data,
+                    events.c.environment,
+                    webhook_endpoints.c.url,
+                    webhook_endpoints.c.secret_encrypted,
+                )
+                .join(events, events.c.id == deliveries.c.event_id)
+                .join(webhook_endpoints, webhook_endpoints.c.id == deliveries.c.endpoint_id)
+                .where(deliveries.c.id.in_(list(attempts)))
+            )
+        ).all()
+        return [
+            Claim(
+                r.id,
+                attempts[r.id],
+                lease_until,
+                r.event_id,
+                r.type,
+                r.data,
+                r.environment,
+                r.url,
+                bytes(r.secret_encrypted),
+            )
+            for r in rows
+        ]
+
+    async def record_attempts(self, results: list[TryResult]) -> None:
+        """Record a batch of tries and their consequences in one transaction. A delivery whose lease was lost
+        (its worker was presumed dead and another took it) keeps the new owner's state; the try is still logged,
+        since it did happen."""
+        if not results:
+            return
+        now = utcnow()
+        await self.conn.execute(
+            update(deliveries)
+            .where(deliveries.c.id == bindparam("b_id"), deliveries.c.locked_until == bindparam("b_lease"))
+            .values(
+                status=bindparam("b_status"),
+                locked_until=None,
+                next_attempt_at=bindparam("b_next"),
+                delivered_at=bindparam("b_delivered"),
+            ),
+            [
+                {
+                    "b_id": r.claim.delivery_id,
+                    "b_lease": r.claim.lease,
+                    "b_status": r.outcome,
+                    "b_next": r.next_attempt_at or now,
+                    "b_delivered": now if r.outcome == "delivered" else None,
+                }
+                for r in results
+            ],
+        )
+        for result in results:
+            if result.outcome == "failed":
+                await _disable_if_dead(self.conn, result.claim, now)
+        await self.conn.execute(
+            delivery_attempts.insert(),
+            [
+                {
+                    "id": new_id("dat_"),
+                    "delivery_id": r.claim.delivery_id,
+                    "attempted_at": now,
+                    "status_code": r.status_code,
+                    "latency_ms": r.latency_ms,
+                    "response_excerpt": r.excerpt,
+                    "error": r.error,
+                }
+                for r in results
+            ],
+        )
+
+    async def delivery_history(self, delivery_id: str) -> list[Row[Any]]:
         query = (
             select(delivery_attempts)
             .where(delivery_attempts.c.delivery_id == delivery_id)
             .order_by(delivery_attempts.c.attempted_at)
         )
-        return list((await conn.execute(query)).all())
+        return list((await self.conn.execute(query)).all())
 
-
-async def list_events(
-    engine: AsyncEngine, app_id: str, environment: str, *, limit: int, before: str | None
-) -> list[dict[str, Any]]:
-    """Newest first, each with its deliveries' states (``before``: the last event id of the previous page)."""
-    async with engine.connect() as conn:
+    async def list_events(
+        self, app_id: str, environment: str, *, limit: int, before: str | None
+    ) -> list[dict[str, Any]]:
+        """Newest first, each with its deliveries' states (``before``: the last event id of the previous page)."""
         query = select(events.c.id, events.c.type, events.c.payment_id, events.c.created_at).where(
             events.c.app_id == app_id, events.c.environment == environment
         )
         if before is not None:
-            anchor = (await conn.execute(select(events.c.created_at).where(events.c.id == before))).scalar()
+            anchor = (await self.conn.execute(select(events.c.created_at).where(events.c.id == before))).scalar()
             if anchor is not None:
                 query = query.where(
                     or_(events.c.created_at < anchor, and_(events.c.created_at == anchor, events.c.id < before))
                 )
-        rows = (await conn.execute(query.order_by(events.c.created_at.desc(), events.c.id.desc()).limit(limit))).all()
-        sent = (await conn.execute(select(deliveries).where(deliveries.c.event_id.in_([r.id for r in rows])))).all()
-    by_event: dict[str, list[dict[str, Any]]] = {}
-    for d in sent:
-        by_event.setdefault(d.event_id, []).append(
-            {"id": d.id, "endpoint_id": d.endpoint_id, "status": d.status, "attempts": d.attempts}
-        )
-    return [
-        {
-            "id": r.id,
-            "type": r.type,
-            "payment_id": r.payment_id,
-            "created_at": r.created_at,
-            "deliveries": by_event.get(r.id, []),
-        }
-        for r in rows
-    ]
+        rows = (
+            await self.conn.execute(query.order_by(events.c.created_at.desc(), events.c.id.desc()).limit(limit))
+        ).all()
+        sent = (
+            await self.conn.execute(select(deliveries).where(deliveries.c.event_id.in_([r.id for r in rows])))
+        ).all()
+        by_event: dict[str, list[dict[str, Any]]] = {}
+        for d in sent:
+            by_event.setdefault(d.event_id, []).append(
+                {"id": d.id, "endpoint_id": d.endpoint_id, "status": d.status, "attempts": d.attempts}
+            )
+        return [
+            {
+                "id": r.id,
+                "type": r.type,
+                "payment_id": r.payment_id,
+                "created_at": r.created_at,
+                "deliveries": by_event.get(r.id, []),
+            }
+            for r in rows
+        ]
 
-
-async def resend_event(engine: AsyncEngine, app_id: str, environment: str, event_id: str) -> int:
-    """Send an event again to every endpoint that owes or owed it: its deliveries become due now (a fresh
-    schedule of retries), and enabled endpoints added since get one too. Returns how many are due."""
-    now = utcnow()
-    async with engine.begin() as conn:
+    async def resend_event(self, app_id: str, environment: str, event_id: str) -> int:
+        """Send an event again to every endpoint that owes or owed it: its deliveries become due now (a fresh
+        schedule of retries), and enabled endpoints added since get one too. Returns how many are due."""
+        now = utcnow()
         event = (
-            await conn.execute(
+            await self.conn.execute(
                 select(events).where(
                     events.c.id == event_id, events.c.app_id == app_id, events.c.environment == environment
                 )
@@ -326,7 +319,7 @@ async def resend_event(engine: AsyncEngine, app_id: str, environment: str, event
         ).one_or_none()
         if event is None:
             raise NotFound("Event not found.")
-        await conn.execute(
+        await self.conn.execute(
             update(deliveries)
             .where(
                 deliveries.c.event_id == event_id,
@@ -339,7 +332,7 @@ async def resend_event(engine: AsyncEngine, app_id: str, environment: str, event
         existing = select(deliveries.c.endpoint_id).where(deliveries.c.event_id == event_id)
         missing = (
             (
-                await conn.execute(
+                await self.conn.execute(
                     select(webhook_endpoints.c.id).where(
                         webhook_endpoints.c.app_id == app_id,
                         webhook_endpoints.c.environment == environment,
@@ -352,7 +345,7 @@ async def resend_event(engine: AsyncEngine, app_id: str, environment: str, event
             .all()
         )
         for endpoint_id in missing:
-            await conn.execute(
+            await self.conn.execute(
                 deliveries.insert().values(
                     id=f"{event_id}:{endpoint_id}",
                     event_id=event_id,
@@ -364,8 +357,21 @@ async def resend_event(engine: AsyncEngine, app_id: str, environment: str, event
                 )
             )
         due = (
-            await conn.execute(
+            await self.conn.execute(
                 select(func.count()).where(deliveries.c.event_id == event_id, deliveries.c.status == "pending")
             )
         ).scalar_one()
-    return int(due)
+        return int(due)
+
+    async def delivery(self, app_id: str, environment: str, delivery_id: str) -> Row[Any] | None:
+        """A delivery, if it went to one of this app's endpoints in this environment."""
+        query = (
+            select(deliveries)
+            .join(webhook_endpoints, webhook_endpoints.c.id == deliveries.c.endpoint_id)
+            .where(
+                deliveries.c.id == delivery_id,
+                webhook_endpoints.c.app_id == app_id,
+                webhook_endpoints.c.environment == environment,
+            )
+        )
+        return (await self.conn.execute(query)).one_or_none()

@@ -3,6 +3,9 @@ sent over SMTP (aiosmtplib) or, by default, written as .eml files so no mail ser
 
 from __future__ import annotations
 
+import asyncio
+import logging
+from datetime import timedelta
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from pathlib import Path
@@ -12,10 +15,17 @@ import aiosmtplib
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from cauri.checkout.i18n import LANGUAGES, format_money, translations
+from cauri.domain.clock import utcnow
+from cauri.domain.webhooks import retry_delay
+from cauri.services import webhooks
+from cauri.services.runtime import Runtime
+from cauri.services.webhooks import EmailClaim
 from cauri.settings import Settings
 
+log = logging.getLogger("cauri.workers.mail")
+
 _templates = Environment(
-    loader=PackageLoader("cauri.outbox", "templates"),
+    loader=PackageLoader("cauri.workers", "templates"),
     autoescape=select_autoescape(enabled_extensions=("html",), default=False),
 )
 
@@ -79,3 +89,39 @@ async def send(message: EmailMessage, to_address: str, message_id: str, settings
         start_tls=settings.smtp_security == "starttls",
         timeout=settings.webhook_timeout_seconds,
     )
+
+
+class Mailer:
+    """Sends the emails of the outbox, in its own loop: a slow or failing SMTP server delays only mail."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self.settings = runtime.settings
+
+    async def run_once(self) -> int:
+        """Send the emails due now; returns how many were tried."""
+        lease = utcnow() + timedelta(seconds=self.settings.dispatcher_lease_seconds)
+        claims = await webhooks.claim_emails(self.runtime.uow(), lease, self.settings.dispatcher_batch)
+        await asyncio.gather(*(self.send(claim) for claim in claims))
+        return len(claims)
+
+    async def send(self, claim: EmailClaim) -> None:
+        error = None
+        try:
+            message = render(claim.kind, claim.event_type, claim.data, claim.app_name, self.settings)
+            await send(message, claim.to_address, claim.id, self.settings)
+        except Exception as exc:  # an SMTP refusal, a timeout, a template bug: retried, recorded
+            error = f"{type(exc).__name__}: {exc}"[:500]
+            log.warning("email failed", extra={"email_id": claim.id, "error": error})
+        delay = retry_delay(claim.attempts, self.settings.webhook_retry_scale) if error else None
+        next_at = utcnow() + delay if delay else None
+        await webhooks.record_email(self.runtime.uow(), claim, error=error, next_attempt_at=next_at)
+
+    async def run_forever(self) -> None:
+        while True:
+            try:
+                if not await self.run_once():
+                    await asyncio.sleep(self.settings.dispatcher_poll_seconds)
+            except Exception:
+                log.exception("mail pass failed")
+                await asyncio.sleep(self.settings.dispatcher_poll_seconds)

@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 
 import phonenumbers
 
-from cauri.connectors.sandbox import TEST_PHONES
 from cauri.domain.countries import is_country
+from cauri.domain.sandbox import TEST_PHONES
 
 _DIGITS = re.compile(r"[0-9]+")
 

@@ -16,17 +16,15 @@ from datetime import timedelta
 from urllib.parse import urlsplit
 
 import httpx
-from sqlalchemy.ext.asyncio import AsyncEngine
 
+from cauri.domain.clock import utcnow
 from cauri.domain.webhooks import body_bytes, is_public_address, moneroo_signature, retry_delay, standard_signature
-from cauri.outbox import mail
+from cauri.services import webhooks
+from cauri.services.runtime import Runtime
+from cauri.services.webhooks import Claim, TryResult, unseal_secret
 from cauri.settings import Settings
-from cauri.store.clock import utcnow
-from cauri.store.emails import EmailClaim, claim_emails, record_email
-from cauri.store.sealing import unseal
-from cauri.store.webhooks import Claim, TryResult, claim_due, record_attempts
 
-log = logging.getLogger("cauri.outbox")
+log = logging.getLogger("cauri.workers.dispatcher")
 EXCERPT_BYTES = 1024
 POOL_CONNECTIONS = 16
 
@@ -50,9 +48,13 @@ async def check_target(url: str) -> None:
 
 
 class Dispatcher:
-    def __init__(self, engine: AsyncEngine, settings: Settings) -> None:
-        self.engine = engine
-        self.settings = settings
+    """Sends webhooks. Emails have their own loop (``workers.mail.Mailer``): a slow SMTP server never holds
+    webhooks back."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self.settings: Settings = runtime.settings
+        settings = runtime.settings
         # A small pool: httpcore scans every pooled connection for every request, so a large pool costs more
         # CPU than the parallelism it buys (bench/webhooks.py: 64 connections 362/s, 16: 563/s, 8: 773/s).
         self.client = httpx.AsyncClient(
@@ -68,27 +70,20 @@ class Dispatcher:
     async def run_once(self) -> int:
         """Send what is due now; returns how many deliveries were tried."""
         lease = utcnow() + timedelta(seconds=self.settings.dispatcher_lease_seconds)
-        claims = await claim_due(self.engine, lease, self.settings.dispatcher_batch)
+        claims = await webhooks.claim_deliveries(self.runtime.uow(), lease, self.settings.dispatcher_batch)
         results = await asyncio.gather(*(self.deliver(claim) for claim in claims))
-        await record_attempts(self.engine, [r for r in results if r is not None])
-        mails = await claim_emails(self.engine, lease, self.settings.dispatcher_batch)
-        await asyncio.gather(*(self.mail(claim) for claim in mails))
-        return len(claims) + len(mails)
-
-    async def mail(self, claim: EmailClaim) -> None:
-        error = None
-        try:
-            message = mail.render(claim.kind, claim.event_type, claim.data, claim.app_name, self.settings)
-            await mail.send(message, claim.to_address, claim.id, self.settings)
-        except Exception as exc:  # an SMTP refusal, a timeout, a template bug: retried, recorded
-            error = f"{type(exc).__name__}: {exc}"[:500]
-            log.warning("email failed", extra={"email_id": claim.id, "error": error})
-        delay = retry_delay(claim.attempts, self.settings.webhook_retry_scale) if error else None
-        await record_email(self.engine, claim, error=error, next_attempt_at=utcnow() + delay if delay else None)
+        await webhooks.record_tries(self.runtime.uow(), [r for r in results if r is not None])
+        return len(claims)
 
     async def run_forever(self) -> None:
         """Keep up to ``dispatcher_batch`` webhooks in flight, claiming more as each one ends, so that a slow
         endpoint holds one slot (until its timeout), not a whole batch; results are recorded in batches."""
+        try:
+            await self._run_forever()
+        finally:
+            await self.close()
+
+    async def _run_forever(self) -> None:
         inflight: set[asyncio.Task[TryResult | None]] = set()
         while True:
             try:
@@ -97,15 +92,14 @@ class Dispatcher:
                 # Claim in chunks (half the slots free, or none in flight), not one query per finished send.
                 if free >= max(1, self.settings.dispatcher_batch // 2) or not inflight:
                     lease = utcnow() + timedelta(seconds=self.settings.dispatcher_lease_seconds)
-                    claims = await claim_due(self.engine, lease, free)
+                    claims = await webhooks.claim_deliveries(self.runtime.uow(), lease, free)
                     inflight.update(asyncio.create_task(self.deliver(claim)) for claim in claims)
-                    mails = await claim_emails(self.engine, lease, self.settings.dispatcher_batch)
-                    await asyncio.gather(*(self.mail(claim) for claim in mails))
                 if inflight:
                     done, inflight = await asyncio.wait(
                         inflight, timeout=self.settings.dispatcher_poll_seconds, return_when=asyncio.FIRST_COMPLETED
                     )
-                    await record_attempts(self.engine, [r for r in (t.result() for t in done) if r is not None])
+                    tried = [r for r in (t.result() for t in done) if r is not None]
+                    await webhooks.record_tries(self.runtime.uow(), tried)
                 elif not claims:
                     await asyncio.sleep(self.settings.dispatcher_poll_seconds)
             except Exception:
@@ -122,7 +116,7 @@ class Dispatcher:
 
     async def _deliver(self, claim: Claim) -> TryResult:
         body = body_bytes(claim.event_type, claim.data)
-        secret = unseal(self.settings.secret, claim.secret_encrypted)
+        secret = unseal_secret(self.settings.secret, claim)
         stamp = int(time.time())  # the signature covers this try's time, not the event's
         headers = {
             "Content-Type": "application/json",

@@ -1,0 +1,22 @@
+"""The sandbox's test numbers: which phone or card gives which outcome (the README's tables)."""
+
+from __future__ import annotations
+
+from cauri.domain.attempts import AttemptStatus
+
+#: Phone numbers (any country: the number's last ten digits decide), as the contract's table says.
+TEST_PHONES: dict[str, tuple[AttemptStatus, str | None]] = {
+    "4149518161": (AttemptStatus.SUCCESS, None),
+    "4149518162": (AttemptStatus.FAILED, "The customer declined the payment on their phone."),
+    "4149518163": (AttemptStatus.PENDING, None),
+}
+#: Test cards; any other number is declined as unknown.
+TEST_CARDS: dict[str, tuple[AttemptStatus, str | None]] = {
+    "4242424242424242": (AttemptStatus.SUCCESS, None),
+    "5555555555554444": (AttemptStatus.SUCCESS, None),
+    "4000000000000002": (AttemptStatus.FAILED, "The card was declined."),
+    "4000000000009995": (AttemptStatus.FAILED, "Insufficient funds."),
+    "4000000000000259": (AttemptStatus.PENDING, None),
+}
+
+__all__ = ["TEST_CARDS", "TEST_PHONES"]

@@ -1,0 +1,102 @@
+"""Apps and their secret keys: create, list, find, configure, rotate, revoke, and who a key belongs to."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from cauri.domain.apps import App, KeyOwner, KeySummary
+from cauri.domain.keys import NewKey
+from cauri.domain.payments import Environment
+from cauri.services.runtime import UnitOfWork
+
+
+async def create_app(
+    uow: UnitOfWork,
+    name: str,
+    environment: Environment,
+    *,
+    rate_limit: int,
+    expiry_minutes: int,
+    website_url: str | None = None,
+) -> tuple[App, NewKey]:
+    """An app and its first key for ``environment``; the key's secret is returned once (only its hash is
+    kept)."""
+    async with uow:
+        created = await uow.apps.create(
+            name, environment, rate_limit=rate_limit, expiry_minutes=expiry_minutes, website_url=website_url
+        )
+        await uow.commit()
+    return created
+
+
+async def create_first_app(uow: UnitOfWork, *, rate_limit: int, expiry_minutes: int) -> tuple[App, NewKey] | None:
+    """A sandbox app for a newcomer's first start; None when any app exists already."""
+    async with uow:
+        if await uow.apps.list_with_keys():
+            return None
+        created = await uow.apps.create(
+            "Default app", Environment.SANDBOX, rate_limit=rate_limit, expiry_minutes=expiry_minutes
+        )
+        await uow.commit()
+    return created
+
+
+async def list_apps(uow: UnitOfWork) -> list[tuple[App, list[KeySummary]]]:
+    async with uow.reading():
+        return await uow.apps.list_with_keys()
+
+
+async def find_app(uow: UnitOfWork, ref: str) -> App:
+    """An app by id or by (unique) name; ``NotFound`` otherwise."""
+    async with uow.reading():
+        return await uow.apps.find(ref)
+
+
+async def key_owner(uow: UnitOfWork, secret_hash: bytes) -> KeyOwner | None:
+    """The app and environment a key's hash belongs to, expired or not (the caller decides)."""
+    async with uow.reading():
+        return await uow.apps.key_owner(secret_hash)
+
+
+async def rotate_key(uow: UnitOfWork, ref: str, environment: Environment, grace: timedelta) -> tuple[App, NewKey]:
+    """A new key for the app; its current keys for that environment keep working for ``grace`` only."""
+    async with uow:
+        app = await uow.apps.find(ref)
+        key = await uow.apps.rotate_key(app.id, environment, grace)
+        await uow.commit()
+    return app, key
+
+
+async def revoke_key(uow: UnitOfWork, display_prefix: str) -> int:
+    """Revoke at once the key(s) shown as ``display_prefix``; returns how many were revoked."""
+    async with uow:
+        count = await uow.apps.revoke_key(display_prefix)
+        await uow.commit()
+    return count
+
+
+async def configure_emails(
+    uow: UnitOfWork,
+    ref: str,
+    *,
+    notify_email: str | None = None,
+    send_receipts: bool | None = None,
+    send_notices: bool | None = None,
+    notify_failures: bool | None = None,
+) -> App:
+    """Change an app's email switches; ``None`` leaves a setting as it is ("" clears notify_email)."""
+    changes: dict[str, object] = {
+        k: v
+        for k, v in {
+            "send_receipts": send_receipts,
+            "send_notices": send_notices,
+            "notify_failures": notify_failures,
+        }.items()
+        if v is not None
+    }
+    if notify_email is not None:
+        changes["notify_email"] = notify_email or None
+    async with uow:
+        app = await uow.apps.update((await uow.apps.find(ref)).id, changes)
+        await uow.commit()
+    return app

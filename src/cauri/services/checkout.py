@@ -1,0 +1,318 @@
+"""The hosted checkout's operations: show a payment, start an attempt, apply a connector's outcome, cancel,
+expire, and reconcile attempts whose provider went silent. Every change of status goes through the payment's
+state machine (``payments.move``) and the attempt's compare-and-set (``attempts.finish``)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import Row
+
+from cauri.connectors.base import ActionKind, AttemptRequest, CallbackRejected, Connector, Outcome
+from cauri.connectors.registry import ConnectorRegistry
+from cauri.domain import payer
+from cauri.domain.apps import App, Scope
+from cauri.domain.attempts import MAX_ATTEMPTS_PER_PAYMENT, AttemptRefused, AttemptStatus
+from cauri.domain.checkout import offered_methods
+from cauri.domain.clock import as_utc, utcnow
+from cauri.domain.errors import NotFound
+from cauri.domain.methods import PHONE_KINDS, MethodKind, PaymentMethod
+from cauri.domain.payments import FINAL_STATUSES, PaymentStatus, TransitionRefused, new_id
+from cauri.services.runtime import UnitOfWork
+
+__all__ = ["CallbackRejected"]
+
+log = logging.getLogger("cauri.checkout")
+_FINAL = frozenset(s.value for s in FINAL_STATUSES)
+#: What the checkout says when a provider cannot be reached at all; the customer may try again.
+PROVIDER_UNREACHABLE = "The payment provider could not be reached. Try again."
+
+
+@dataclass(frozen=True, slots=True)
+class CheckoutState:
+    """A payment as its checkout page shows it: the payment, its app and its latest attempt."""
+
+    payment: Row[Any]
+    app: App
+    attempt: Row[Any] | None
+
+    @property
+    def is_final(self) -> bool:
+        return self.payment.status in _FINAL
+
+    @property
+    def is_waiting(self) -> bool:
+        return not self.is_final and self.attempt is not None and self.attempt.status == AttemptStatus.PENDING
+
+    @property
+    def version(self) -> str:
+        """Changes whenever the page would show something else: the page's status poll compares it."""
+        p, a = self.payment, self.attempt
+        return f"{p.status}:{a.id}:{a.status}" if a is not None else str(p.status)
+
+
+async def load_checkout(uow: UnitOfWork, payment_id: str) -> CheckoutState | None:
+    """The payment, its app and its latest attempt; a payment past its app's delay is cancelled on sight."""
+    async with uow.reading():
+        payment = await uow.payments.find(payment_id)
+        if payment is None:
+            return None
+        app = await uow.apps.get(payment.app_id)
+        attempt = await uow.attempts.latest(payment_id)
+    deadline = as_utc(payment.initiated_at) + timedelta(minutes=app.expiry_minutes)
+    if payment.status not in _FINAL and deadline <= utcnow():
+        try:
+            await cancel_payment(uow, payment_id, "Expired.")
+        except TransitionRefused:
+            pass  # finished meanwhile
+        return await load_checkout(uow, payment_id)
+    return CheckoutState(payment, app, attempt)
+
+
+def payment_methods(state: CheckoutState, connectors: ConnectorRegistry) -> list[PaymentMethod]:
+    """The methods this payment may be paid with: its filters, the app's, and a connector to serve each."""
+    offered = offered_methods(state.payment._mapping, state.app.enabled_methods)
+    return [m for m in offered if connectors.for_method(m, state.payment.environment) is not None]
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptForm:
+    """What the customer submitted (raw), and who they are."""
+
+    method: str
+    phone: str = ""
+    card_number: str = ""
+    card_expiry: str = ""
+    card_cvc: str = ""
+    country: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Payer:
+    ip: str
+    user_agent: str
+    locale: str
+
+
+@dataclass(frozen=True, slots=True)
+class CheckedAttempt:
+    method: PaymentMethod
+    phone: str | None
+    card_number: str | None
+    card_expiry: str | None
+
+
+class AttemptFormInvalid(Exception):
+    """The form cannot start an attempt; ``errors`` maps fields to messages (msgids: the page translates)."""
+
+    def __init__(self, errors: dict[str, str], status: int = 422) -> None:
+        super().__init__(errors)
+        self.errors = errors
+        self.status = status
+
+
+def check_attempt_form(state: CheckoutState, methods: list[PaymentMethod], form: AttemptForm) -> CheckedAttempt:
+    """Validate the chosen method and what it needs (number, card, country) against the payment's rules."""
+    payment = state.payment
+    method = next((m for m in methods if m.code == form.method), None)
+    if method is None:
+        raise AttemptFormInvalid({"method": "Choose a payment method."})
+    errors: dict[str, str] = {}
+    if not method.min_amount <= payment.amount <= method.max_amount:
+        errors["method"] = "This amount cannot be paid with this method."
+    sandbox = payment.environment == "sandbox"
+    phone = card_number = card_expiry = None
+    region = method.countries[0] if len(method.countries) == 1 else None
+    if method.kind in PHONE_KINDS:
+        restricted = payment.restricted_phone
+        typed = form.phone.strip() or payment.customer.get("phone") or ""
+        if restricted:
+            phone = payer.normalize_phone(restricted["number"], restricted["country_code"], sandbox=True)
+            if typed and payer.normalize_phone(typed, region, sandbox=sandbox) not in (phone, restricted["number"]):
+                errors["phone"] = "This payment can only be paid from the number shown."
+        elif not typed:
+            errors["phone"] = "Enter your mobile money number."
+        else:
+            phone = payer.normalize_phone(typed, region, sandbox=sandbox)
+            if phone is None:
+                errors["phone"] = "This is not a valid phone number for this method."
+    if method.kind is MethodKind.CARD:
+        card_number = "".join(c for c in form.card_number if c.isdigit())
+        card_expiry = form.card_expiry
+        if not payer.luhn_valid(card_number):
+            errors["card_number"] = "Check the card number."
+        if not payer.expiry_valid(card_expiry):
+            errors["card_expiry"] = "Check the expiry date (MM/YY)."
+        if not form.card_cvc.isdigit() or len(form.card_cvc) not in (3, 4):
+            errors["card_cvc"] = "Check the security code."
+        if "country" in method.customer_fields and not payment.customer.get("country_code"):
+            if not payer.country_valid(form.country):
+                errors["country"] = "Choose your country."
+    if errors:
+        raise AttemptFormInvalid(errors)
+    return CheckedAttempt(method, phone, card_number, card_expiry)
+
+
+async def start_attempt(
+    uow: UnitOfWork,
+    connectors: ConnectorRegistry,
+    state: CheckoutState,
+    checked: CheckedAttempt,
+    payer_info: Payer,
+    callback_url: Callable[[str], str],
+) -> ActionKind | None:
+    """Record the attempt (the payment becomes pending), then ask its connector to collect; returns what the
+    page shows next, or None when the provider could not be reached (the attempt then failed). Refused
+    (``AttemptRefused``) when the payment is final, an attempt is under way, or past the attempts allowed."""
+    payment = state.payment
+    connector = connectors.for_method(checked.method, payment.environment)
+    if connector is None:
+        raise AttemptFormInvalid({"method": "Choose a payment method."})
+    now = utcnow()
+    attempt_id = new_id("att_")
+    async with uow:
+        locked = await uow.payments.find(payment.id, lock=True)
+        assert locked is not None
+        if locked.status in _FINAL:
+            raise AttemptRefused(f"This payment is already {locked.status}.")
+        total, pending = await uow.attempts.counts(payment.id)
+        if pending:
+            raise AttemptRefused("A payment attempt is already under way.")
+        if total >= MAX_ATTEMPTS_PER_PAYMENT:
+            raise AttemptRefused("Too many attempts for this payment.")
+        await uow.attempts.add(
+            {
+                "id": attempt_id,
+                "payment_id": payment.id,
+                "method": checked.method.code,
+                "connector": connector.name,
+                "status": AttemptStatus.PENDING.value,
+                "phone": checked.phone,
+                "card_last4": checked.card_number[-4:] if checked.card_number else None,
+                "client_ip": payer_info.ip,
+                "user_agent": payer_info.user_agent[:500],
+                "locale": payer_info.locale,
+                "created_at": now,
+                "updated_at": now,
+            }
+        )
+        if locked.status == PaymentStatus.INITIATED.value:
+            await uow.payments.move(payment.id, Scope(locked.app_id, locked.environment), PaymentStatus.PENDING)
+        await uow.commit()
+    request = AttemptRequest(
+        attempt_id, payment.id, checked.method, payment.amount, payment.currency, checked.phone,
+        checked.card_number, checked.card_expiry,
+    )  # fmt: skip
+    try:
+        started = await connector.start(request, callback_url(connector.name))
+    except Exception:
+        # Nothing was collected: the attempt fails and the customer may try again, now or with another method.
+        log.exception("connector could not start an attempt", extra={"attempt_id": attempt_id})
+        await apply_outcome(uow, connector.name, Outcome(attempt_id, AttemptStatus.FAILED, "provider_unreachable",
+                                                         PROVIDER_UNREACHABLE))  # fmt: skip
+        return None
+    async with uow:
+        action = {"kind": started.action.kind.value, "data": dict(started.action.data)}
+        await uow.attempts.record_started(attempt_id, started.reference, action)
+        await uow.commit()
+    return started.action.kind
+
+
+async def confirm_authentication(
+    connectors: ConnectorRegistry, state: CheckoutState, approved: bool, callback_url: Callable[[str], str]
+) -> None:
+    """Cards: the customer finished (or refused) the authentication step of the pending attempt."""
+    attempt = state.attempt
+    if attempt is None or attempt.status != AttemptStatus.PENDING.value:
+        return
+    connector = connectors.by_name(attempt.connector)
+    if connector is not None:
+        await connector.confirm_authentication(attempt._mapping, approved, callback_url(connector.name))
+
+
+async def apply_outcome(uow: UnitOfWork, connector: str, outcome: Outcome) -> bool:
+    """Apply a connector's outcome once: a compare-and-set on the attempt (which must be that connector's),
+    then the payment's move and its event, in one transaction. Returns False when nothing changed (a repeated
+    or late notification, another connector's attempt, or no final outcome yet)."""
+    if outcome.status is AttemptStatus.PENDING:
+        return False
+    async with uow:
+        payment_id = await uow.attempts.finish(
+            outcome.attempt_id, connector, outcome.status, outcome.failure_code, outcome.failure_message
+        )
+        if payment_id is None:
+            return False
+        payment = await uow.payments.find(payment_id)
+        assert payment is not None
+        if outcome.status is AttemptStatus.SUCCESS:
+            try:
+                await uow.payments.move(payment_id, Scope(payment.app_id, payment.environment), PaymentStatus.SUCCESS)
+            except TransitionRefused:
+                # Paid after the payment was cancelled or expired: keep the attempt's truth for a refund.
+                log.error("attempt succeeded on a final payment", extra={"attempt_id": outcome.attempt_id})
+        else:
+            # A failed attempt leaves the payment open for another try, and is announced on its own.
+            uow.emit("payment.failed", payment_id)
+        await uow.commit()
+    return True
+
+
+async def handle_callback(
+    uow: UnitOfWork, connectors: ConnectorRegistry, name: str, body: bytes, headers: Mapping[str, str]
+) -> bool:
+    """A provider's notification: authenticated by its connector (``CallbackRejected`` otherwise), applied
+    once. ``NotFound`` for an unknown connector."""
+    connector: Connector | None = connectors.by_name(name)
+    if connector is None:
+        raise NotFound("Unknown connector.")
+    outcome = connector.parse_callback(body, headers)
+    return await apply_outcome(uow, connector.name, outcome)
+
+
+async def cancel_payment(uow: UnitOfWork, payment_id: str, reason: str) -> None:
+    """Cancel (by the customer, or on expiry); an attempt still under way fails with ``reason``.
+    ``TransitionRefused`` when the payment has already ended."""
+    async with uow:
+        payment = await uow.payments.find(payment_id)
+        if payment is None:
+            raise NotFound("Payment transaction not found.")
+        await uow.attempts.fail_pending([payment_id], "cancelled", reason)
+        await uow.payments.move(payment_id, Scope(payment.app_id, payment.environment), PaymentStatus.CANCELLED)
+        await uow.commit()
+
+
+async def expire_payments(uow: UnitOfWork) -> int:
+    """Cancel every payment left unpaid past its app's delay, in one statement; returns how many."""
+    async with uow:
+        ids = await uow.payments.expire_due(utcnow())
+        await uow.attempts.fail_pending(ids, "cancelled", "Expired.")
+        await uow.commit()
+    return len(ids)
+
+
+async def reconcile(
+    uow: UnitOfWork, connectors: ConnectorRegistry, *, older_than: timedelta, lease: timedelta, limit: int = 100
+) -> int:
+    """Ask connectors about attempts pending longer than ``older_than`` and apply what they say. The attempts
+    are claimed with a lease first, so no two workers ask a provider about the same attempt at once."""
+    now = utcnow()
+    async with uow:
+        claimed = await uow.attempts.claim_stale(now - older_than, now + lease, limit)
+        await uow.commit()
+    applied = 0
+    for attempt in claimed:
+        connector = connectors.by_name(attempt.connector)
+        if connector is None:
+            continue
+        try:
+            outcome = await connector.fetch_status(attempt._mapping)
+        except Exception:
+            log.exception("status check failed", extra={"attempt_id": attempt.id})
+            continue
+        if outcome.attempt_id == attempt.id and await apply_outcome(uow, connector.name, outcome):
+            applied += 1
+    return applied

@@ -1,0 +1,98 @@
+"""Payments for merchants' servers: initialize, verify (and retrieve), process, list."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from cauri.domain.apps import KeyOwner
+from cauri.domain.clock import iso, utcnow
+from cauri.domain.payment_request import PaymentRequest
+from cauri.domain.payments import PaymentFilter
+from cauri.domain.representation import app_object, payment_object
+from cauri.services.idempotency import IdempotencyKey, StoredResponse, run_once
+from cauri.services.runtime import UnitOfWork
+from cauri.store.initialize import create_payment
+from cauri.store.payments import NOT_FOUND, new_payment_row
+from cauri.store.views import checkout_url
+
+__all__ = ["NOT_FOUND", "PaymentPage", "initialize_payment", "list_payments", "process_payment", "verify_payment"]
+
+
+async def initialize_payment(
+    uow: UnitOfWork,
+    owner: KeyOwner,
+    request: PaymentRequest,
+    render: Callable[[str, str], StoredResponse],
+    idempotency: IdempotencyKey | None,
+) -> StoredResponse:
+    """Create the payment and its ``payment.initiated`` event, answering ``render(id, checkout_url)``; with an
+    idempotency key, replay the answer an earlier identical request got. This is the hot path: the store
+    writes it in a single statement where it can (its own transaction), not through ``async with uow``."""
+    scope = owner.scope
+    row = new_payment_row(request, scope, utcnow())
+    url = checkout_url(uow.public_url, row["id"])
+    event_data = payment_object(row, app_object(owner.app, iso), checkout_url=url, iso=iso)
+    return await create_payment(
+        uow.engine,
+        scope,
+        row,
+        event_data,
+        render(row["id"], url),
+        key=idempotency.key if idempotency else None,
+        fingerprint=idempotency.fingerprint if idempotency else b"",
+        ttl=idempotency.ttl if idempotency else timedelta(0),
+    )
+
+
+async def verify_payment(uow: UnitOfWork, owner: KeyOwner, payment_id: str) -> dict[str, Any]:
+    """The payment object (Moneroo's verify shape); another app's or environment's payment is not found."""
+    async with uow.reading():
+        row = await uow.payments.get(payment_id, owner.scope)
+        return (await uow.payment_views([row._mapping], app=owner.app))[0]
+
+
+async def process_payment(
+    uow: UnitOfWork,
+    owner: KeyOwner,
+    payment_id: str,
+    render: Callable[[dict[str, Any]], StoredResponse],
+    idempotency: IdempotencyKey | None,
+) -> StoredResponse:
+    """Mark a paid payment as processed (the merchant delivered the order); repeating it changes nothing."""
+
+    async def work(tx: UnitOfWork) -> StoredResponse:
+        row = await tx.payments.mark_processed(payment_id, owner.scope)
+        return render((await tx.payment_views([row._mapping], app=owner.app))[0])
+
+    return await run_once(uow, owner.scope, idempotency, work)
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentPage:
+    payments: list[dict[str, Any]]
+    has_more: bool
+    #: (created_at, id) of the page's last payment when another page follows.
+    last: tuple[datetime, str] | None
+
+
+async def list_payments(
+    uow: UnitOfWork, owner: KeyOwner, where: PaymentFilter, *, limit: int, after: tuple[datetime, str] | None
+) -> PaymentPage:
+    """Newest first; ``after`` is the (created_at, id) of the last payment of the previous page."""
+    async with uow.reading():
+        rows = await uow.payments.page(owner.scope, where, limit=limit, after=after)
+        page = rows[:limit]
+        views = await uow.payment_views([r._mapping for r in page], app=owner.app)
+    has_more = len(rows) > limit
+    return PaymentPage(views, has_more, (page[-1].created_at, page[-1].id) if has_more and page else None)
+
+
+async def purge_idempotency_keys(uow: UnitOfWork) -> int:
+    """Delete the idempotency keys past their time (expired ones still block a new claim until then)."""
+    async with uow:
+        removed = await uow.idempotency.purge_expired()
+        await uow.commit()
+    return removed

@@ -1,0 +1,61 @@
+"""The periodic jobs: cancel expired payments, ask connectors about silent attempts, purge old idempotency
+keys. Each is safe to run in any number of processes at once: expiry is one guarded UPDATE, reconciliation
+claims its attempts with a lease, the purge is one DELETE."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Coroutine
+from datetime import timedelta
+from typing import Any
+
+from cauri.services import checkout, payments
+from cauri.services.runtime import Runtime
+
+log = logging.getLogger("cauri.workers.jobs")
+PURGE_EVERY_SECONDS = 3600.0
+
+
+async def expire_and_reconcile(runtime: Runtime) -> None:
+    settings = runtime.settings
+    expired = await checkout.expire_payments(runtime.uow())
+    applied = await checkout.reconcile(
+        runtime.uow(),
+        runtime.connectors,
+        older_than=timedelta(seconds=settings.reconcile_after_seconds),
+        lease=timedelta(seconds=settings.dispatcher_lease_seconds),
+    )
+    if expired or applied:
+        log.info("checkout jobs", extra={"expired": expired, "reconciled": applied})
+
+
+async def purge(runtime: Runtime) -> None:
+    removed = await payments.purge_idempotency_keys(runtime.uow())
+    if removed:
+        log.info("purged expired idempotency keys", extra={"count": removed})
+
+
+async def every(seconds: float, job: Callable[[], Awaitable[None]], name: str) -> None:
+    """Run ``job`` now and then every ``seconds``; a failure is logged, and the next round comes anyway."""
+    while True:
+        try:
+            await job()
+        except Exception:
+            log.exception("job failed", extra={"job": name})
+        await asyncio.sleep(seconds)
+
+
+def background_tasks(runtime: Runtime, *, dispatch: bool) -> list[Callable[[], Coroutine[Any, Any, None]]]:
+    """Everything a process runs besides serving: the jobs, and the dispatcher and mailer if ``dispatch``."""
+    from cauri.workers.dispatcher import Dispatcher
+    from cauri.workers.mail import Mailer
+
+    settings = runtime.settings
+    tasks: list[Callable[[], Coroutine[Any, Any, None]]] = [
+        lambda: every(settings.reconcile_every_seconds, lambda: expire_and_reconcile(runtime), "checkout"),
+        lambda: every(PURGE_EVERY_SECONDS, lambda: purge(runtime), "purge"),
+    ]
+    if dispatch:
+        tasks += [Dispatcher(runtime).run_forever, Mailer(runtime).run_forever]
+    return tasks
