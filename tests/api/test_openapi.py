@@ -3,7 +3,10 @@ database, with zero 5xx and every answer conforming to the document."""
 
 from __future__ import annotations
 
+import re
+
 import httpx
+import orjson
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis import GenerationMode
@@ -15,6 +18,7 @@ from schemathesis.checks import (
     status_code_conformance,
 )
 
+from cauri.api.openapi import openapi_document
 from tests.conftest import MerchantApp
 
 CHECKS = [
@@ -70,3 +74,14 @@ def test_fuzzing_every_operation_finds_no_5xx_and_no_schema_mismatch(live_url: s
             case.call_and_validate(base_url=live_url, headers=auth, checks=CHECKS)
 
         call()
+
+
+def test_every_named_schema_is_used_and_capture_is_the_object_or_null() -> None:
+    document = openapi_document("http://127.0.0.1:8000")
+    text = orjson.dumps({key: value for key, value in document.items() if key != "components"}).decode()
+    schemas = document["components"]["schemas"]
+    used = set(re.findall(r"#/components/schemas/(\w+)", text + orjson.dumps(schemas).decode()))
+    assert used == set(schemas), f"unused: {set(schemas) - used}; missing: {used - set(schemas)}"
+    capture = schemas["Payment"]["properties"]["capture"]
+    assert capture["anyOf"] == [{"$ref": "#/components/schemas/Capture"}, {"type": "null"}]
+    assert "Payment" in schemas["WebhookBody"]["properties"]["data"]["$ref"]

@@ -1,10 +1,22 @@
-"""The OpenAPI 3.1 description of the API as it really answers: envelope, fields, rules and errors."""
+"""The OpenAPI 3.1 description of the API as it really answers: envelope, fields, rules and errors.
+
+Nothing here is a hand-written copy of a shape. Response schemas are generated from the typed objects of
+``cauri.domain.representation`` (the dicts the handlers really return), the initialize request from the
+limits ``cauri.domain.payment_request`` enforces; pydantic only writes the JSON Schema.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from functools import cache
+from typing import Annotated, Any, Literal, NotRequired
+
+from pydantic import ConfigDict, Field, TypeAdapter, with_config
+from pydantic.json_schema import GenerateJsonSchema, JsonSchemaMode
+from pydantic_core import CoreSchema
+from typing_extensions import TypedDict  # pydantic needs this TypedDict before Python 3.12
 
 from cauri import __version__
+from cauri.domain import representation
 from cauri.domain.methods import CATALOGUE
 from cauri.domain.payment_request import (
     DESCRIPTION_MAX,
@@ -15,40 +27,164 @@ from cauri.domain.payment_request import (
     TEXT_MAX,
     URL_MAX,
 )
-from cauri.domain.payments import PaymentStatus
-from cauri.domain.webhooks import PAYMENT_EVENTS
+from cauri.domain.representation import EventType
 from cauri.store.idempotency import KEY_MAX
 
 Schema = dict[str, Any]
+_DOCUMENTED = ConfigDict(use_attribute_docstrings=True)
 
-STRING_OR_NULL: Schema = {"type": ["string", "null"]}
-STAMP: Schema = {"type": "string", "format": "date-time", "examples": ["2024-01-31T14:46:13.000000Z"]}
-STAMP_OR_NULL: Schema = {"type": ["string", "null"], "format": "date-time"}
+# The initialize request as clients send it, before validation: lenient where Moneroo's SDKs are (amounts as
+# strings, numbers for phones, [] for no metadata), bounded by the same constants the rules check.
+
+Text = Annotated[str, Field(min_length=1)]
+OptionalText = Annotated[str, Field(max_length=TEXT_MAX)] | None
+Amount = (
+    Annotated[int, Field(ge=1)]
+    | Annotated[float, Field(gt=0, multiple_of=1)]
+    | Annotated[str, Field(pattern=r"^\s*\+?[0-9]+(\.0+)?\s*$")]
+)
+CurrencyCode = Annotated[str, Field(json_schema_extra={"enum": sorted(CATALOGUE.payment_currencies)})]
+MethodCode = Annotated[str, Field(json_schema_extra={"enum": sorted([*CATALOGUE.payment_methods, *CATALOGUE.aliases])})]
+MetadataKey = Annotated[str, Field(min_length=1, max_length=METADATA_KEY_MAX)]
+MetadataValue = Annotated[str, Field(max_length=METADATA_VALUE_MAX)]
+Metadata = (
+    Annotated[dict[MetadataKey, MetadataValue], Field(max_length=METADATA_MAX_ENTRIES)]
+    | Annotated[list[str], Field(max_length=0)]
+    | None
+)
+
+
+@with_config(_DOCUMENTED)
+class InitializeCustomer(TypedDict):
+    """What the chosen method needs and is missing here, the checkout page asks for."""
+
+    email: Annotated[str, Field(json_schema_extra={"format": "email"})]
+    first_name: Annotated[Text, Field(max_length=NAME_MAX)]
+    last_name: Annotated[Text, Field(max_length=NAME_MAX)]
+    phone: NotRequired[str | int | None]
+    """Digits, spaces, + ( ) - ."""
+    address: NotRequired[OptionalText]
+    city: NotRequired[OptionalText]
+    state: NotRequired[OptionalText]
+    country: NotRequired[str | None]
+    """ISO 3166-1 alpha-2."""
+    zip: NotRequired[OptionalText]
+
+
+@with_config(_DOCUMENTED)
+class RestrictedPhone(TypedDict):
+    number: str | int
+    country_code: str | int
+    """``BJ``, ``229`` or ``+229``."""
+
+
+@with_config(_DOCUMENTED)
+class InitializeRequest(TypedDict):
+    amount: Amount
+    """A whole amount in the currency's main unit, more than 0. ``1500``, ``1500.0`` and ``"1500.00"`` are the
+    same amount; a fractional amount is refused."""
+    currency: CurrencyCode
+    """ISO 4217, accepted by at least one method (case-insensitive)."""
+    description: Annotated[Text, Field(max_length=DESCRIPTION_MAX)]
+    return_url: Annotated[str, Field(max_length=URL_MAX, json_schema_extra={"format": "uri"})]
+    """Absolute http(s) URL. When the payment ends the customer is sent there with ``paymentId``,
+    ``paymentStatus``, ``monerooPaymentId`` and ``monerooPaymentStatus`` added to its query string."""
+    customer: InitializeCustomer
+    metadata: NotRequired[Metadata]
+    """String values, as many as the limits allow; ``[]`` means none."""
+    methods: NotRequired[list[MethodCode] | None]
+    """Method codes the customer may use (older aliases accepted); absent or empty: all."""
+    restrict_country_code: NotRequired[str | None]
+    """ISO 3166-1 alpha-2: only that country's methods. Excludes ``restricted_phone``."""
+    restricted_phone: NotRequired[RestrictedPhone | None]
+    """The only number the customer may pay from. Excludes ``restrict_country_code``."""
+
+
+@with_config(_DOCUMENTED)
+class WebhookEndpointRequest(TypedDict):
+    url: Annotated[str, Field(max_length=2048, json_schema_extra={"format": "uri"})]
+    events: NotRequired[Annotated[list[EventType], Field(min_length=1)] | None]
+    """The events to send there; absent or null: all."""
+    secret: NotRequired[Annotated[str, Field(min_length=16, max_length=200)] | None]
+    """The signing secret, if you choose it; else one is generated and returned once."""
+
+
+# The error envelopes (``cauri.api.envelope``): success false, no data.
+
+
+@with_config(_DOCUMENTED)
+class Error(TypedDict):
+    success: Literal[False]
+    message: str
+    data: None
+    errors: None
+
+
+@with_config(_DOCUMENTED)
+class ValidationError(TypedDict):
+    success: Literal[False]
+    message: str
+    """The first error, then ``(and N more errors)`` (Laravel's wording)."""
+    data: None
+    errors: dict[str, list[str]]
+    """Each failing field (dotted when nested: ``customer.email``) and its messages."""
+
+
+#: What the document names: what the API answers, and what it reads.
+ANSWERS = (
+    representation.Payment,
+    representation.Initialized,
+    representation.ListMeta,
+    representation.PaymentMethod,
+    representation.PayoutMethod,
+    representation.WebhookEndpoint,
+    representation.Event,
+    representation.Resent,
+    representation.Delivery,
+    representation.WebhookBody,
+    Error,
+    ValidationError,
+)
+REQUESTS = (InitializeRequest, WebhookEndpointRequest)
+REF = "#/components/schemas/{model}"
+
+
+class _Generator(GenerateJsonSchema):
+    """Pydantic's generator, without a title on every field (names already say it)."""
+
+    def field_title_should_be_set(self, schema: CoreSchema) -> bool:
+        return False
+
+
+@cache
+def component_schemas() -> dict[str, Schema]:
+    """Every named schema, by the class it comes from."""
+    inputs: list[tuple[str, JsonSchemaMode, TypeAdapter[Any]]] = [
+        *((model.__name__, "serialization", TypeAdapter(model)) for model in ANSWERS),
+        *((model.__name__, "validation", TypeAdapter(model)) for model in REQUESTS),
+    ]
+    _, top = TypeAdapter.json_schemas(inputs, ref_template=REF, schema_generator=_Generator)
+    schemas: dict[str, Schema] = top["$defs"]
+    return schemas
 
 
 def _ref(name: str) -> Schema:
-    return {"$ref": f"#/components/schemas/{name}"}
-
-
-def _object(properties: dict[str, Schema], *, required: list[str] | None = None, **extra: Any) -> Schema:
-    return {
-        "type": "object",
-        "properties": properties,
-        "required": list(properties) if required is None else required,
-        **extra,
-    }
+    return {"$ref": REF.format(model=name)}
 
 
 def _envelope(data: Schema, **extra: Schema) -> Schema:
-    return _object(
-        {
-            "success": {"type": "boolean", "const": True},
-            "message": {"type": "string"},
-            "data": data,
-            "errors": {"type": "null"},
-            **extra,
-        }
-    )
+    properties = {
+        "success": {"type": "boolean", "const": True},
+        "message": {"type": "string"},
+        "data": data,
+        "errors": {"type": "null"},
+        **extra,
+    }
+    return {"type": "object", "properties": properties, "required": list(properties)}
+
+
+def _list(name: str) -> Schema:
+    return {"type": "array", "items": _ref(name)}
 
 
 def _answer(description: str, schema: Schema, headers: dict[str, Any] | None = None) -> Schema:
@@ -99,301 +235,6 @@ IDEMPOTENCY_KEY: Schema = {
 PAYMENT_ID: Schema = {"name": "payment_id", "in": "path", "required": True, "schema": {"type": "string"}}
 
 
-def _schemas() -> dict[str, Schema]:
-    method_codes = sorted([*CATALOGUE.payment_methods, *CATALOGUE.aliases])
-    currency = _object(
-        {
-            "code": {"type": "string"},
-            "name": {"type": "string"},
-            "symbol": {"type": "string"},
-            "symbol_first": {"type": "boolean"},
-            "decimals": {"type": "integer"},
-            "decimal_mark": {"type": "string"},
-            "thousands_separator": {"type": "string"},
-            "subunit": STRING_OR_NULL,
-            "subunit_to_unit": {"type": "integer"},
-            "symbol_native": {"type": "string"},
-            "decimal_digits": {"type": "integer"},
-            "rounding": {"type": "integer"},
-            "name_plural": {"type": "string"},
-            "icon_url": STRING_OR_NULL,
-        }
-    )
-    app = _object(
-        {
-            "id": {"type": "string"},
-            "name": {"type": "string"},
-            "website_url": STRING_OR_NULL,
-            "icon_url": STRING_OR_NULL,
-            "created_at": STAMP,
-            "updated_at": STAMP,
-            "is_enabled": {"type": "boolean"},
-        }
-    )
-    customer = _object(
-        {
-            "id": {"type": "string"},
-            "first_name": {"type": "string"},
-            "last_name": {"type": "string"},
-            "email": {"type": "string"},
-            **{name: STRING_OR_NULL for name in ("phone", "address", "city", "state", "country_code", "country")},
-            "zip_code": STRING_OR_NULL,
-            "created_at": STAMP,
-            "updated_at": STAMP,
-        }
-    )
-    payment = _object(
-        {
-            "id": {"type": "string", "examples": ["py_k4su1ii7abdzq2xw"]},
-            "status": {"type": "string", "enum": [s.value for s in PaymentStatus]},
-            "is_processed": {"type": "boolean"},
-            "processed_at": STAMP_OR_NULL,
-            "amount": {"type": "integer", "description": "In the currency's main unit (200 = 200 XOF)."},
-            "amount_formatted": {"type": "string", "examples": ["XOF 200"]},
-            "currency": _ref("Currency"),
-            "description": {"type": "string"},
-            "return_url": {"type": "string"},
-            "environment": {"type": "string", "enum": ["sandbox", "live"]},
-            "initiated_at": STAMP,
-            "metadata": {"type": "object", "additionalProperties": {"type": "string"}},
-            "app": _ref("App"),
-            "customer": _ref("Customer"),
-            "capture": {
-                "type": "null",
-                "description": "The attempt that paid (or the latest); null until one.",
-            },
-            "checkout_url": {"type": "string"},
-            "payment_phone_number": STRING_OR_NULL,
-            "created_at": STAMP,
-            "updated_at": STAMP,
-        },
-        description="The payment object, as Moneroo's verify endpoint returns it (webhooks carry it too).",
-    )
-    country = _object(
-        {
-            "name": {"type": "string"},
-            "code": {"type": "string"},
-            "alpha_3_code": {"type": "string"},
-            "dial_code": {"type": "string"},
-            "currency": {"type": "string"},
-            "currency_symbol": STRING_OR_NULL,
-            "flag": {"type": "string"},
-        }
-    )
-    method_currency = _object(
-        {
-            "name": {"type": "string"},
-            "symbol": {"type": "string"},
-            "code": {"type": "string"},
-            "icon_url": STRING_OR_NULL,
-        }
-    )
-    method_common: dict[str, Schema] = {
-        "name": {"type": "string"},
-        "short_code": {"type": "string"},
-        "description": {"type": "string"},
-        "icon_url": STRING_OR_NULL,
-        "is_enabled": {"type": "boolean"},
-        "kind": {"type": "string"},
-        "currency": _ref("MethodCurrency"),
-        "countries": {"type": "array", "items": _ref("Country")},
-    }
-    payout_field = _object(
-        {
-            "label": {"type": "string"},
-            "type": {"type": "string"},
-            "name": {"type": "string"},
-            "length": {"type": "integer"},
-        }
-    )
-    text = {"type": "string", "minLength": 1}
-    optional_text: Schema = {"type": ["string", "null"], "maxLength": TEXT_MAX}
-    initialize = _object(
-        {
-            "amount": {
-                "description": (
-                    'A whole amount in the currency\'s main unit, more than 0. `1500`, `1500.0` and `"1500.00"` '
-                    "are the same amount; a fractional amount is refused."
-                ),
-                "oneOf": [
-                    {"type": "integer", "minimum": 1},
-                    {"type": "number", "exclusiveMinimum": 0, "multipleOf": 1},
-                    {"type": "string", "pattern": "^\\s*\\+?[0-9]+(\\.0+)?\\s*$"},
-                ],
-            },
-            "currency": {
-                "type": "string",
-                "description": "ISO 4217, accepted by at least one method (case-insensitive).",
-                "enum": sorted(CATALOGUE.payment_currencies),
-            },
-            "description": {**text, "maxLength": DESCRIPTION_MAX},
-            "return_url": {
-                "type": "string",
-                "format": "uri",
-                "maxLength": URL_MAX,
-                "description": (
-                    "Absolute http(s) URL. When the payment ends the customer is sent there with `paymentId`, "
-                    "`paymentStatus`, `monerooPaymentId` and `monerooPaymentStatus` added to its query string."
-                ),
-            },
-            "customer": _object(
-                {
-                    "email": {"type": "string", "format": "email"},
-                    "first_name": {**text, "maxLength": NAME_MAX},
-                    "last_name": {**text, "maxLength": NAME_MAX},
-                    "phone": {
-                        "type": ["string", "integer", "null"],
-                        "description": "Digits, spaces, + ( ) - .",
-                    },
-                    "address": optional_text,
-                    "city": optional_text,
-                    "state": optional_text,
-                    "country": {"type": ["string", "null"], "description": "ISO 3166-1 alpha-2."},
-                    "zip": optional_text,
-                },
-                required=["email", "first_name", "last_name"],
-                description="What the chosen method needs and is missing here, the checkout page asks for.",
-            ),
-            "metadata": {
-                "description": f"Up to {METADATA_MAX_ENTRIES} string values (keys up to {METADATA_KEY_MAX} "
-                f"characters, values up to {METADATA_VALUE_MAX}); `[]` means none.",
-                "oneOf": [
-                    {
-                        "type": "object",
-                        "maxProperties": METADATA_MAX_ENTRIES,
-                        "additionalProperties": {"type": "string", "maxLength": METADATA_VALUE_MAX},
-                    },
-                    {"type": "array", "maxItems": 0},
-                    {"type": "null"},
-                ],
-            },
-            "methods": {
-                "type": ["array", "null"],
-                "items": {"type": "string", "enum": method_codes},
-                "description": "Method codes the customer may use (older aliases accepted); absent or empty: all.",
-            },
-            "restrict_country_code": {
-                "type": ["string", "null"],
-                "description": "ISO 3166-1 alpha-2: only that country's methods. Excludes `restricted_phone`.",
-            },
-            "restricted_phone": {
-                "type": ["object", "null"],
-                "properties": {
-                    "number": {"type": ["string", "integer"]},
-                    "country_code": {"type": ["string", "integer"], "description": "`BJ`, `229` or `+229`."},
-                },
-                "required": ["number", "country_code"],
-                "description": "The only number the customer may pay from. Excludes `restrict_country_code`.",
-            },
-        },
-        required=["amount", "currency", "description", "return_url", "customer"],
-    )
-    return {
-        "Currency": currency,
-        "App": app,
-        "Customer": customer,
-        "Payment": payment,
-        "Country": country,
-        "MethodCurrency": method_currency,
-        "PaymentMethod": _object(
-            {
-                **method_common,
-                "fields": {"type": "array"},
-                "min_amount": {"type": "integer"},
-                "max_amount": {"type": "integer"},
-            }
-        ),
-        "PayoutMethod": _object({**method_common, "fields": {"type": "array", "items": _ref("PayoutField")}}),
-        "PayoutField": payout_field,
-        "InitializeRequest": initialize,
-        "WebhookEndpointRequest": _object(
-            {
-                "url": {"type": "string", "format": "uri", "maxLength": 2048},
-                "events": {"type": ["array", "null"], "items": {"type": "string", "enum": list(PAYMENT_EVENTS)}},
-                "secret": {"type": ["string", "null"], "minLength": 16, "maxLength": 200},
-            },
-            required=["url"],
-        ),
-        "WebhookEndpoint": _object(
-            {
-                "id": {"type": "string"},
-                "url": {"type": "string"},
-                "events": {"type": ["array", "null"], "items": {"type": "string"}},
-                "environment": {"type": "string", "enum": ["sandbox", "live"]},
-                "is_enabled": {"type": "boolean"},
-                "created_at": STAMP,
-                "secret": {"type": "string", "description": "Only in the answer to the creation."},
-            },
-            required=["id", "url", "events", "environment", "is_enabled", "created_at"],
-        ),
-        "Event": _object(
-            {
-                "id": {"type": "string"},
-                "type": {"type": "string"},
-                "payment_id": STRING_OR_NULL,
-                "created_at": STAMP,
-                "deliveries": {
-                    "type": "array",
-                    "items": _object(
-                        {
-                            "id": {"type": "string"},
-                            "endpoint_id": {"type": "string"},
-                            "status": {"type": "string", "enum": ["pending", "delivered", "failed"]},
-                            "attempts": {"type": "integer"},
-                        }
-                    ),
-                },
-            }
-        ),
-        "Delivery": _object(
-            {
-                "id": {"type": "string"},
-                "event_id": {"type": "string"},
-                "endpoint_id": {"type": "string"},
-                "status": {"type": "string", "enum": ["pending", "delivered", "failed"]},
-                "attempts": {"type": "integer"},
-                "next_attempt_at": STAMP,
-                "delivered_at": STAMP_OR_NULL,
-                "tries": {
-                    "type": "array",
-                    "items": _object(
-                        {
-                            "attempted_at": STAMP,
-                            "status_code": {"type": ["integer", "null"]},
-                            "latency_ms": {"type": "integer"},
-                            "response_excerpt": STRING_OR_NULL,
-                            "error": STRING_OR_NULL,
-                        }
-                    ),
-                },
-            }
-        ),
-        "Error": _object(
-            {
-                "success": {"type": "boolean", "const": False},
-                "message": {"type": "string"},
-                "data": {"type": "null"},
-                "errors": {"type": "null"},
-            }
-        ),
-        "ValidationError": _object(
-            {
-                "success": {"type": "boolean", "const": False},
-                "message": {
-                    "type": "string",
-                    "description": "The first error, then `(and N more errors)` (Laravel's wording).",
-                },
-                "data": {"type": "null"},
-                "errors": {
-                    "type": "object",
-                    "additionalProperties": {"type": "array", "items": {"type": "string"}},
-                    "description": "Each failing field (dotted when nested: `customer.email`) and its messages.",
-                },
-            }
-        ),
-    }
-
-
 WEBHOOKS_DESCRIPTION = (
     "Events (`payment.initiated`, `payment.success`, `payment.failed` — one per failed attempt — and "
     '`payment.cancelled`) are POSTed as `{"event", "data"}` with `data` the payment object, signed with '
@@ -428,7 +269,7 @@ def openapi_document(public_url: str) -> dict[str, Any]:
         "servers": [{"url": public_url}],
         "components": {
             "securitySchemes": {"secretKey": {"type": "http", "scheme": "bearer", "description": "Secret key."}},
-            "schemas": _schemas(),
+            "schemas": component_schemas(),
         },
         "paths": {
             "/v1/payments/initialize": {
@@ -445,14 +286,7 @@ def openapi_document(public_url: str) -> dict[str, Any]:
                     "responses": {
                         "201": _answer(
                             "Created: redirect the customer to `checkout_url`.",
-                            _envelope(
-                                _object(
-                                    {
-                                        "id": {"type": "string"},
-                                        "checkout_url": {"type": "string", "format": "uri"},
-                                    }
-                                )
-                            ),
+                            _envelope(_ref("Initialized")),
                         ),
                         **_errors("400", "401", "403", "409", "413", "422", "429", "503"),
                     },
@@ -493,16 +327,7 @@ def openapi_document(public_url: str) -> dict[str, Any]:
                     "responses": {
                         "200": _answer(
                             "A page of payments; pass `meta.next_cursor` as `cursor` for the next.",
-                            _envelope(
-                                {"type": "array", "items": _ref("Payment")},
-                                meta=_object(
-                                    {
-                                        "limit": {"type": "integer"},
-                                        "has_more": {"type": "boolean"},
-                                        "next_cursor": STRING_OR_NULL,
-                                    }
-                                ),
-                            ),
+                            _envelope(_list("Payment"), meta=_ref("ListMeta")),
                         ),
                         **_errors("401", "403", "422", "429", "503"),
                     },
@@ -550,9 +375,7 @@ def openapi_document(public_url: str) -> dict[str, Any]:
                     "operationId": "listPaymentMethods",
                     "summary": "Every payment method (public)",
                     "security": [],
-                    "responses": {
-                        "200": _answer("The catalogue.", _envelope({"type": "array", "items": _ref("PaymentMethod")}))
-                    },
+                    "responses": {"200": _answer("The catalogue.", _envelope(_list("PaymentMethod")))},
                 }
             },
             "/v1/webhooks": {
@@ -575,9 +398,7 @@ def openapi_document(public_url: str) -> dict[str, Any]:
                     "summary": "The app's webhook endpoints for the key's environment",
                     "security": secured,
                     "responses": {
-                        "200": _answer(
-                            "The endpoints.", _envelope({"type": "array", "items": _ref("WebhookEndpoint")})
-                        ),
+                        "200": _answer("The endpoints.", _envelope(_list("WebhookEndpoint"))),
                         **_errors("401", "403", "429", "503"),
                     },
                 },
@@ -611,7 +432,7 @@ def openapi_document(public_url: str) -> dict[str, Any]:
                         },
                     ],
                     "responses": {
-                        "200": _answer("The events.", _envelope({"type": "array", "items": _ref("Event")})),
+                        "200": _answer("The events.", _envelope(_list("Event"))),
                         **_errors("401", "403", "422", "429", "503"),
                     },
                 }
@@ -625,7 +446,7 @@ def openapi_document(public_url: str) -> dict[str, Any]:
                     "responses": {
                         "200": _answer(
                             "Scheduled.",
-                            _envelope(_object({"id": {"type": "string"}, "deliveries": {"type": "integer"}})),
+                            _envelope(_ref("Resent")),
                         ),
                         **_errors("401", "403", "404", "429", "503"),
                     },
@@ -650,10 +471,22 @@ def openapi_document(public_url: str) -> dict[str, Any]:
                     "operationId": "listPayoutMethods",
                     "summary": "Every payout method (public)",
                     "security": [],
-                    "responses": {
-                        "200": _answer("The catalogue.", _envelope({"type": "array", "items": _ref("PayoutMethod")}))
-                    },
+                    "responses": {"200": _answer("The catalogue.", _envelope(_list("PayoutMethod")))},
                 }
             },
+        },
+        "webhooks": {
+            "payment": {
+                "post": {
+                    "operationId": "paymentEvent",
+                    "summary": "What your webhook endpoint receives when a payment changes",
+                    "description": WEBHOOKS_DESCRIPTION,
+                    "requestBody": {
+                        "required": True,
+                        "content": {"application/json": {"schema": _ref("WebhookBody")}},
+                    },
+                    "responses": {"200": {"description": "Any 2xx acknowledges the event; anything else is retried."}},
+                }
+            }
         },
     }

@@ -1,14 +1,299 @@
-"""The payment object as Moneroo's clients read it (verify, retrieve, list, and webhook bodies)."""
+"""The API's objects as Moneroo's clients read them (verify, retrieve, list, webhook bodies), typed once.
+
+Each shape is a ``TypedDict``: at run time the builders below return plain dicts that orjson serialises
+directly, so the hot paths pay nothing for the types (``bench/representation.py`` measures the
+alternatives). The same classes are the single source of the OpenAPI document's response schemas
+(``cauri.api.openapi``): pydantic reads them only to write JSON Schema, from the field docstrings and the
+few ``Field`` annotations below, and never validates an answer.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Mapping
 from datetime import datetime
 from functools import lru_cache
-from typing import Any, Protocol
+from typing import Annotated, Any, Literal, NotRequired, Protocol
 
+from pydantic import ConfigDict, Field, with_config
+from typing_extensions import TypedDict  # pydantic needs this TypedDict before Python 3.12
+
+from cauri.domain import methods
+from cauri.domain.attempts import AttemptStatus
 from cauri.domain.countries import country_name
-from cauri.domain.methods import CATALOGUE, Currency, format_amount
+from cauri.domain.methods import CATALOGUE, format_amount
+from cauri.domain.payments import Environment, PaymentStatus
+from cauri.domain.webhooks import PAYMENT_EVENTS
+
+#: A moment as Moneroo writes it: ``2024-01-31T14:46:13.000000Z``.
+Stamp = Annotated[str, Field(json_schema_extra={"format": "date-time"}, examples=["2024-01-31T14:46:13.000000Z"])]
+EventType = Annotated[str, Field(json_schema_extra={"enum": list(PAYMENT_EVENTS)})]
+DeliveryStatus = Literal["pending", "delivered", "failed"]
+
+#: Field docstrings become the schema's descriptions.
+_DOCUMENTED = ConfigDict(use_attribute_docstrings=True)
+
+
+@with_config(_DOCUMENTED)
+class Currency(TypedDict):
+    code: str
+    name: str
+    symbol: str
+    symbol_first: bool
+    decimals: int
+    decimal_mark: str
+    thousands_separator: str
+    subunit: str | None
+    subunit_to_unit: int
+    symbol_native: str
+    decimal_digits: int
+    rounding: int
+    name_plural: str
+    icon_url: str | None
+
+
+@with_config(_DOCUMENTED)
+class App(TypedDict):
+    id: str
+    name: str
+    website_url: str | None
+    icon_url: str | None
+    created_at: Stamp
+    updated_at: Stamp
+    is_enabled: bool
+
+
+@with_config(_DOCUMENTED)
+class Customer(TypedDict):
+    id: str
+    first_name: str
+    last_name: str
+    email: str
+    phone: str | None
+    address: str | None
+    city: str | None
+    state: str | None
+    country_code: str | None
+    """ISO 3166-1 alpha-2."""
+    country: str | None
+    zip_code: str | None
+    created_at: Stamp
+    updated_at: Stamp
+
+
+@with_config(_DOCUMENTED)
+class CaptureMethod(TypedDict):
+    id: str
+    name: str
+    short_code: str
+    icon_url: str | None
+
+
+@with_config(_DOCUMENTED)
+class CaptureGateway(TypedDict):
+    """The connector that carried the attempt, and the provider's view of it."""
+
+    id: str
+    name: str
+    short_code: str
+    account_name: str | None
+    transaction_id: str | None
+    """The provider's reference, once it has one."""
+    transaction_status: AttemptStatus
+    transaction_failure_message: str | None
+
+
+@with_config(_DOCUMENTED)
+class CaptureContext(TypedDict):
+    ip: str | None
+    user_agent: str | None
+    local: str | None
+    """The checkout page's language (Moneroo's spelling)."""
+    action: str | None
+    """What the customer was asked to do (confirm on the phone, authenticate the card…)."""
+
+
+@with_config(_DOCUMENTED)
+class Capture(TypedDict):
+    """The attempt that paid, or else the latest one."""
+
+    identifier: str
+    phone_number: str | None
+    failure_message: str | None
+    failure_error_code: str | None
+    failure_error_type: str | None
+    amount: int
+    amount_formatted: str
+    currency: Currency
+    method: CaptureMethod
+    gateway: CaptureGateway
+    context: CaptureContext
+    created_at: Stamp
+    completed_at: Stamp | None
+
+
+@with_config(_DOCUMENTED)
+class Payment(TypedDict):
+    """The payment object, as Moneroo's verify endpoint returns it (webhooks carry it too)."""
+
+    id: Annotated[str, Field(examples=["py_k4su1ii7abdzq2xw"])]
+    status: PaymentStatus
+    is_processed: bool
+    processed_at: Stamp | None
+    amount: int
+    """In the currency's main unit (200 = 200 XOF)."""
+    amount_formatted: Annotated[str, Field(examples=["XOF 200"])]
+    currency: Currency
+    description: str
+    return_url: str
+    environment: Environment
+    initiated_at: Stamp
+    metadata: dict[str, str]
+    app: App
+    customer: Customer
+    capture: Capture | None
+    """The attempt that paid (or the latest); null until the customer makes one."""
+    checkout_url: str
+    payment_phone_number: str | None
+    created_at: Stamp
+    updated_at: Stamp
+
+
+@with_config(_DOCUMENTED)
+class Initialized(TypedDict):
+    id: str
+    checkout_url: Annotated[str, Field(json_schema_extra={"format": "uri"})]
+    """Redirect the customer there."""
+
+
+@with_config(_DOCUMENTED)
+class ListMeta(TypedDict):
+    limit: int
+    has_more: bool
+    next_cursor: str | None
+    """Pass it as ``cursor`` for the next page."""
+
+
+@with_config(_DOCUMENTED)
+class WebhookBody(TypedDict):
+    """What a merchant's webhook endpoint receives."""
+
+    event: EventType
+    data: Payment
+    """The payment as it is right after the change."""
+
+
+@with_config(_DOCUMENTED)
+class WebhookEndpoint(TypedDict):
+    id: str
+    url: str
+    events: list[str] | None
+    """The events sent there; null: all."""
+    environment: Environment
+    is_enabled: bool
+    created_at: Stamp
+    secret: NotRequired[str]
+    """The signing secret, only in the answer to the creation."""
+
+
+@with_config(_DOCUMENTED)
+class EventDelivery(TypedDict):
+    id: str
+    endpoint_id: str
+    status: DeliveryStatus
+    attempts: int
+
+
+@with_config(_DOCUMENTED)
+class Event(TypedDict):
+    id: str
+    type: EventType
+    payment_id: str | None
+    created_at: Stamp
+    deliveries: list[EventDelivery]
+
+
+@with_config(_DOCUMENTED)
+class Resent(TypedDict):
+    id: str
+    deliveries: int
+    """How many deliveries are due now."""
+
+
+@with_config(_DOCUMENTED)
+class DeliveryTry(TypedDict):
+    attempted_at: Stamp
+    status_code: int | None
+    """The endpoint's answer; null when none came (timeout, refused connection)."""
+    latency_ms: int
+    response_excerpt: str | None
+    error: str | None
+
+
+@with_config(_DOCUMENTED)
+class Delivery(TypedDict):
+    id: str
+    event_id: str
+    endpoint_id: str
+    status: DeliveryStatus
+    attempts: int
+    next_attempt_at: Stamp
+    delivered_at: Stamp | None
+    tries: list[DeliveryTry]
+
+
+@with_config(_DOCUMENTED)
+class Country(TypedDict):
+    name: str
+    code: str
+    alpha_3_code: str
+    dial_code: str
+    currency: str
+    currency_symbol: str | None
+    flag: str
+
+
+@with_config(_DOCUMENTED)
+class MethodCurrency(TypedDict):
+    name: str
+    symbol: str
+    code: str
+    icon_url: str | None
+
+
+@with_config(_DOCUMENTED)
+class PayoutField(TypedDict):
+    label: str
+    type: str
+    name: str
+    length: int
+
+
+@with_config(_DOCUMENTED)
+class PaymentMethod(TypedDict):
+    name: str
+    short_code: str
+    description: str
+    icon_url: str | None
+    is_enabled: bool
+    kind: methods.MethodKind
+    currency: MethodCurrency
+    countries: list[Country]
+    fields: list[Any]
+    min_amount: int
+    max_amount: int
+
+
+@with_config(_DOCUMENTED)
+class PayoutMethod(TypedDict):
+    name: str
+    short_code: str
+    description: str
+    icon_url: str | None
+    is_enabled: bool
+    kind: methods.MethodKind
+    currency: MethodCurrency
+    countries: list[Country]
+    fields: list[PayoutField]
 
 
 class AppLike(Hashable, Protocol):
@@ -32,7 +317,7 @@ class AppLike(Hashable, Protocol):
 Formatter = Callable[[datetime | None], str | None]
 
 
-def currency_object(currency: Currency) -> dict[str, Any]:
+def currency_object(currency: methods.Currency) -> Currency:
     return {
         "code": currency.code,
         "name": currency.name,
@@ -51,21 +336,27 @@ def currency_object(currency: Currency) -> dict[str, Any]:
     }
 
 
+def _stamp(iso: Formatter, moment: datetime) -> str:
+    text = iso(moment)
+    assert text is not None  # a required moment
+    return text
+
+
 @lru_cache(maxsize=1024)
-def app_object(app: AppLike, iso: Formatter) -> dict[str, Any]:
+def app_object(app: AppLike, iso: Formatter) -> App:
     """The app as payments show it. Cached: apps are immutable values, and every answer embeds one."""
     return {
         "id": app.id,
         "name": app.name,
         "website_url": app.website_url,
         "icon_url": app.icon_url,
-        "created_at": iso(app.created_at),
-        "updated_at": iso(app.updated_at),
+        "created_at": _stamp(iso, app.created_at),
+        "updated_at": _stamp(iso, app.updated_at),
         "is_enabled": app.is_enabled,
     }
 
 
-def capture_object(attempt: Mapping[Any, Any], payment: Mapping[Any, Any], iso: Formatter) -> dict[str, Any]:
+def capture_object(attempt: Mapping[Any, Any], payment: Mapping[Any, Any], iso: Formatter) -> Capture:
     """The attempt that paid, or the latest one, as Moneroo's ``capture``."""
     currency = CATALOGUE.currency(payment["currency"])
     method = CATALOGUE.resolve_payment_method(attempt["method"])
@@ -101,26 +392,26 @@ def capture_object(attempt: Mapping[Any, Any], payment: Mapping[Any, Any], iso: 
             "local": attempt["locale"],
             "action": action.get("kind"),
         },
-        "created_at": iso(attempt["created_at"]),
+        "created_at": _stamp(iso, attempt["created_at"]),
         "completed_at": iso(attempt["completed_at"]),
     }
 
 
 def payment_object(
     payment: Mapping[str, Any],
-    app: dict[str, Any],
+    app: App,
     *,
     checkout_url: str,
     iso: Formatter,
-    capture: dict[str, Any] | None = None,
-) -> dict[str, Any]:
+    capture: Capture | None = None,
+) -> Payment:
     """Build the verify object from a stored payment row (or the row about to be stored) and its app's
     object."""
     currency = CATALOGUE.currency(payment["currency"])
     assert currency is not None  # validated at initialize against the same catalogue
     customer = payment["customer"]
-    created = iso(payment["created_at"])
-    updated = iso(payment["updated_at"])
+    created = _stamp(iso, payment["created_at"])
+    updated = _stamp(iso, payment["updated_at"])
     return {
         "id": payment["id"],
         "status": payment["status"],
@@ -132,7 +423,7 @@ def payment_object(
         "description": payment["description"],
         "return_url": payment["return_url"],
         "environment": payment["environment"],
-        "initiated_at": iso(payment["initiated_at"]),
+        "initiated_at": _stamp(iso, payment["initiated_at"]),
         "metadata": payment["metadata"],
         "app": app,
         "customer": {
