@@ -28,7 +28,7 @@ from cauri.domain.payment_request import (
     URL_MAX,
 )
 from cauri.domain.representation import EventType
-from cauri.store.idempotency import KEY_MAX
+from cauri.services.idempotency import KEY_MAX
 
 Schema = dict[str, Any]
 _DOCUMENTED = ConfigDict(use_attribute_docstrings=True)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
-from typing import Any
 
 import orjson
 from starlette.convertors import Convertor, register_url_convertor
@@ -20,6 +19,7 @@ from cauri.api.errors import ApiError
 from cauri.api.identifiers import path_id
 from cauri.api.listing import next_cursor, parse_list_query
 from cauri.domain.payment_request import validate_payment_request
+from cauri.domain.representation import Payment
 from cauri.services.idempotency import KEY_MAX, IdempotencyKey, StoredResponse, request_fingerprint
 from cauri.services.payments import (
     NOT_FOUND,
@@ -104,7 +104,7 @@ async def process(request: Request) -> Response:
     payment_id = _payment_id(request)
     await read_body(request, gateway.settings.max_body_bytes)  # ignored: the PHP SDK sends [] or nothing
 
-    def render(payment: dict[str, Any]) -> StoredResponse:
+    def render(payment: Payment) -> StoredResponse:
         return StoredResponse(200, envelope_bytes(PROCESSED, payment))
 
     return _answer(await process_payment(gateway.uow(), owner, payment_id, render, _idempotency(request, b"")))

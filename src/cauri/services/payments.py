@@ -5,13 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from cauri.domain.apps import KeyOwner
 from cauri.domain.clock import iso, utcnow
 from cauri.domain.payment_request import PaymentRequest
 from cauri.domain.payments import PaymentFilter
-from cauri.domain.representation import app_object, payment_object
+from cauri.domain.representation import Payment, app_object, payment_object
 from cauri.services.idempotency import IdempotencyKey, StoredResponse, run_once
 from cauri.services.runtime import UnitOfWork
 from cauri.store.initialize import create_payment
@@ -47,7 +46,7 @@ async def initialize_payment(
     )
 
 
-async def verify_payment(uow: UnitOfWork, owner: KeyOwner, payment_id: str) -> dict[str, Any]:
+async def verify_payment(uow: UnitOfWork, owner: KeyOwner, payment_id: str) -> Payment:
     """The payment object (Moneroo's verify shape); another app's or environment's payment is not found."""
     async with uow.reading():
         row = await uow.payments.get(payment_id, owner.scope)
@@ -58,7 +57,7 @@ async def process_payment(
     uow: UnitOfWork,
     owner: KeyOwner,
     payment_id: str,
-    render: Callable[[dict[str, Any]], StoredResponse],
+    render: Callable[[Payment], StoredResponse],
     idempotency: IdempotencyKey | None,
 ) -> StoredResponse:
     """Mark a paid payment as processed (the merchant delivered the order); repeating it changes nothing."""
@@ -72,7 +71,7 @@ async def process_payment(
 
 @dataclass(frozen=True, slots=True)
 class PaymentPage:
-    payments: list[dict[str, Any]]
+    payments: list[Payment]
     has_more: bool
     #: (created_at, id) of the page's last payment when another page follows.
     last: tuple[datetime, str] | None

@@ -8,6 +8,7 @@ SQLite, which cannot put INSERTs in a CTE, runs the same writes in an ordinary t
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -55,7 +56,7 @@ async def create_payment(
     engine: AsyncEngine,
     scope: Scope,
     row: dict[str, Any],
-    event_data: dict[str, Any],
+    event_data: Mapping[str, Any],
     answer: StoredResponse,
     *,
     key: str | None,
@@ -89,7 +90,7 @@ async def create_payment(
 async def _insert_pg(
     engine: AsyncEngine,
     row: dict[str, Any],
-    event_data: dict[str, Any],
+    event_data: Mapping[str, Any],
     answer: StoredResponse,
     key: str | None,
     fingerprint: bytes,

@@ -16,7 +16,7 @@ from cauri.store.webhooks import insert_deliveries
 
 
 async def insert_event(
-    conn: AsyncConnection, payment: Mapping[Any, Any], kind: str, data: dict[str, Any], now: datetime
+    conn: AsyncConnection, payment: Mapping[Any, Any], kind: str, data: Mapping[str, Any], now: datetime
 ) -> str:
     """The event, its webhook deliveries and its emails, in the caller's transaction; returns the event's id."""
     event_id = new_id("evt_")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -67,7 +67,9 @@ def new_payment_row(request: PaymentRequest, scope: Scope, now: datetime) -> dic
     }
 
 
-async def insert_payment(conn: AsyncConnection, row: dict[str, Any], event_data: dict[str, Any], now: datetime) -> None:
+async def insert_payment(
+    conn: AsyncConnection, row: dict[str, Any], event_data: Mapping[str, Any], now: datetime
+) -> None:
     await conn.execute(payments.insert(), row)
     await insert_event(conn, row, EVENT_FOR_STATUS[PaymentStatus.INITIATED], event_data, now)
 

@@ -19,7 +19,7 @@ from typing import Any, Self
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from cauri.domain.representation import AppLike
+from cauri.domain.representation import AppLike, Payment
 from cauri.store.apps import AppRepository
 from cauri.store.attempts import AttemptRepository
 from cauri.store.clock import utcnow
@@ -111,8 +111,6 @@ class SqlUnitOfWork:
         self._events = []
         await self._conn.rollback()
 
-    async def payment_views(
-        self, rows: Sequence[Mapping[Any, Any]], *, app: AppLike | None = None
-    ) -> list[dict[str, Any]]:
+    async def payment_views(self, rows: Sequence[Mapping[Any, Any]], *, app: AppLike | None = None) -> list[Payment]:
         assert self._conn is not None
         return await payment_views(self._conn, rows, public_url=self.public_url, app=app)

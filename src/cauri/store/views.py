@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from cauri.domain.representation import AppLike, app_object, capture_object, payment_object
+from cauri.domain.representation import AppLike, Payment, app_object, capture_object, payment_object
 from cauri.store.apps import app_from_row
 from cauri.store.attempts import AttemptRepository
 from cauri.store.clock import iso
@@ -21,7 +21,7 @@ def checkout_url(public_url: str, payment_id: str) -> str:
 
 async def payment_views(
     conn: AsyncConnection, rows: Sequence[Mapping[Any, Any]], *, public_url: str, app: AppLike | None = None
-) -> list[dict[str, Any]]:
+) -> list[Payment]:
     """Payment objects for ``rows`` (one query for all their captures, one for the app if not given)."""
     if not rows:
         return []
