@@ -16,7 +16,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from cauri import __version__
-from cauri.api import docs, events, payments, utilities, webhooks
+from cauri.api import docs, events, health, payments, utilities, webhooks
 from cauri.api.auth import KeyCache
 from cauri.api.context import Gateway
 from cauri.api.envelope import EnvelopeResponse
@@ -28,6 +28,7 @@ from cauri.connectors.registry import ConnectorRegistry
 from cauri.connectors.sandbox import SandboxConnector
 from cauri.domain.errors import DomainError
 from cauri.logs import configure_logging
+from cauri.metrics import RequestMetrics
 from cauri.outbox.dispatcher import Dispatcher
 from cauri.settings import Settings
 from cauri.store.engine import create_engine
@@ -83,6 +84,7 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
         *utilities.routes,
         *docs.routes,
         *checkout.routes,
+        *health.routes(settings),
     ]
     app = Starlette(
         routes=routes,
@@ -98,6 +100,8 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
     app.state.gateway = gateway
     app.state.connectors = registry
     app.add_middleware(RequestLog)
+    if settings.metrics_enabled:
+        app.add_middleware(RequestMetrics)
     return app
 
 
