@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from datetime import timedelta
 from typing import Any
 
@@ -13,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from cauri import metrics
 from cauri.api.auth import authenticate
 from cauri.api.body import parse_json_object, read_body
 from cauri.api.context import Gateway, gateway_of
@@ -94,6 +96,7 @@ def _payment_data(gateway: Gateway, owner: KeyOwner, payment: Any) -> dict[str, 
 
 
 async def initialize(request: Request) -> Response:
+    started = time.perf_counter()
     gateway = gateway_of(request)
     owner = await authenticate(request, gateway.reader, gateway.keys, gateway.limiter)
     raw = await read_body(request, gateway.settings.max_body_bytes)
@@ -117,6 +120,7 @@ async def initialize(request: Request) -> Response:
         fingerprint=fingerprint,
         ttl=timedelta(hours=gateway.settings.idempotency_ttl_hours),
     )
+    metrics.observe_initialize(time.perf_counter() - started)
     return _answer(result)
 
 

@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from cauri import metrics
 from cauri.domain.webhooks import body_bytes, is_public_address, moneroo_signature, retry_delay, standard_signature
 from cauri.outbox import mail
 from cauri.settings import Settings
@@ -85,6 +86,7 @@ class Dispatcher:
             log.warning("email failed", extra={"email_id": claim.id, "error": error})
         delay = retry_delay(claim.attempts, self.settings.webhook_retry_scale) if error else None
         await record_email(self.engine, claim, error=error, next_attempt_at=utcnow() + delay if delay else None)
+        metrics.count_email("sent" if error is None else "retry" if delay else "failed")
 
     async def run_forever(self) -> None:
         """Keep up to ``dispatcher_batch`` webhooks in flight, claiming more as each one ends, so that a slow
@@ -148,4 +150,5 @@ class Dispatcher:
         else:
             delay = retry_delay(claim.attempts, self.settings.webhook_retry_scale)
             outcome, next_at = ("pending", utcnow() + delay) if delay is not None else ("failed", None)
+        metrics.count_delivery("retry" if outcome == "pending" else "delivered" if outcome == "delivered" else "failed")
         return TryResult(claim, status_code, latency, excerpt, error, outcome, next_at)

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import Row, and_, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from cauri import metrics
 from cauri.domain.attempts import MAX_ATTEMPTS_PER_PAYMENT, AttemptRefused, AttemptStatus
 from cauri.domain.payments import EVENT_FOR_STATUS, FINAL_STATUSES, PaymentStatus, TransitionRefused
 from cauri.store.clock import as_utc, utcnow
@@ -115,7 +116,7 @@ async def finish_attempt(
                     completed_at=now,
                     updated_at=now,
                 )
-                .returning(attempts.c.payment_id)
+                .returning(attempts.c.payment_id, attempts.c.method)
             )
         ).one_or_none()
         if row is None:
@@ -131,6 +132,7 @@ async def finish_attempt(
             # A failed attempt leaves the payment open for another try, and is announced on its own.
             body = await event_body(conn, payment._mapping)
             await insert_event(conn, payment._mapping, EVENT_FOR_STATUS[PaymentStatus.FAILED], body, now)
+    metrics.count_attempt(row.method, status.value)  # after the commit: a rolled-back outcome never happened
     return True
 
 
