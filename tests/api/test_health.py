@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import secrets
 import socket
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,23 +18,8 @@ from cauri.settings import Settings
 from cauri.store.engine import create_engine
 from cauri.store.migrate import upgrade
 from cauri.store.monitoring import code_revisions
-from tests.conftest import PG_ADMIN_URL, Database, _pg_admin
 
 HEAD = ",".join(sorted(code_revisions()))
-
-
-@pytest.fixture
-async def fresh_url(database: Database, tmp_path: Path) -> AsyncIterator[str]:
-    """An empty database of the same kind as this run's, for tests that must put it in a state of their own."""
-    if database.kind == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_path / 'fresh.db'}"
-        return
-    name = f"cauri_fresh_{secrets.token_hex(6)}"
-    await _pg_admin(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"{PG_ADMIN_URL.rsplit('/', 1)[0]}/{name}"
-    finally:
-        await _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 async def get(settings: Settings, path: str) -> httpx.Response:
