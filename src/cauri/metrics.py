@@ -19,7 +19,15 @@ import tempfile
 from functools import lru_cache
 from typing import Final, Literal
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    disable_created_metrics,
+    generate_latest,
+)
 from prometheus_client.multiprocess import MultiProcessCollector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -31,6 +39,9 @@ UNMATCHED = "unmatched"
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 _MULTIPROCESS_ENV = "PROMETHEUS_MULTIPROC_DIR"
 _CONVERTOR = re.compile(r"\{(\w+):\w+\}")
+
+# The "_created" twin of every series doubles a scrape for a timestamp Prometheus itself does not use.
+disable_created_metrics()  # type: ignore[no-untyped-call]
 
 REQUESTS = Counter(
     "cauri_http_requests",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import os
 import socket
 import subprocess
@@ -233,6 +234,22 @@ async def test_disabled_metrics_are_not_found(settings: Settings, engine: AsyncE
     async with httpx.AsyncClient(transport=transport, base_url="http://cauri.test") as client:
         assert (await client.get("/metrics")).status_code == 404
         assert (await client.get("/healthz")).status_code == 200
+
+
+async def test_an_unreachable_database_still_serves_the_counters(tmp_path: Path) -> None:
+    # A loopback port nobody listens on: the backlog query fails at once.
+    settings = Settings(database_url=f"postgresql://postgres@127.0.0.1:{_free_port()}/cauri", data_dir=tmp_path)
+    engine = create_engine(settings)
+    try:
+        transport = httpx.ASGITransport(app=create_app(settings, engine))
+        async with httpx.AsyncClient(transport=transport, base_url="http://cauri.test") as client:
+            await client.get("/healthz")
+            scraped = await scrape(client)
+    finally:
+        await engine.dispose()
+    assert math.isnan(value(scraped, "cauri_outbox_pending_deliveries"))
+    assert math.isnan(value(scraped, "cauri_outbox_oldest_pending_delivery_age_seconds"))
+    assert value(scraped, "cauri_http_requests_total", route="/healthz", method="GET", status="200") >= 1
 
 
 def test_serve_with_several_workers_reports_every_process_counts(
