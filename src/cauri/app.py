@@ -16,7 +16,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from cauri import __version__
-from cauri.api import docs, events, payments, utilities, webhooks
+from cauri.api import docs, events, health, payments, utilities, webhooks
 from cauri.api.auth import KeyCache
 from cauri.api.context import Gateway
 from cauri.api.envelope import EnvelopeResponse
@@ -25,6 +25,7 @@ from cauri.api.request_log import RequestLog
 from cauri.checkout import routes as checkout
 from cauri.domain.errors import DomainError
 from cauri.logs import configure_logging
+from cauri.metrics import RequestMetrics
 from cauri.services.runtime import create_runtime
 from cauri.settings import Settings
 from cauri.workers.jobs import background_tasks
@@ -70,6 +71,7 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
         *utilities.routes,
         *docs.routes,
         *checkout.routes,
+        *health.routes(settings),
     ]
     app = Starlette(
         routes=routes,
@@ -84,4 +86,6 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
     )
     app.state.gateway = gateway
     app.add_middleware(RequestLog)
+    if settings.metrics_enabled:
+        app.add_middleware(RequestMetrics)
     return app

@@ -14,6 +14,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from cauri import metrics
 from cauri.domain.apps import App, Scope
 from cauri.domain.errors import DomainError
 from cauri.domain.keys import NewKey
@@ -96,6 +97,7 @@ def serve(
 
     import uvicorn
 
+    metrics.share_across(workers)
     uvicorn.run(
         "cauri.app:create_app",
         factory=True,

@@ -67,6 +67,13 @@ class Settings(BaseSettings):
     merchant_language: str = Field(default="fr", pattern="^(fr|en)$")
     #: PostgreSQL connections each process keeps open.
     db_pool_size: int = Field(default=20, gt=0)
+    #: Prometheus metrics at ``/metrics``. On by default: they carry counts and route templates, no payment
+    #: data, and the default address is loopback; on a public address set ``metrics_token`` or block the path.
+    metrics_enabled: bool = True
+    #: When set, ``/metrics`` wants ``Authorization: Bearer <token>``.
+    metrics_token: str = ""
+    #: ``/readyz`` and the scrape's backlog query give up on the database after this long.
+    health_timeout_seconds: float = Field(default=2.0, gt=0)
 
     @cached_property
     def resolved_database_url(self) -> str:

@@ -80,13 +80,13 @@ class FakeAttempts:
 
     async def finish(
         self, attempt_id: str, connector: str, status: AttemptStatus, code: str | None, message: str | None
-    ) -> str | None:
+    ) -> tuple[str, str] | None:
         attempt = self.rows.get(attempt_id)
         if attempt is None or attempt["connector"] != connector or attempt["status"] != "pending":
             return None
         changes = {"status": status.value, "failure_code": code, "failure_message": message}
         self.uow.staged.append(("attempt", attempt_id, changes))
-        return str(attempt["payment_id"])
+        return str(attempt["payment_id"]), str(attempt["method"])
 
     async def fail_pending(self, payment_ids: Sequence[str], code: str, reason: str) -> None:
         for attempt in self.rows.values():

@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import Row
 
+from cauri import metrics
 from cauri.connectors.base import ActionKind, AttemptRequest, CallbackRejected, Connector, Outcome
 from cauri.connectors.registry import ConnectorRegistry
 from cauri.domain import payer
@@ -241,11 +242,12 @@ async def apply_outcome(uow: UnitOfWork, connector: str, outcome: Outcome) -> bo
     if outcome.status is AttemptStatus.PENDING:
         return False
     async with uow:
-        payment_id = await uow.attempts.finish(
+        finished = await uow.attempts.finish(
             outcome.attempt_id, connector, outcome.status, outcome.failure_code, outcome.failure_message
         )
-        if payment_id is None:
+        if finished is None:
             return False
+        payment_id, method = finished
         payment = await uow.payments.find(payment_id)
         assert payment is not None
         if outcome.status is AttemptStatus.SUCCESS:
@@ -258,6 +260,7 @@ async def apply_outcome(uow: UnitOfWork, connector: str, outcome: Outcome) -> bo
             # A failed attempt leaves the payment open for another try, and is announced on its own.
             uow.emit("payment.failed", payment_id)
         await uow.commit()
+    metrics.count_attempt(method, outcome.status.value)  # after the commit: a rolled-back outcome never happened
     return True
 
 

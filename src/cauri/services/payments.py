@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from cauri import metrics
 from cauri.domain.apps import KeyOwner
 from cauri.domain.clock import iso, utcnow
 from cauri.domain.payment_request import PaymentRequest
@@ -30,11 +32,12 @@ async def initialize_payment(
     """Create the payment and its ``payment.initiated`` event, answering ``render(id, checkout_url)``; with an
     idempotency key, replay the answer an earlier identical request got. This is the hot path: the store
     writes it in a single statement where it can (its own transaction), not through ``async with uow``."""
+    started = time.perf_counter()
     scope = owner.scope
     row = new_payment_row(request, scope, utcnow())
     url = checkout_url(uow.public_url, row["id"])
     event_data = payment_object(row, app_object(owner.app, iso), checkout_url=url, iso=iso)
-    return await create_payment(
+    stored = await create_payment(
         uow.engine,
         scope,
         row,
@@ -44,6 +47,8 @@ async def initialize_payment(
         fingerprint=idempotency.fingerprint if idempotency else b"",
         ttl=idempotency.ttl if idempotency else timedelta(0),
     )
+    metrics.observe_initialize(time.perf_counter() - started)
+    return stored
 
 
 async def verify_payment(uow: UnitOfWork, owner: KeyOwner, payment_id: str) -> Payment:

@@ -71,9 +71,10 @@ class AttemptRepository:
         status: AttemptStatus,
         failure_code: str | None,
         failure_message: str | None,
-    ) -> str | None:
+    ) -> tuple[str, str] | None:
         """End a pending attempt of ``connector`` once (a compare-and-set on its status); returns its payment's
-        id, or None when it had already ended or belongs to another connector (changing nothing)."""
+        id and its method, or None when it had already ended or belongs to another connector (changing
+        nothing)."""
         now = utcnow()
         row = (
             await self.conn.execute(
@@ -91,10 +92,10 @@ class AttemptRepository:
                     updated_at=now,
                     locked_until=None,
                 )
-                .returning(attempts.c.payment_id)
+                .returning(attempts.c.payment_id, attempts.c.method)
             )
         ).one_or_none()
-        return None if row is None else str(row.payment_id)
+        return None if row is None else (str(row.payment_id), str(row.method))
 
     async def fail_pending(self, payment_ids: Sequence[str], code: str, reason: str) -> None:
         """The attempts still under way of payments that just ended (cancelled, expired) fail with ``reason``."""

@@ -25,6 +25,7 @@ from cauri.store.attempts import AttemptRepository
 from cauri.store.clock import utcnow
 from cauri.store.emails import EmailRepository
 from cauri.store.idempotency import IdempotencyRepository
+from cauri.store.monitoring import MonitoringRepository
 from cauri.store.outbox import insert_event
 from cauri.store.payments import PaymentRepository
 from cauri.store.views import payment_views
@@ -38,6 +39,7 @@ class SqlUnitOfWork:
     webhooks: WebhookRepository
     emails: EmailRepository
     idempotency: IdempotencyRepository
+    monitoring: MonitoringRepository
 
     def __init__(self, engine: AsyncEngine, *, public_url: str, reader: AsyncEngine | None = None) -> None:
         self.engine = engine
@@ -55,6 +57,7 @@ class SqlUnitOfWork:
         self.webhooks = WebhookRepository(conn)
         self.emails = EmailRepository(conn)
         self.idempotency = IdempotencyRepository(conn)
+        self.monitoring = MonitoringRepository(conn)
 
     async def __aenter__(self) -> Self:
         if self._conn is not None:

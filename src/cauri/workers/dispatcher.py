@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from cauri import metrics
 from cauri.domain.clock import utcnow
 from cauri.domain.webhooks import body_bytes, is_public_address, moneroo_signature, retry_delay, standard_signature
 from cauri.services import webhooks
@@ -142,4 +143,5 @@ class Dispatcher:
         else:
             delay = retry_delay(claim.attempts, self.settings.webhook_retry_scale)
             outcome, next_at = ("pending", utcnow() + delay) if delay is not None else ("failed", None)
+        metrics.count_delivery("retry" if outcome == "pending" else "delivered" if outcome == "delivered" else "failed")
         return TryResult(claim, status_code, latency, excerpt, error, outcome, next_at)

@@ -14,6 +14,7 @@ from typing import Any
 import aiosmtplib
 from jinja2 import Environment, PackageLoader, select_autoescape
 
+from cauri import metrics
 from cauri.checkout.i18n import LANGUAGES, format_money, translations
 from cauri.domain.clock import utcnow
 from cauri.domain.webhooks import retry_delay
@@ -116,6 +117,7 @@ class Mailer:
         delay = retry_delay(claim.attempts, self.settings.webhook_retry_scale) if error else None
         next_at = utcnow() + delay if delay else None
         await webhooks.record_email(self.runtime.uow(), claim, error=error, next_attempt_at=next_at)
+        metrics.count_email("sent" if error is None else "retry" if delay else "failed")
 
     async def run_forever(self) -> None:
         while True:
