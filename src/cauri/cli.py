@@ -19,6 +19,7 @@ from cauri.domain.apps import App, Scope
 from cauri.domain.errors import DomainError
 from cauri.domain.keys import NewKey
 from cauri.domain.payments import Environment
+from cauri.domain.representation import Event, WebhookEndpoint
 from cauri.services import apps as app_service
 from cauri.services import webhooks as webhook_service
 from cauri.services.runtime import Runtime, create_runtime
@@ -268,7 +269,7 @@ def webhooks_add(
         console.print(f"[red]error:[/red] {exc.message}")
         raise typer.Exit(1) from exc
 
-    async def add(runtime: Runtime) -> dict[str, Any]:
+    async def add(runtime: Runtime) -> WebhookEndpoint:
         found = await app_service.find_app(runtime.uow(), app)
         scope = Scope(found.id, _env(live).value)
         return await webhook_service.add_endpoint(runtime.uow(), scope, endpoint, settings.secret)
@@ -293,7 +294,7 @@ def events_list(
 ) -> None:
     """The newest events, with the state of each delivery."""
 
-    async def listed(runtime: Runtime) -> list[dict[str, Any]]:
+    async def listed(runtime: Runtime) -> list[Event]:
         found = await app_service.find_app(runtime.uow(), app)
         scope = Scope(found.id, _env(live).value)
         return await webhook_service.list_events(runtime.uow(), scope, limit=limit, before=None)

@@ -22,8 +22,13 @@ HTTP_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "tra
 
 
 def documented_operations(gateway: Gateway) -> set[str]:
-    paths: dict[str, dict[str, object]] = httpx.get(f"{gateway.url}/openapi.json", timeout=10).json()["paths"]
-    return {f"{method.upper()} {path}" for path, item in paths.items() for method in item if method in HTTP_METHODS}
+    """The document's operations and the webhooks it declares (Swagger UI lists both, a webhook by its name)."""
+    document = httpx.get(f"{gateway.url}/openapi.json", timeout=10).json()
+    operations = set()
+    for section in ("paths", "webhooks"):
+        items: dict[str, dict[str, object]] = document.get(section, {})
+        operations |= {f"{m.upper()} {name}" for name, item in items.items() for m in item if m in HTTP_METHODS}
+    return operations
 
 
 async def test_docs_render_every_operation_of_the_openapi_31_document(

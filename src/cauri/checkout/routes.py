@@ -24,7 +24,6 @@ from cauri.api.identifiers import path_id
 from cauri.checkout.i18n import LANGUAGES, choose_language, format_money, translations
 from cauri.checkout.security import (
     CSRF_COOKIE,
-    SlidingWindow,
     csrf_token,
     csrf_valid,
     new_browser_secret,
@@ -46,8 +45,6 @@ templates = Environment(
     loader=PackageLoader("cauri.checkout", "templates"), autoescape=select_autoescape(default=True), auto_reload=False
 )
 LANG_COOKIE = "cauri_lang"
-#: Attempt creation per customer address: enough for honest retries, too few to hammer a provider.
-ATTEMPTS_PER_CLIENT = SlidingWindow(limit=20, seconds=600)
 
 
 def _gateway(request: Request) -> Gateway:
@@ -233,7 +230,7 @@ async def pay(request: Request) -> Response:
     except AttemptFormInvalid as exc:
         errors = {name: gettext(message) for name, message in exc.errors.items()}
         return _page(request, loaded, errors=errors, form=form, status_code=exc.status)
-    if not ATTEMPTS_PER_CLIENT.allow(_client_ip(request)):
+    if not _gateway(request).attempts_per_client.allow(_client_ip(request)):
         return _page(request, loaded, errors={"method": gettext("Too many attempts. Wait a few minutes.")},
                      form=form, status_code=429)  # fmt: skip
     payer = Payer(_client_ip(request), request.headers.get("user-agent", ""), _language(request))

@@ -9,7 +9,7 @@ few ``Field`` annotations below, and never validates an answer.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Mapping
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from datetime import datetime
 from functools import lru_cache
 from typing import Annotated, Any, Literal, NotRequired, Protocol
@@ -447,3 +447,54 @@ def payment_object(
         "created_at": created,
         "updated_at": updated,
     }
+
+
+def endpoint_object(endpoint: Mapping[Any, Any], iso: Formatter, secret: str | None = None) -> WebhookEndpoint:
+    """A webhook endpoint; its signing secret only in the answer to its creation."""
+    data = WebhookEndpoint(
+        id=endpoint["id"],
+        url=endpoint["url"],
+        events=None if endpoint["event_types"] == "*" else endpoint["event_types"].split(","),
+        environment=endpoint["environment"],
+        is_enabled=endpoint["is_enabled"],
+        created_at=_stamp(iso, endpoint["created_at"]),
+    )
+    if secret is not None:
+        data["secret"] = secret
+    return data
+
+
+def event_object(event: Mapping[Any, Any], deliveries: Sequence[Mapping[Any, Any]], iso: Formatter) -> Event:
+    return Event(
+        id=event["id"],
+        type=event["type"],
+        payment_id=event["payment_id"],
+        created_at=_stamp(iso, event["created_at"]),
+        deliveries=[
+            EventDelivery(id=d["id"], endpoint_id=d["endpoint_id"], status=d["status"], attempts=d["attempts"])
+            for d in deliveries
+        ],
+    )
+
+
+def delivery_object(delivery: Mapping[Any, Any], tries: Sequence[Mapping[Any, Any]], iso: Formatter) -> Delivery:
+    """A delivery with every try: when, the endpoint's status and latency, the answer's first KB, the error."""
+    return Delivery(
+        id=delivery["id"],
+        event_id=delivery["event_id"],
+        endpoint_id=delivery["endpoint_id"],
+        status=delivery["status"],
+        attempts=delivery["attempts"],
+        next_attempt_at=_stamp(iso, delivery["next_attempt_at"]),
+        delivered_at=iso(delivery["delivered_at"]),
+        tries=[
+            DeliveryTry(
+                attempted_at=_stamp(iso, t["attempted_at"]),
+                status_code=t["status_code"],
+                latency_ms=t["latency_ms"],
+                response_excerpt=t["response_excerpt"],
+                error=t["error"],
+            )
+            for t in tries
+        ],
+    )

@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 from cauri.domain.apps import Scope
 from cauri.domain.clock import iso
 from cauri.domain.errors import FieldErrors, NotFound, ValidationFailed
+from cauri.domain.representation import Delivery, Event, WebhookEndpoint, delivery_object, endpoint_object, event_object
 from cauri.domain.webhooks import PAYMENT_EVENTS, is_public_address, new_secret
 from cauri.services.runtime import UnitOfWork
 from cauri.settings import Settings
@@ -70,34 +71,20 @@ def _public(host: str) -> bool:
     return all(is_public_address(str(info[4][0])) for info in infos)
 
 
-def endpoint_object(row: Any, secret: str | None = None) -> dict[str, Any]:
-    data: dict[str, Any] = {
-        "id": row.id,
-        "url": row.url,
-        "events": None if row.event_types == "*" else row.event_types.split(","),
-        "environment": row.environment,
-        "is_enabled": row.is_enabled,
-        "created_at": iso(row.created_at),
-    }
-    if secret is not None:
-        data["secret"] = secret  # shown once, at creation
-    return data
-
-
-async def add_endpoint(uow: UnitOfWork, scope: Scope, endpoint: NewEndpoint, master: bytes) -> dict[str, Any]:
+async def add_endpoint(uow: UnitOfWork, scope: Scope, endpoint: NewEndpoint, master: bytes) -> WebhookEndpoint:
     """Register an endpoint (at most ``MAX_ENDPOINTS`` per app and environment); its object, secret included."""
     async with uow:
         row = await uow.webhooks.create_endpoint(
             master, scope.app_id, scope.environment, endpoint.url, endpoint.secret, endpoint.events
         )
         await uow.commit()
-    return endpoint_object(row, endpoint.secret)
+    return endpoint_object(row._mapping, iso, endpoint.secret)
 
 
-async def list_endpoints(uow: UnitOfWork, scope: Scope) -> list[dict[str, Any]]:
+async def list_endpoints(uow: UnitOfWork, scope: Scope) -> list[WebhookEndpoint]:
     async with uow.reading():
         rows = await uow.webhooks.list_endpoints(scope.app_id, scope.environment)
-    return [endpoint_object(r) for r in rows if r.is_enabled]
+    return [endpoint_object(r._mapping, iso) for r in rows if r.is_enabled]
 
 
 async def delete_endpoint(uow: UnitOfWork, scope: Scope, endpoint_id: str) -> None:
@@ -107,11 +94,11 @@ async def delete_endpoint(uow: UnitOfWork, scope: Scope, endpoint_id: str) -> No
         await uow.commit()
 
 
-async def list_events(uow: UnitOfWork, scope: Scope, *, limit: int, before: str | None) -> list[dict[str, Any]]:
+async def list_events(uow: UnitOfWork, scope: Scope, *, limit: int, before: str | None) -> list[Event]:
     """Newest first, each with its deliveries' states (``before``: the last event id of the previous page)."""
     async with uow.reading():
         rows = await uow.webhooks.list_events(scope.app_id, scope.environment, limit=limit, before=before)
-    return [{**row, "created_at": iso(row["created_at"])} for row in rows]
+    return [event_object(row, row["deliveries"], iso) for row in rows]
 
 
 async def resend_event(uow: UnitOfWork, scope: Scope, event_id: str) -> int:
@@ -122,32 +109,14 @@ async def resend_event(uow: UnitOfWork, scope: Scope, event_id: str) -> int:
     return due
 
 
-async def get_delivery(uow: UnitOfWork, scope: Scope, delivery_id: str) -> dict[str, Any]:
+async def get_delivery(uow: UnitOfWork, scope: Scope, delivery_id: str) -> Delivery:
     """A delivery with every try (status, latency, the answer's first KB)."""
     async with uow.reading():
         row = await uow.webhooks.delivery(scope.app_id, scope.environment, delivery_id)
         if row is None:
             raise NotFound("Delivery not found.")
         tries = await uow.webhooks.delivery_history(delivery_id)
-    return {
-        "id": row.id,
-        "event_id": row.event_id,
-        "endpoint_id": row.endpoint_id,
-        "status": row.status,
-        "attempts": row.attempts,
-        "next_attempt_at": iso(row.next_attempt_at),
-        "delivered_at": iso(row.delivered_at),
-        "tries": [
-            {
-                "attempted_at": iso(a.attempted_at),
-                "status_code": a.status_code,
-                "latency_ms": a.latency_ms,
-                "response_excerpt": a.response_excerpt,
-                "error": a.error,
-            }
-            for a in tries
-        ],
-    }
+    return delivery_object(row._mapping, [t._mapping for t in tries], iso)
 
 
 async def claim_deliveries(uow: UnitOfWork, lease_until: datetime, limit: int) -> list[Claim]:
