@@ -40,5 +40,13 @@ lint: $(DEV_STAMP)
 bench: $(DEV_STAMP)
 	$(PY) bench/run.py
 
+## Extract every message into src/cauri/i18n/messages.pot and bring the French catalogue up to date
+## (new messages arrive empty: translate them; tests/i18n fails until you do).
+messages: $(DEV_STAMP)
+	$(VENV)/bin/pybabel extract --mapping-file=babel.cfg --output-file=src/cauri/i18n/messages.pot \
+	  --no-wrap --sort-output --add-location=file .
+	$(VENV)/bin/pybabel update --input-file=src/cauri/i18n/messages.pot --output-dir=src/cauri/i18n/translations \
+	  --domain=messages --locale=fr --no-wrap --no-fuzzy-matching --ignore-obsolete
+
 clean:
 	rm -rf $(VENV) .cauri .pytest_cache .mypy_cache .ruff_cache .hypothesis

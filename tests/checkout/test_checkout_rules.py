@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from urllib.parse import parse_qsl, urlsplit
 
-from cauri.checkout.i18n import choose_language, format_money
 from cauri.domain.checkout import offered_methods, return_url_for
 from cauri.domain.payer import expiry_valid, luhn_valid, normalize_phone
+from cauri.i18n import choose_language, format_money
 
 
 def test_return_url_keeps_the_merchants_parameters_and_fragment() -> None:

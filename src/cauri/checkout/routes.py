@@ -21,7 +21,6 @@ from starlette.staticfiles import StaticFiles
 
 from cauri.api.context import Gateway, gateway_of
 from cauri.api.identifiers import path_id
-from cauri.checkout.i18n import LANGUAGES, choose_language, format_money, translations
 from cauri.checkout.security import (
     CSRF_COOKIE,
     csrf_token,
@@ -31,12 +30,13 @@ from cauri.checkout.security import (
 )
 from cauri.connectors.base import ActionKind
 from cauri.connectors.registry import ConnectorRegistry
-from cauri.domain.attempts import AttemptRefused
+from cauri.domain.attempts import AttemptRefused, AttemptStatus
 from cauri.domain.checkout import MethodGroup, group_methods, return_url_for
 from cauri.domain.errors import NotFound
 from cauri.domain.methods import CATALOGUE, PHONE_KINDS, MethodKind
 from cauri.domain.payments import TransitionRefused
 from cauri.domain.sandbox import TEST_CARDS, TEST_PHONES
+from cauri.i18n import LANGUAGES, N_, choose_language, format_money, translate, translations
 from cauri.services import checkout as service
 from cauri.services.checkout import AttemptForm, AttemptFormInvalid, CallbackRejected, CheckoutState, Payer
 
@@ -111,13 +111,16 @@ def _page(
         "need_country": not customer.get("country_code"),
         "attempt": attempt,
         "action": (attempt.next_action or {}) if attempt is not None else {},
-        "last_failure": attempt.failure_message if attempt is not None and attempt.status == "failed" else None,
+        # The failure message is a connector's (or the service's) N_ literal: translated here, where it is shown.
+        "last_failure": translate(language, attempt.failure_message)
+        if attempt is not None and attempt.status == "failed" and attempt.failure_message
+        else None,
         "errors": errors or {},
         "form": form or {},
         "csrf": csrf_token(settings.secret, browser_secret, payment.id),
         "return_to": return_url_for(payment.return_url, payment.id, payment.status) if final else None,
-        "test_phones": list(TEST_PHONES.items()),
-        "test_cards": list(TEST_CARDS.items()),
+        "test_phones": _outcomes(TEST_PHONES, language),
+        "test_cards": _outcomes(TEST_CARDS, language),
         "version": loaded.version,
     }
     html = templates.get_template("checkout.html").render(context)
@@ -132,14 +135,20 @@ def _page(
 
 
 KIND_LABELS = {
-    MethodKind.MOBILE_MONEY: "Mobile money",
-    MethodKind.CARD: "Bank card",
-    MethodKind.BANK_TRANSFER: "Bank transfer",
-    MethodKind.QR: "QR code",
-    MethodKind.USSD: "USSD",
-    MethodKind.CRYPTO: "Crypto",
-    MethodKind.WALLET: "Wallet",
-    MethodKind.TEST: "Test method",
+    MethodKind.MOBILE_MONEY: N_("Mobile money"),
+    MethodKind.CARD: N_("Bank card"),
+    MethodKind.BANK_TRANSFER: N_("Bank transfer"),
+    MethodKind.QR: N_("QR code"),
+    MethodKind.USSD: N_("USSD"),
+    MethodKind.CRYPTO: N_("Crypto"),
+    MethodKind.WALLET: N_("Wallet"),
+    MethodKind.TEST: N_("Test method"),
+}
+#: What a sandbox test number does, in the page's table of them.
+OUTCOME_LABELS = {
+    AttemptStatus.SUCCESS: N_("success"),
+    AttemptStatus.FAILED: N_("failed"),
+    AttemptStatus.PENDING: N_("pending"),
 }
 
 
@@ -148,9 +157,13 @@ def _group(group: MethodGroup, language: str) -> dict[str, Any]:
     return {
         "country": Locale.parse(language).territories.get(country.code, country.name) if country else None,
         "flag": country.flag if country else "",
-        "kind": KIND_LABELS[group.kind],
+        "kind": translate(language, KIND_LABELS[group.kind]),
         "methods": group.methods,
     }
+
+
+def _outcomes(numbers: dict[str, tuple[AttemptStatus, str | None]], language: str) -> list[tuple[str, str]]:
+    return [(number, translate(language, OUTCOME_LABELS[status])) for number, (status, _reason) in numbers.items()]
 
 
 def _not_found(request: Request) -> Response:
@@ -217,7 +230,8 @@ async def pay(request: Request) -> Response:
     if isinstance(posted, Response):
         return posted
     loaded, form = posted
-    gettext = translations(_language(request)).gettext
+    language = _language(request)
+    gettext = translations(language).gettext
     if loaded.is_final:
         return _see(request)
     registry = _registry(request)
@@ -228,7 +242,7 @@ async def pay(request: Request) -> Response:
     try:
         checked = service.check_attempt_form(loaded, service.payment_methods(loaded, registry), fields)
     except AttemptFormInvalid as exc:
-        errors = {name: gettext(message) for name, message in exc.errors.items()}
+        errors = {name: translate(language, message) for name, message in exc.errors.items()}
         return _page(request, loaded, errors=errors, form=form, status_code=exc.status)
     if not _gateway(request).attempts_per_client.allow(_client_ip(request)):
         return _page(request, loaded, errors={"method": gettext("Too many attempts. Wait a few minutes.")},
@@ -238,12 +252,15 @@ async def pay(request: Request) -> Response:
         action = await service.start_attempt(
             _gateway(request).uow(), registry, loaded, checked, payer, _callback_url(request)
         )
-    except (AttemptRefused, TransitionRefused) as exc:
-        return _page(request, await _load(request) or loaded, errors={"method": gettext(exc.message)}, form=form,
-                     status_code=409)  # fmt: skip
-    if action is ActionKind.AUTHENTICATE:
-        return RedirectResponse(f"/checkout/{loaded.payment.id}/authenticate", status_code=303)
-    return _see(request)
+    except AttemptRefused as exc:  # its message is one of the service's N_ literals
+        refused = translate(language, exc.message)
+    except TransitionRefused:  # the payment moved meanwhile (the state machine's words are the API's, in English)
+        refused = gettext("This payment changed in the meantime.")
+    else:
+        if action is ActionKind.AUTHENTICATE:
+            return RedirectResponse(f"/checkout/{loaded.payment.id}/authenticate", status_code=303)
+        return _see(request)
+    return _page(request, await _load(request) or loaded, errors={"method": refused}, form=form, status_code=409)
 
 
 async def authenticate_page(request: Request) -> Response:
@@ -285,7 +302,7 @@ async def cancel(request: Request) -> Response:
         return posted
     loaded, _form_fields = posted
     try:
-        await service.cancel_payment(_gateway(request).uow(), loaded.payment.id, "Cancelled by the customer.")
+        await service.cancel_payment(_gateway(request).uow(), loaded.payment.id, N_("Cancelled by the customer."))
     except TransitionRefused:
         pass  # already final: the page shows how it ended
     return _see(request)

@@ -28,6 +28,7 @@ from cauri.connectors.base import (
 from cauri.domain.attempts import AttemptStatus
 from cauri.domain.methods import PHONE_KINDS, MethodKind
 from cauri.domain.sandbox import TEST_CARDS, TEST_PHONES
+from cauri.i18n import N_
 
 log = logging.getLogger("cauri.connectors.sandbox")
 
@@ -42,7 +43,7 @@ def phone_outcome(phone: str | None) -> tuple[AttemptStatus, str | None]:
 
 def card_outcome(number: str | None) -> tuple[AttemptStatus, str | None]:
     digits = "".join(c for c in number or "" if c.isdigit())
-    return TEST_CARDS.get(digits, (AttemptStatus.FAILED, "Unknown test card: use one of the sandbox cards."))
+    return TEST_CARDS.get(digits, (AttemptStatus.FAILED, N_("Unknown test card: use one of the sandbox cards.")))
 
 
 class SandboxConnector(Connector):
@@ -77,7 +78,7 @@ class SandboxConnector(Connector):
     async def confirm_authentication(self, attempt: Mapping[Any, Any], approved: bool, callback_url: str) -> None:
         if not approved:
             outcome = Outcome(attempt["id"], AttemptStatus.FAILED, "authentication_failed",
-                              "The card's authentication failed.")  # fmt: skip
+                              N_("The card's authentication failed."))  # fmt: skip
         else:
             verdict = attempt.get("next_action") or {}
             status = AttemptStatus(verdict.get("data", {}).get("sandbox_status", AttemptStatus.FAILED.value))

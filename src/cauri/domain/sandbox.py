@@ -1,21 +1,23 @@
-"""The sandbox's test numbers: which phone or card gives which outcome (the README's tables)."""
+"""The sandbox's test numbers: which phone or card gives which outcome (the README's tables). The failure
+messages are ``N_`` literals: the checkout page and the mail translate them where they show them."""
 
 from __future__ import annotations
 
 from cauri.domain.attempts import AttemptStatus
+from cauri.i18n import N_
 
 #: Phone numbers (any country: the number's last ten digits decide), as the contract's table says.
 TEST_PHONES: dict[str, tuple[AttemptStatus, str | None]] = {
     "4149518161": (AttemptStatus.SUCCESS, None),
-    "4149518162": (AttemptStatus.FAILED, "The customer declined the payment on their phone."),
+    "4149518162": (AttemptStatus.FAILED, N_("The customer declined the payment on their phone.")),
     "4149518163": (AttemptStatus.PENDING, None),
 }
 #: Test cards; any other number is declined as unknown.
 TEST_CARDS: dict[str, tuple[AttemptStatus, str | None]] = {
     "4242424242424242": (AttemptStatus.SUCCESS, None),
     "5555555555554444": (AttemptStatus.SUCCESS, None),
-    "4000000000000002": (AttemptStatus.FAILED, "The card was declined."),
-    "4000000000009995": (AttemptStatus.FAILED, "Insufficient funds."),
+    "4000000000000002": (AttemptStatus.FAILED, N_("The card was declined.")),
+    "4000000000009995": (AttemptStatus.FAILED, N_("Insufficient funds.")),
     "4000000000000259": (AttemptStatus.PENDING, None),
 }
 

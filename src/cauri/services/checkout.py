@@ -23,6 +23,7 @@ from cauri.domain.clock import as_utc, utcnow
 from cauri.domain.errors import NotFound
 from cauri.domain.methods import PHONE_KINDS, MethodKind, PaymentMethod
 from cauri.domain.payments import FINAL_STATUSES, PaymentStatus, TransitionRefused, new_id
+from cauri.i18n import N_
 from cauri.services.runtime import UnitOfWork
 
 __all__ = ["CallbackRejected"]
@@ -30,7 +31,7 @@ __all__ = ["CallbackRejected"]
 log = logging.getLogger("cauri.checkout")
 _FINAL = frozenset(s.value for s in FINAL_STATUSES)
 #: What the checkout says when a provider cannot be reached at all; the customer may try again.
-PROVIDER_UNREACHABLE = "The payment provider could not be reached. Try again."
+PROVIDER_UNREACHABLE = N_("The payment provider could not be reached. Try again.")
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +68,7 @@ async def load_checkout(uow: UnitOfWork, payment_id: str) -> CheckoutState | Non
     deadline = as_utc(payment.initiated_at) + timedelta(minutes=app.expiry_minutes)
     if payment.status not in _FINAL and deadline <= utcnow():
         try:
-            await cancel_payment(uow, payment_id, "Expired.")
+            await cancel_payment(uow, payment_id, N_("Expired."))
         except TransitionRefused:
             pass  # finished meanwhile
         return await load_checkout(uow, payment_id)
@@ -108,7 +109,7 @@ class CheckedAttempt:
 
 
 class AttemptFormInvalid(Exception):
-    """The form cannot start an attempt; ``errors`` maps fields to messages (msgids: the page translates)."""
+    """The form cannot start an attempt; ``errors`` maps fields to messages (``N_`` literals: the page translates)."""
 
     def __init__(self, errors: dict[str, str], status: int = 422) -> None:
         super().__init__(errors)
@@ -121,10 +122,10 @@ def check_attempt_form(state: CheckoutState, methods: list[PaymentMethod], form:
     payment = state.payment
     method = next((m for m in methods if m.code == form.method), None)
     if method is None:
-        raise AttemptFormInvalid({"method": "Choose a payment method."})
+        raise AttemptFormInvalid({"method": N_("Choose a payment method.")})
     errors: dict[str, str] = {}
     if not method.min_amount <= payment.amount <= method.max_amount:
-        errors["method"] = "This amount cannot be paid with this method."
+        errors["method"] = N_("This amount cannot be paid with this method.")
     sandbox = payment.environment == "sandbox"
     phone = card_number = card_expiry = None
     region = method.countries[0] if len(method.countries) == 1 else None
@@ -134,25 +135,25 @@ def check_attempt_form(state: CheckoutState, methods: list[PaymentMethod], form:
         if restricted:
             phone = payer.normalize_phone(restricted["number"], restricted["country_code"], sandbox=True)
             if typed and payer.normalize_phone(typed, region, sandbox=sandbox) not in (phone, restricted["number"]):
-                errors["phone"] = "This payment can only be paid from the number shown."
+                errors["phone"] = N_("This payment can only be paid from the number shown.")
         elif not typed:
-            errors["phone"] = "Enter your mobile money number."
+            errors["phone"] = N_("Enter your mobile money number.")
         else:
             phone = payer.normalize_phone(typed, region, sandbox=sandbox)
             if phone is None:
-                errors["phone"] = "This is not a valid phone number for this method."
+                errors["phone"] = N_("This is not a valid phone number for this method.")
     if method.kind is MethodKind.CARD:
         card_number = "".join(c for c in form.card_number if c.isdigit())
         card_expiry = form.card_expiry
         if not payer.luhn_valid(card_number):
-            errors["card_number"] = "Check the card number."
+            errors["card_number"] = N_("Check the card number.")
         if not payer.expiry_valid(card_expiry):
-            errors["card_expiry"] = "Check the expiry date (MM/YY)."
+            errors["card_expiry"] = N_("Check the expiry date (MM/YY).")
         if not form.card_cvc.isdigit() or len(form.card_cvc) not in (3, 4):
-            errors["card_cvc"] = "Check the security code."
+            errors["card_cvc"] = N_("Check the security code.")
         if "country" in method.customer_fields and not payment.customer.get("country_code"):
             if not payer.country_valid(form.country):
-                errors["country"] = "Choose your country."
+                errors["country"] = N_("Choose your country.")
     if errors:
         raise AttemptFormInvalid(errors)
     return CheckedAttempt(method, phone, card_number, card_expiry)
@@ -172,19 +173,19 @@ async def start_attempt(
     payment = state.payment
     connector = connectors.for_method(checked.method, payment.environment)
     if connector is None:
-        raise AttemptFormInvalid({"method": "Choose a payment method."})
+        raise AttemptFormInvalid({"method": N_("Choose a payment method.")})
     now = utcnow()
     attempt_id = new_id("att_")
     async with uow:
         locked = await uow.payments.find(payment.id, lock=True)
         assert locked is not None
         if locked.status in _FINAL:
-            raise AttemptRefused(f"This payment is already {locked.status}.")
+            raise AttemptRefused(N_("This payment has already ended."))
         total, pending = await uow.attempts.counts(payment.id)
         if pending:
-            raise AttemptRefused("A payment attempt is already under way.")
+            raise AttemptRefused(N_("A payment attempt is already under way."))
         if total >= MAX_ATTEMPTS_PER_PAYMENT:
-            raise AttemptRefused("Too many attempts for this payment.")
+            raise AttemptRefused(N_("Too many attempts for this payment."))
         await uow.attempts.add(
             {
                 "id": attempt_id,
@@ -292,7 +293,7 @@ async def expire_payments(uow: UnitOfWork) -> int:
     """Cancel every payment left unpaid past its app's delay, in one statement; returns how many."""
     async with uow:
         ids = await uow.payments.expire_due(utcnow())
-        await uow.attempts.fail_pending(ids, "cancelled", "Expired.")
+        await uow.attempts.fail_pending(ids, "cancelled", N_("Expired."))
         await uow.commit()
     return len(ids)
 

@@ -15,9 +15,9 @@ import aiosmtplib
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from cauri import metrics
-from cauri.checkout.i18n import LANGUAGES, format_money, translations
 from cauri.domain.clock import utcnow
 from cauri.domain.webhooks import retry_delay
+from cauri.i18n import DEFAULT_LANGUAGE, LANGUAGES, format_money, translate, translations
 from cauri.services import webhooks
 from cauri.services.runtime import Runtime
 from cauri.services.webhooks import EmailClaim
@@ -34,7 +34,7 @@ _templates = Environment(
 def language_of(data: dict[str, Any]) -> str:  # the customer's
     """The language the customer paid in (chosen on the checkout page), French by default."""
     local = ((data.get("capture") or {}).get("context") or {}).get("local")
-    return local if local in LANGUAGES else "fr"
+    return local if local in LANGUAGES else DEFAULT_LANGUAGE
 
 
 def render(kind: str, event_type: str, data: dict[str, Any], app_name: str, settings: Settings) -> EmailMessage:
@@ -53,7 +53,8 @@ def render(kind: str, event_type: str, data: dict[str, Any], app_name: str, sett
         "customer": f"{data['customer']['first_name']} {data['customer']['last_name']}",
         "customer_email": data["customer"]["email"],
         "succeeded": event_type == "payment.success",
-        "failure": gettext(capture["failure_message"]) if capture.get("failure_message") else None,
+        # A connector's failure message is one of its N_ literals, translated here for the reader.
+        "failure": translate(language, capture["failure_message"]) if capture.get("failure_message") else None,
     }
     message = EmailMessage()
     if kind == "receipt":

@@ -1,4 +1,9 @@
-"""French and English: Babel catalogues (compiled in memory at start-up), locale choice, money formatting."""
+"""French and English for every face (checkout, mail, dashboard): the catalogues, compiled in memory on first
+use, the marker for messages written far from where they are translated, locale choice and money formatting.
+
+Every message is a literal where it is written: ``_("…")``/``gettext("…")`` in templates and faces, ``N_("…")``
+where the text is defined in one place and translated in another (a service's refusal, a connector's failure
+message). ``make messages`` extracts them all; ``tests/i18n`` fails while one has no French translation."""
 
 from __future__ import annotations
 
@@ -17,17 +22,29 @@ LANGUAGES = ("fr", "en")
 DEFAULT_LANGUAGE = "fr"  # most of our customers' phones are set to French
 
 
+def N_(message: str) -> str:  # the name extractors look for by default
+    """Mark ``message`` for extraction without translating it: it is translated later, with ``translate``."""
+    return message
+
+
 @cache
 def translations(language: str) -> NullTranslations:
     """The catalogue for ``language``; English is the source language, so it needs none."""
     if language == "en":
         return NullTranslations()
-    po = files("cauri.checkout") / "translations" / language / "LC_MESSAGES" / "messages.po"
+    po = files("cauri.i18n") / "translations" / language / "LC_MESSAGES" / "messages.po"
     catalog = read_po(io.BytesIO(po.read_bytes()), locale=language)
     compiled = io.BytesIO()
     write_mo(compiled, catalog)
     compiled.seek(0)
     return Translations(compiled)
+
+
+def translate(language: str, message: str) -> str:
+    """``message`` in ``language``, where ``message`` came from elsewhere: a literal marked with ``N_`` where it
+    was written (a refusal, a connector's failure message). Text with no entry (a provider's own words) stays as
+    it is. Literals are translated with ``gettext("…")`` instead, so the extractor sees them."""
+    return translations(language).gettext(message)
 
 
 def choose_language(query: str | None, cookie: str | None, accept_language: str | None) -> str:
@@ -53,3 +70,6 @@ def format_money(amount: int, currency: str, language: str) -> str:
     if len(get_currency_symbol(currency, locale=locale)) > 1:
         pattern = pattern.replace("¤#", "¤\u00a0#")  # "F CFA 5,000", not "F CFA5,000"
     return format_currency(amount, currency, format=pattern, locale=locale, currency_digits=False)
+
+
+__all__ = ["DEFAULT_LANGUAGE", "LANGUAGES", "N_", "choose_language", "format_money", "translate", "translations"]
