@@ -45,7 +45,7 @@ from typing_extensions import is_typeddict  # typing's misses typing_extensions'
 
 from cauri.api.envelope import envelope_bytes
 from cauri.domain import representation
-from cauri.store.clock import iso
+from cauri.domain.clock import iso
 
 try:
     import msgspec

@@ -44,6 +44,8 @@ class Settings(BaseSettings):
     #: Attempts still pending after this long are asked about (reconciliation), and expiry is checked, this often.
     reconcile_every_seconds: float = Field(default=30.0, gt=0)
     reconcile_after_seconds: float = Field(default=120.0, ge=0)
+    #: How long a worker holds the attempts it asks providers about: another worker asks again only after.
+    reconcile_lease_seconds: float = Field(default=300.0, gt=0)
     #: The webhook dispatcher runs inside ``cauri serve`` too (``cauri worker`` runs it alone).
     dispatcher_in_serve: bool = True
     #: How often an idle dispatcher looks for due deliveries (the floor of webhook latency).

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from cauri.store.clock import utcnow
+from cauri.domain.clock import utcnow
 from cauri.store.tables import idempotency_keys, payments
 from tests.conftest import MerchantApp, new_merchant, payment_body
 

@@ -42,3 +42,21 @@ async def test_control_characters_in_a_query_are_refused_with_the_field_named(
     response = await client.get(query, headers=merchant.headers)
     assert response.status_code == 422, response.text
     assert list(response.json()["errors"]) == [field]
+
+
+async def test_another_apps_event_id_does_not_page_this_apps_events(client: httpx.AsyncClient, engine: object) -> None:
+    """``before`` is looked up within the caller's app: another app's event reveals nothing, moves nothing."""
+    from tests.conftest import new_merchant, payment_body
+
+    mine, theirs = await new_merchant(engine), await new_merchant(engine)  # type: ignore[arg-type]
+
+    async def initiated(merchant: MerchantApp) -> str:
+        await client.post("/v1/payments/initialize", json=payment_body(), headers=merchant.headers)
+        events = (await client.get("/v1/events", params={"limit": 1}, headers=merchant.headers)).json()["data"]
+        return str(events[0]["id"])
+
+    first = await initiated(mine)
+    foreign = await initiated(theirs)
+    second = await initiated(mine)
+    listed = await client.get("/v1/events", params={"before": foreign}, headers=mine.headers)
+    assert [e["id"] for e in listed.json()["data"]] == [second, first]

@@ -23,9 +23,9 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from cauri.app import create_app
+from cauri.domain.clock import utcnow
 from cauri.metrics import route_label
 from cauri.settings import Settings
-from cauri.store.clock import utcnow
 from cauri.store.engine import create_engine
 from cauri.store.migrate import upgrade
 from cauri.store.tables import deliveries

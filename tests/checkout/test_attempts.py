@@ -13,9 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from cauri.connectors.registry import ConnectorRegistry
 from cauri.connectors.sandbox import SandboxConnector
+from cauri.domain.clock import utcnow
 from cauri.services.checkout import expire_payments, reconcile
 from cauri.settings import Settings
-from cauri.store.clock import utcnow
 from cauri.store.tables import attempts, events, payments
 from tests.conftest import MerchantApp, payment_body, record_attempt, uow
 

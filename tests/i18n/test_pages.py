@@ -8,7 +8,7 @@ import html
 import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from cauri.store.clock import utcnow
+from cauri.domain.clock import utcnow
 from tests.conftest import MerchantApp, payment_body, record_attempt
 
 FRENCH = {"Accept-Language": "fr-FR,fr;q=0.9"}

@@ -18,10 +18,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from cauri.connectors.base import Outcome
 from cauri.domain.attempts import AttemptStatus
+from cauri.domain.clock import utcnow
 from cauri.services.apps import configure_emails
 from cauri.services.checkout import apply_outcome
 from cauri.settings import Settings
-from cauri.store.clock import utcnow
 from cauri.workers.mail import Mailer
 from tests.conftest import MerchantApp, payment_body, record_attempt, runtime_of, uow
 

@@ -15,10 +15,10 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from cauri.domain.clock import as_utc, utcnow
 from cauri.domain.webhooks import MAX_ATTEMPTS, RETRY_DELAYS, is_public_address, retry_delay
 from cauri.services.webhooks import claim_deliveries
 from cauri.settings import Settings
-from cauri.store.clock import as_utc, utcnow
 from cauri.store.tables import deliveries, delivery_attempts
 from cauri.workers.dispatcher import Dispatcher
 from cauri.workers.mail import Mailer

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from cauri.connectors.base import AttemptRequest, Outcome, Started
+from cauri.connectors.base import AttemptRequest, Outcome, ProviderUnavailable, Started
 from cauri.connectors.registry import ConnectorRegistry
 from cauri.connectors.sandbox import SandboxConnector
 from cauri.domain.attempts import AttemptStatus
@@ -79,12 +79,18 @@ async def test_a_final_payment_cannot_be_cancelled_and_nothing_is_written() -> N
     assert uow.commits == 0 and uow.events == []
 
 
-class Unreachable(SandboxConnector):
+class Failing(SandboxConnector):
+    """A provider whose ``start`` raises ``error``."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__(b"secret", 0)
+        self.error = error
+
     async def start(self, request: AttemptRequest, callback_url: str) -> Started:
-        raise ConnectionError("connection refused")
+        raise self.error
 
 
-async def test_an_unreachable_provider_fails_the_attempt_and_the_customer_may_try_again() -> None:
+async def start_with(error: Exception) -> FakeUnitOfWork:
     uow = FakeUnitOfWork()
     uow.add_payment("py_1")
     state = checkout.CheckoutState(await uow.payments.find("py_1"), None, None)  # type: ignore[arg-type]
@@ -92,13 +98,18 @@ async def test_an_unreachable_provider_fails_the_attempt_and_the_customer_may_tr
     assert method is not None
     checked = checkout.CheckedAttempt(method, "22994149518161", None, None)
     payer = checkout.Payer("127.0.0.1", "test", "fr")
-    registry = ConnectorRegistry(Unreachable(b"secret", 0))
 
     def callback(name: str) -> str:
         return f"http://127.0.0.1:9/connectors/{name}/callback"
 
+    registry = ConnectorRegistry(Failing(error))
     action = await checkout.start_attempt(uow, registry, state, checked, payer, callback)  # type: ignore[arg-type]
     assert action is None
+    return uow
+
+
+async def test_an_unreachable_provider_fails_the_attempt_and_the_customer_may_try_again() -> None:
+    uow = await start_with(ProviderUnavailable("connection refused"))
     [attempt] = uow.attempts.rows.values()
     assert attempt["status"] == "failed"
     assert attempt["failure_message"] == checkout.PROVIDER_UNREACHABLE
@@ -106,6 +117,15 @@ async def test_an_unreachable_provider_fails_the_attempt_and_the_customer_may_tr
     assert uow.events == [("payment.failed", "py_1")]
     total, pending = await uow.attempts.counts("py_1")
     assert (total, pending) == (1, 0)
+
+
+async def test_an_ambiguous_provider_error_leaves_the_attempt_to_reconciliation() -> None:
+    """A timeout after sending may hide an accepted payment: failing it would drop the provider's success."""
+    uow = await start_with(TimeoutError("read timed out"))
+    [attempt] = uow.attempts.rows.values()
+    assert attempt["status"] == "pending"
+    assert uow.payments.rows["py_1"]["status"] == "pending"
+    assert uow.events == []
 
 
 async def test_processing_needs_a_paid_payment() -> None:

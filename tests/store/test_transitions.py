@@ -10,10 +10,10 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from cauri.domain.apps import Scope
+from cauri.domain.clock import utcnow
 from cauri.domain.payment_request import validate_payment_request
 from cauri.domain.payments import PaymentStatus, TransitionRefused
 from cauri.settings import Settings
-from cauri.store.clock import utcnow
 from cauri.store.engine import create_engine
 from cauri.store.payments import insert_payment, new_payment_row
 from cauri.store.tables import events, payments

@@ -20,9 +20,9 @@ from cauri.connectors.base import Outcome
 from cauri.connectors.registry import ConnectorRegistry
 from cauri.connectors.sandbox import SandboxConnector
 from cauri.domain.attempts import AttemptStatus
+from cauri.domain.clock import utcnow
 from cauri.services import checkout
 from cauri.settings import Settings
-from cauri.store.clock import utcnow
 from cauri.store.engine import create_engine
 from cauri.store.tables import apps, emails, events, payments
 from cauri.workers.jobs import background_tasks

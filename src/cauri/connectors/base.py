@@ -66,6 +66,13 @@ class Outcome:
     failure_message: str | None = None
 
 
+class ProviderUnavailable(Exception):
+    """Raised by ``start`` when the provider could not be reached at all (connection refused, DNS failure, an
+    explicit "unavailable" before anything was accepted): nothing can have been collected, so the attempt
+    fails and the customer may try again. Any other error leaves the attempt pending, since the provider may
+    have received it: the reconciliation job asks about it later."""
+
+
 class CallbackRejected(Exception):
     """The notification is not authentic or not understood: answer 400 and change nothing."""
 

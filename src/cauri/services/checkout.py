@@ -13,7 +13,14 @@ from typing import Any
 from sqlalchemy import Row
 
 from cauri import metrics
-from cauri.connectors.base import ActionKind, AttemptRequest, CallbackRejected, Connector, Outcome
+from cauri.connectors.base import (
+    ActionKind,
+    AttemptRequest,
+    CallbackRejected,
+    Connector,
+    Outcome,
+    ProviderUnavailable,
+)
 from cauri.connectors.registry import ConnectorRegistry
 from cauri.domain import payer
 from cauri.domain.apps import App, Scope
@@ -211,11 +218,16 @@ async def start_attempt(
     )  # fmt: skip
     try:
         started = await connector.start(request, callback_url(connector.name))
+    except ProviderUnavailable:
+        # Nothing was sent: the attempt fails and the customer may try again, now or with another method.
+        log.warning("provider unavailable", extra={"attempt_id": attempt_id, "connector": connector.name})
+        outcome = Outcome(attempt_id, AttemptStatus.FAILED, "provider_unavailable", PROVIDER_UNREACHABLE)
+        await apply_outcome(uow, connector.name, outcome)
+        return None
     except Exception:
-        # Nothing was collected: the attempt fails and the customer may try again, now or with another method.
-        log.exception("connector could not start an attempt", extra={"attempt_id": attempt_id})
-        await apply_outcome(uow, connector.name, Outcome(attempt_id, AttemptStatus.FAILED, "provider_unreachable",
-                                                         PROVIDER_UNREACHABLE))  # fmt: skip
+        # The provider may have accepted it (a timeout after sending, say): the attempt stays pending and the
+        # reconciliation job asks the provider; failing it here could drop a payment the customer made.
+        log.exception("connector start failed; left to reconciliation", extra={"attempt_id": attempt_id})
         return None
     async with uow:
         action = {"kind": started.action.kind.value, "data": dict(started.action.data)}
@@ -289,13 +301,23 @@ async def cancel_payment(uow: UnitOfWork, payment_id: str, reason: str) -> None:
         await uow.commit()
 
 
-async def expire_payments(uow: UnitOfWork) -> int:
-    """Cancel every payment left unpaid past its app's delay, in one statement; returns how many."""
-    async with uow:
-        ids = await uow.payments.expire_due(utcnow())
-        await uow.attempts.fail_pending(ids, "cancelled", N_("Expired."))
-        await uow.commit()
-    return len(ids)
+async def expire_payments(uow: UnitOfWork, *, batch: int = 100, rounds: int = 50) -> int:
+    """Cancel the payments left unpaid past their app's delay, ``batch`` at a time (short transactions: a
+    callback or a cancel waits on few row locks, however many payments are due); returns how many."""
+    expired = 0
+    for _ in range(rounds):
+        now = utcnow()
+        async with uow:
+            due = await uow.payments.due_for_expiry(now, batch)
+            if not due:
+                break
+            # Attempts before payments: the lock order of every other path (outcomes, cancels), so no deadlock.
+            await uow.attempts.fail_pending(due, "cancelled", N_("Expired."))
+            expired += len(await uow.payments.expire(due, now))
+            await uow.commit()
+        if len(due) < batch:
+            break
+    return expired
 
 
 async def reconcile(

@@ -8,10 +8,10 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from cauri.domain.apps import App, KeyOwner, KeySummary
+from cauri.domain.clock import as_utc, utcnow
 from cauri.domain.errors import NotFound
 from cauri.domain.keys import NewKey, generate_key, new_ulid
 from cauri.domain.payments import Environment
-from cauri.store.clock import as_utc, utcnow
 from cauri.store.tables import api_keys, apps
 
 

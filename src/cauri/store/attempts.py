@@ -10,7 +10,7 @@ from sqlalchemy import Row, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from cauri.domain.attempts import AttemptStatus
-from cauri.store.clock import utcnow
+from cauri.domain.clock import utcnow
 from cauri.store.tables import attempts
 
 

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import Table, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from cauri.store.clock import utcnow
+from cauri.domain.clock import utcnow
 
 
 async def claim_due_rows(conn: AsyncConnection, table: Table, lease_until: datetime, limit: int) -> dict[str, int]:

@@ -10,9 +10,9 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from cauri.domain.clock import utcnow
 from cauri.domain.payments import new_id
 from cauri.store.claims import claim_due_rows
-from cauri.store.clock import utcnow
 from cauri.store.tables import apps, emails, events
 
 #: The events that may owe an email; others skip the app lookup altogether.

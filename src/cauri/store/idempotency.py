@@ -18,8 +18,8 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from cauri.domain.apps import Scope
+from cauri.domain.clock import as_utc, utcnow
 from cauri.domain.errors import Conflict, DomainError
-from cauri.store.clock import as_utc, utcnow
 from cauri.store.tables import idempotency_keys
 
 KEY_MAX = 255

@@ -13,7 +13,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from cauri.store.clock import as_utc
+from cauri.domain.clock import as_utc
 from cauri.store.tables import deliveries, emails
 
 

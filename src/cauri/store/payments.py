@@ -10,6 +10,7 @@ from sqlalchemy import ColumnElement, Row, String, and_, cast, func, literal, li
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from cauri.domain.apps import Scope
+from cauri.domain.clock import utcnow
 from cauri.domain.errors import NotFound
 from cauri.domain.payment_request import PaymentRequest
 from cauri.domain.payments import (
@@ -22,7 +23,6 @@ from cauri.domain.payments import (
     new_id,
     sources_of,
 )
-from cauri.store.clock import utcnow
 from cauri.store.outbox import insert_event
 from cauri.store.tables import UTCDateTime, apps, payments
 
@@ -153,6 +153,9 @@ async def list_payments(
     return list((await conn.execute(query)).all())
 
 
+_OPEN = (PaymentStatus.INITIATED.value, PaymentStatus.PENDING.value)
+
+
 class PaymentRepository:
     """Payments on one connection; a move through the state machine queues the event it emits."""
 
@@ -185,16 +188,27 @@ class PaymentRepository:
     ) -> list[Row[Any]]:
         return await list_payments(self.conn, scope, where, limit=limit, after=after)
 
-    async def expire_due(self, now: datetime) -> list[str]:
-        """Cancel, in one statement, every payment left unpaid past its app's delay; returns their ids (their
-        events are queued). Moneroo cancels abandoned payments after about ten minutes."""
-        moved = await self.conn.execute(
-            update(payments)
+    async def due_for_expiry(self, now: datetime, limit: int) -> list[str]:
+        """Up to ``limit`` payments left unpaid past their app's delay, oldest first, found in SQL (read without
+        locks: ``expire`` re-checks). Moneroo cancels abandoned payments after about ten minutes."""
+        query = (
+            select(payments.c.id)
             .where(
-                payments.c.status.in_([PaymentStatus.INITIATED.value, PaymentStatus.PENDING.value]),
+                payments.c.status.in_(_OPEN),
                 payments.c.initiated_at
                 < select(self._deadline(now)).where(apps.c.id == payments.c.app_id).scalar_subquery(),
             )
+            .order_by(payments.c.initiated_at)
+            .limit(limit)
+        )
+        return list((await self.conn.execute(query)).scalars())
+
+    async def expire(self, payment_ids: list[str], now: datetime) -> list[str]:
+        """Cancel, in one guarded statement, those of ``payment_ids`` still unpaid; returns them (their events
+        are queued)."""
+        moved = await self.conn.execute(
+            update(payments)
+            .where(payments.c.id.in_(payment_ids), payments.c.status.in_(_OPEN))
             .values(status=PaymentStatus.CANCELLED.value, updated_at=now)
             .returning(payments.c.id)
         )

@@ -19,10 +19,10 @@ from typing import Any, Self
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from cauri.domain.clock import utcnow
 from cauri.domain.representation import AppLike, Payment
 from cauri.store.apps import AppRepository
 from cauri.store.attempts import AttemptRepository
-from cauri.store.clock import utcnow
 from cauri.store.emails import EmailRepository
 from cauri.store.idempotency import IdempotencyRepository
 from cauri.store.monitoring import MonitoringRepository
@@ -93,10 +93,6 @@ class SqlUnitOfWork:
         """Queue the event ``kind`` about a payment; it is written at commit, with what it owes."""
         self._events.append((kind, payment_id))
 
-    @property
-    def emitted(self) -> list[tuple[str, str]]:
-        return list(self._events)
-
     async def commit(self) -> None:
         conn = self._conn
         assert conn is not None, "commit() outside 'async with uow'"
@@ -108,11 +104,6 @@ class SqlUnitOfWork:
             body = (await payment_views(conn, [row._mapping], public_url=self.public_url))[0]
             await insert_event(conn, row._mapping, kind, body, now)
         await conn.commit()
-
-    async def rollback(self) -> None:
-        assert self._conn is not None
-        self._events = []
-        await self._conn.rollback()
 
     async def payment_views(self, rows: Sequence[Mapping[Any, Any]], *, app: AppLike | None = None) -> list[Payment]:
         assert self._conn is not None

@@ -8,10 +8,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from cauri.domain.clock import iso
 from cauri.domain.representation import AppLike, Payment, app_object, capture_object, payment_object
 from cauri.store.apps import app_from_row
 from cauri.store.attempts import AttemptRepository
-from cauri.store.clock import iso
 from cauri.store.tables import apps
 
 

@@ -9,11 +9,11 @@ from typing import Any
 from sqlalchemy import Row, and_, bindparam, func, insert, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from cauri.domain.clock import utcnow
 from cauri.domain.errors import FieldErrors, NotFound, ValidationFailed
 from cauri.domain.payments import new_id
 from cauri.domain.webhooks import MAX_ENDPOINTS
 from cauri.store.claims import claim_due_rows
-from cauri.store.clock import utcnow
 from cauri.store.sealing import seal
 from cauri.store.tables import apps, deliveries, delivery_attempts, emails, events, webhook_endpoints
 
@@ -279,7 +279,13 @@ class WebhookRepository:
             events.c.app_id == app_id, events.c.environment == environment
         )
         if before is not None:
-            anchor = (await self.conn.execute(select(events.c.created_at).where(events.c.id == before))).scalar()
+            anchor = (
+                await self.conn.execute(
+                    select(events.c.created_at).where(
+                        events.c.id == before, events.c.app_id == app_id, events.c.environment == environment
+                    )
+                )
+            ).scalar()
             if anchor is not None:
                 query = query.where(
                     or_(events.c.created_at < anchor, and_(events.c.created_at == anchor, events.c.id < before))

@@ -17,17 +17,22 @@ log = logging.getLogger("cauri.workers.jobs")
 PURGE_EVERY_SECONDS = 3600.0
 
 
-async def expire_and_reconcile(runtime: Runtime) -> None:
-    settings = runtime.settings
+async def expire(runtime: Runtime) -> None:
     expired = await checkout.expire_payments(runtime.uow())
+    if expired:
+        log.info("expired unpaid payments", extra={"count": expired})
+
+
+async def reconcile(runtime: Runtime) -> None:
+    settings = runtime.settings
     applied = await checkout.reconcile(
         runtime.uow(),
         runtime.connectors,
         older_than=timedelta(seconds=settings.reconcile_after_seconds),
-        lease=timedelta(seconds=settings.dispatcher_lease_seconds),
+        lease=timedelta(seconds=settings.reconcile_lease_seconds),
     )
-    if expired or applied:
-        log.info("checkout jobs", extra={"expired": expired, "reconciled": applied})
+    if applied:
+        log.info("reconciled attempts", extra={"count": applied})
 
 
 async def purge(runtime: Runtime) -> None:
@@ -53,7 +58,8 @@ def background_tasks(runtime: Runtime, *, dispatch: bool) -> list[Callable[[], C
 
     settings = runtime.settings
     tasks: list[Callable[[], Coroutine[Any, Any, None]]] = [
-        lambda: every(settings.reconcile_every_seconds, lambda: expire_and_reconcile(runtime), "checkout"),
+        lambda: every(settings.reconcile_every_seconds, lambda: expire(runtime), "expiry"),
+        lambda: every(settings.reconcile_every_seconds, lambda: reconcile(runtime), "reconciliation"),
         lambda: every(PURGE_EVERY_SECONDS, lambda: purge(runtime), "purge"),
     ]
     if dispatch:
