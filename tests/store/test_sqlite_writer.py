@@ -55,6 +55,25 @@ async def test_a_failing_transaction_in_a_group_is_undone_alone(path: str) -> No
     assert bodies(path) == ["a", "b", "c"]
 
 
+async def test_a_transaction_that_fails_after_writing_leaves_no_row_and_spares_its_group(path: str) -> None:
+    def half_done(conn: sqlite3.Connection) -> int:
+        conn.execute("INSERT INTO notes (body) VALUES ('half')")
+        raise ValueError("changed its mind")
+
+    writer = SQLiteWriter(path)
+    try:
+        outcomes = await asyncio.gather(
+            writer.transaction(note("a")),
+            writer.transaction(half_done),
+            writer.transaction(note("b")),
+            return_exceptions=True,
+        )
+    finally:
+        writer.close()
+    assert isinstance(outcomes[1], ValueError)
+    assert bodies(path) == ["a", "b"]
+
+
 async def test_a_transaction_waits_for_another_writer_without_blocking_the_loop(path: str) -> None:
     writer = SQLiteWriter(path, wait_ms=5_000)
     other = sqlite3.connect(path, isolation_level=None)

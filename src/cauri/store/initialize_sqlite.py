@@ -92,17 +92,22 @@ async def sqlite_create_payment(
 ) -> StoredResponse:
     """Store the payment and answer ``answer``, or replay what an earlier request with ``key`` stored."""
     bind = _binders_for(dialect)
-    payment = [p(row[c]) if p else row[c] for c, p in zip(_PAYMENT_COLUMNS, bind.payment, strict=True)]
-    created = bind.timestamp(row["created_at"])
+    now = row["created_at"]
+    created = bind.timestamp(now)
+    # The payment's timestamps are all ``now`` (but processed_at): formatted once.
+    payment = [
+        created if row[c] is now else p(row[c]) if p else row[c]
+        for c, p in zip(_PAYMENT_COLUMNS, bind.payment, strict=True)
+    ]
     event_id = new_id("evt_")
     event = (event_id, scope.app_id, scope.environment, _INITIATED, row["id"], bind.json(event_data), created)
     deliveries = (event_id, event_id, created, created, scope.app_id, scope.environment, _INITIATED)
     claim = (scope.app_id, scope.environment, key, fingerprint, answer.status, answer.body, created,
-             bind.timestamp(row["created_at"] + ttl))  # fmt: skip
+             bind.timestamp(now + ttl))  # fmt: skip
 
     def work(conn: sqlite3.Connection) -> StoredResponse:
         if key is not None:
-            replay = _claim_key(conn, claim, bind.timestamp(utcnow()), fingerprint)
+            replay = _claim_key(conn, claim, bind.timestamp, fingerprint)
             if replay is not None:
                 return replay
         conn.execute(_INSERT_PAYMENT, payment)
@@ -113,7 +118,9 @@ async def sqlite_create_payment(
     return await writer.transaction(work)
 
 
-def _claim_key(conn: sqlite3.Connection, claim: tuple[Any, ...], now: Any, fingerprint: bytes) -> StoredResponse | None:
+def _claim_key(
+    conn: sqlite3.Connection, claim: tuple[Any, ...], timestamp: Callable[[Any], Any], fingerprint: bytes
+) -> StoredResponse | None:
     """Claim the key (``None``), or the response stored for it by an earlier request with the same body."""
     where = claim[:3]
     for _ in range(2):
@@ -123,7 +130,7 @@ def _claim_key(conn: sqlite3.Connection, claim: tuple[Any, ...], now: Any, finge
         except sqlite3.IntegrityError as exc:
             if "UNIQUE" not in str(exc):
                 raise
-        stored = conn.execute(_STORED, (now, *where)).fetchone()
+        stored = conn.execute(_STORED, (timestamp(utcnow()), *where)).fetchone()
         if stored is None:
             continue
         request_hash, status, response, live = stored

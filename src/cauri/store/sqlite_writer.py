@@ -5,8 +5,8 @@ pool of one connection: initialize's five statements cost ten hops and every req
 others (~300 payments/s). A commit in WAL mode with ``synchronous=NORMAL`` appends to the log without an
 fsync, so a transaction of a few INSERTs takes ~100 microseconds with the standard ``sqlite3`` module, less
 than one hop; most of it is the COMMIT writing the touched pages to the log. So the transactions that arrive
-during one turn of the event loop are run together, each in its own savepoint, under one COMMIT (group
-commit): each caller is answered after that COMMIT, so nothing is acknowledged before it is in the log.
+during one turn of the event loop are run together under one COMMIT (group commit): each caller is answered
+after that COMMIT, so nothing is acknowledged before it is in the log.
 
 The loop must never wait on the file lock, so its connection does not wait (busy timeout 0): when another
 connection holds the write lock (the engine's own, a ``cauri worker``, the CLI), the group is retried after
@@ -183,13 +183,17 @@ class _Busy(Exception):
     """Another connection holds the write lock."""
 
 
-def _run(conn: sqlite3.Connection, work: Work[T]) -> T:
+def _begin(conn: sqlite3.Connection) -> None:
     try:
         conn.execute("BEGIN IMMEDIATE")
     except sqlite3.OperationalError as exc:
         if exc.sqlite_errorcode & 0xFF == sqlite3.SQLITE_BUSY:
             raise _Busy from exc
         raise
+
+
+def _run(conn: sqlite3.Connection, work: Work[T]) -> T:
+    _begin(conn)
     try:
         result = work(conn)
         conn.execute("COMMIT")
@@ -201,37 +205,41 @@ def _run(conn: sqlite3.Connection, work: Work[T]) -> T:
 
 
 def _run_group(conn: sqlite3.Connection, works: list[Work[Any]]) -> list[tuple[bool, Any]]:
-    """Run each of ``works`` in its own savepoint (one that raises is undone alone, and gets its exception),
-    then commit them all."""
+    """Run ``works`` in one transaction and commit them all; each gets its result or its exception.
+
+    A work that raises before writing anything (a replayed or refused idempotency key) fails alone. One that
+    raises after writing would leave half its rows in the group, so the group is rolled back and each work is
+    run again in a transaction of its own (works are plain functions of their inputs, safe to run again).
+    """
     if len(works) == 1:
-        try:
-            return [(True, _run(conn, works[0]))]
-        except _Busy:
-            raise
-        except Exception as exc:
-            return [(False, exc)]
-    try:
-        conn.execute("BEGIN IMMEDIATE")
-    except sqlite3.OperationalError as exc:
-        if exc.sqlite_errorcode & 0xFF == sqlite3.SQLITE_BUSY:
-            raise _Busy from exc
-        raise
+        return [_alone(conn, works[0])]
+    _begin(conn)
     outcomes: list[tuple[bool, Any]] = []
     try:
         for work in works:
-            conn.execute("SAVEPOINT work")
+            before = conn.total_changes
             try:
                 outcomes.append((True, work(conn)))
             except Exception as exc:
-                conn.execute("ROLLBACK TO work")
+                if conn.total_changes != before:
+                    conn.execute("ROLLBACK")
+                    return [_alone(conn, work) for work in works]
                 outcomes.append((False, exc))
-            conn.execute("RELEASE work")
         conn.execute("COMMIT")
     except BaseException:
         if conn.in_transaction:
             conn.execute("ROLLBACK")
         raise
     return outcomes
+
+
+def _alone(conn: sqlite3.Connection, work: Work[Any]) -> tuple[bool, Any]:
+    try:
+        return True, _run(conn, work)
+    except _Busy:
+        raise
+    except Exception as exc:
+        return False, exc
 
 
 def attach_writer(engine: AsyncEngine, writer: SQLiteWriter) -> None:
