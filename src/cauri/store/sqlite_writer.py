@@ -33,8 +33,11 @@ T = TypeVar("T")
 Work = Callable[[sqlite3.Connection], T]
 
 #: The loop's commits do not checkpoint (a checkpoint writes and fsyncs the database file); every this many
-#: commits a thread checkpoints instead (SQLite's own default is every 1,000 pages, a few hundred payments).
+#: group commits a thread checkpoints instead (SQLite's own default is every 1,000 pages, a few hundred
+#: payments).
 CHECKPOINT_EVERY = 100
+#: How long a checkpoint waits for the write lock and for readers of the old log.
+CHECKPOINT_WAIT_MS = 200
 SYNCHRONOUS_LEVELS = ("normal", "full")
 #: While another connection holds the write lock, a group is retried after these pauses (doubling).
 FIRST_PAUSE = 0.0005
@@ -156,9 +159,14 @@ class SQLiteWriter:
 
     def _checkpoint(self) -> None:
         try:
-            conn = self._connect(busy_ms=0, autocheckpoint=False)
+            conn = self._connect(busy_ms=CHECKPOINT_WAIT_MS, autocheckpoint=False)
             try:
+                # The bulk of the copy (and the database file's fsync) beside the writers, then the few frames
+                # written meanwhile with writers held back for a moment: the next commit then starts the log
+                # over. With PASSIVE alone, under steady writes the log never starts over and grows without
+                # bound, and every page read searches all of its index (the hot path slowed down over time).
                 conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                conn.execute("PRAGMA wal_checkpoint(RESTART)")
             finally:
                 conn.close()
         except sqlite3.Error:
