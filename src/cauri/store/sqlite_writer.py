@@ -33,9 +33,8 @@ T = TypeVar("T")
 Work = Callable[[sqlite3.Connection], T]
 
 #: The loop's commits do not checkpoint (a checkpoint writes and fsyncs the database file); every this many
-#: group commits a thread checkpoints instead (SQLite's own default is every 1,000 pages, a few hundred
-#: payments).
-CHECKPOINT_EVERY = 100
+#: transactions a thread checkpoints instead (SQLite's own default is every 1,000 pages, ~200 payments).
+CHECKPOINT_EVERY = 500
 #: How long a checkpoint waits for the write lock and for readers of the old log.
 CHECKPOINT_WAIT_MS = 200
 SYNCHRONOUS_LEVELS = ("normal", "full")
@@ -76,6 +75,7 @@ class SQLiteWriter:
         self._waiting_lock = threading.Lock()
         self._commits = 0
         self._checkpointing = False
+        self._restarting = False  # a checkpoint is starting the log over: the loop holds its writes back
 
     async def transaction(self, work: Work[T]) -> T:
         loop = asyncio.get_running_loop()
@@ -97,7 +97,7 @@ class SQLiteWriter:
         batch, rest = group.pending[:GROUP_MAX], group.pending[GROUP_MAX:]
         outcomes: list[tuple[bool, Any]] | None = None
         busy: BaseException = sqlite3.OperationalError("database is locked")  # by this writer, on another thread
-        if self._loop_lock.acquire(blocking=False):
+        if not self._restarting and self._loop_lock.acquire(blocking=False):
             try:
                 if self._on_loop is None:
                     self._on_loop = self._connect(busy_ms=0, autocheckpoint=False)
@@ -122,7 +122,7 @@ class SQLiteWriter:
                 future.set_result(value)
             else:
                 future.set_exception(value)
-        self._commits += 1
+        self._commits += len(batch)
         if self._commits >= CHECKPOINT_EVERY and not self._checkpointing:
             self._commits = 0
             self._checkpointing = True
@@ -161,12 +161,16 @@ class SQLiteWriter:
         try:
             conn = self._connect(busy_ms=CHECKPOINT_WAIT_MS, autocheckpoint=False)
             try:
-                # The bulk of the copy (and the database file's fsync) beside the writers, then the few frames
-                # written meanwhile with writers held back for a moment: the next commit then starts the log
-                # over. With PASSIVE alone, under steady writes the log never starts over and grows without
-                # bound, and every page read searches all of its index (the hot path slowed down over time).
+                # The bulk of the copy (and the database file's fsync) beside the writers; then, with the loop's
+                # writes held back for a moment, the few frames written meanwhile, so that the next commit starts
+                # the log over. With PASSIVE alone, under steady writes the log never starts over: it grows
+                # without bound, and every page read searches all of its index.
                 conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
-                conn.execute("PRAGMA wal_checkpoint(RESTART)")
+                self._restarting = True
+                try:
+                    conn.execute("PRAGMA wal_checkpoint(RESTART)")
+                finally:
+                    self._restarting = False
             finally:
                 conn.close()
         except sqlite3.Error:
