@@ -42,8 +42,9 @@ def log_size(path: str) -> int:
     return Path(path + "-wal").stat().st_size
 
 
-async def test_a_failing_transaction_in_a_group_is_undone_alone(path: str) -> None:
-    writer = SQLiteWriter(path)
+@pytest.mark.parametrize("synchronous", ["normal", "full"])
+async def test_a_failing_transaction_in_a_group_is_undone_alone(path: str, synchronous: str) -> None:
+    writer = SQLiteWriter(path, synchronous=synchronous)
     try:
         outcomes = await asyncio.gather(
             writer.transaction(note("a")),
@@ -59,12 +60,15 @@ async def test_a_failing_transaction_in_a_group_is_undone_alone(path: str) -> No
     assert bodies(path) == ["a", "b", "c"]
 
 
-async def test_a_transaction_that_fails_after_writing_leaves_no_row_and_spares_its_group(path: str) -> None:
+@pytest.mark.parametrize("synchronous", ["normal", "full"])
+async def test_a_transaction_that_fails_after_writing_leaves_no_row_and_spares_its_group(
+    path: str, synchronous: str
+) -> None:
     def half_done(conn: sqlite3.Connection) -> int:
         conn.execute("INSERT INTO notes (body) VALUES ('half')")
         raise ValueError("changed its mind")
 
-    writer = SQLiteWriter(path)
+    writer = SQLiteWriter(path, synchronous=synchronous)
     try:
         outcomes = await asyncio.gather(
             writer.transaction(note("a")),

@@ -11,7 +11,7 @@ after that COMMIT, so nothing is acknowledged before it is in the log.
 The loop must never wait on the file lock, so its connection does not wait (busy timeout 0): when another
 connection holds the write lock (the engine's own, a ``cauri worker``, the CLI), the group is retried after
 a short pause, for up to ``wait_ms``. With ``synchronous=FULL`` each commit fsyncs, which the loop must not
-wait for either: the transactions then run one by one on a thread.
+wait for either: each group is then committed on a thread, while the next one gathers.
 """
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ class SQLiteWriter:
     """Runs ``work(connection)`` in a transaction on the SQLite file at ``path``; ``work`` must not await.
 
     ``synchronous`` is ``normal`` (a commit survives a crash of the process, not a power loss) or ``full``
-    (an fsync per commit: survives a power loss too; the transaction then runs on a thread).
+    (an fsync per commit: survives a power loss too; the groups are then committed on a thread).
     """
 
     def __init__(self, path: str, *, synchronous: str = "normal", wait_ms: int = 30_000) -> None:
@@ -76,16 +76,18 @@ class SQLiteWriter:
         self._commits = 0
         self._checkpointing = False
         self._restarting = False  # a checkpoint is starting the log over: the loop holds its writes back
+        self._on_thread = False  # FULL: a group is being committed (and fsynced) on a thread
 
     async def transaction(self, work: Work[T]) -> T:
         loop = asyncio.get_running_loop()
         group = self._group
-        if self.synchronous == "full" or (group is not None and group.loop is not loop):
-            # FULL: the fsync stays off the loop. Another loop (thread) than the group's: its own connection.
+        if group is not None and group.loop is not loop:
+            # Another event loop (thread) than the group's: one at a time on the waiting connection.
             return await asyncio.to_thread(self._run_waiting, work)
         if group is None:
             group = self._group = _Group(loop, loop.time() + self.wait_ms / 1000)
-            loop.call_soon(self._commit_group)
+            if not self._on_thread:  # else the group is started when the thread's is done
+                loop.call_soon(self._commit_group)
         future: asyncio.Future[T] = loop.create_future()
         group.pending.append((work, future))
         return await future
@@ -94,6 +96,13 @@ class SQLiteWriter:
         group = self._group
         assert group is not None
         group.pending = [(work, future) for work, future in group.pending if not future.done()]  # not cancelled
+        if self.synchronous == "full":
+            # The fsync must not hold the loop: the group goes to a thread, and the requests arriving meanwhile
+            # form the next group, so that one fsync still serves many payments.
+            self._group, self._on_thread = None, True
+            done = group.loop.run_in_executor(None, self._run_group_waiting, [work for work, _ in group.pending])
+            done.add_done_callback(lambda result: self._thread_done(group, result))
+            return
         batch, rest = group.pending[:GROUP_MAX], group.pending[GROUP_MAX:]
         outcomes: list[tuple[bool, Any]] | None = None
         busy: BaseException = sqlite3.OperationalError("database is locked")  # by this writer, on another thread
@@ -115,18 +124,19 @@ class SQLiteWriter:
         if rest:  # the group was too large: the rest commits on the next turn of the loop
             self._group = _Group(group.loop, group.deadline, rest)
             group.loop.call_soon(self._commit_group)
-        for (_, future), (ok, value) in zip(batch, outcomes, strict=True):
-            if future.done():
-                continue
-            if ok:
-                future.set_result(value)
-            else:
-                future.set_exception(value)
+        _settle(batch, outcomes)
         self._commits += len(batch)
         if self._commits >= CHECKPOINT_EVERY and not self._checkpointing:
             self._commits = 0
             self._checkpointing = True
             group.loop.run_in_executor(None, self._checkpoint)
+
+    def _thread_done(self, group: _Group, result: asyncio.Future[list[tuple[bool, Any]]]) -> None:
+        self._on_thread = False
+        error = result.exception()
+        _settle(group.pending, [(False, error)] * len(group.pending) if error else result.result())
+        if self._group is not None:
+            group.loop.call_soon(self._commit_group)
 
     def _retry(self, group: _Group, busy: BaseException) -> None:
         """Another connection is writing: pause and try again (requests arriving meanwhile join the group),
@@ -154,6 +164,15 @@ class SQLiteWriter:
                 self._waiting = self._connect(busy_ms=self.wait_ms, autocheckpoint=True)
             try:
                 return _run(self._waiting, work)
+            except _Busy as exc:
+                raise OperationalError("BEGIN IMMEDIATE", None, exc.__cause__ or exc) from exc
+
+    def _run_group_waiting(self, works: list[Work[Any]]) -> list[tuple[bool, Any]]:
+        with self._waiting_lock:
+            if self._waiting is None:
+                self._waiting = self._connect(busy_ms=self.wait_ms, autocheckpoint=True)
+            try:
+                return _run_group(self._waiting, works)
             except _Busy as exc:
                 raise OperationalError("BEGIN IMMEDIATE", None, exc.__cause__ or exc) from exc
 
@@ -193,6 +212,16 @@ class SQLiteWriter:
 
 class _Busy(Exception):
     """Another connection holds the write lock."""
+
+
+def _settle(batch: list[tuple[Work[Any], asyncio.Future[Any]]], outcomes: list[tuple[bool, Any]]) -> None:
+    for (_, future), (ok, value) in zip(batch, outcomes, strict=True):
+        if future.done():
+            continue  # its caller was cancelled
+        if ok:
+            future.set_result(value)
+        else:
+            future.set_exception(value)
 
 
 def _begin(conn: sqlite3.Connection) -> None:
