@@ -76,6 +76,11 @@ class Settings(BaseSettings):
     metrics_token: str = ""
     #: ``/readyz`` and the scrape's backlog query give up on the database after this long.
     health_timeout_seconds: float = Field(default=2.0, gt=0)
+    #: SQLite's durability. ``normal``: in WAL mode a commit is in the log before the request is answered,
+    #: so it survives a crash or ``kill -9`` of the process, but the last commits may be lost on a power loss
+    #: or kernel crash. ``full``: an fsync per commit, which survives those too, at a cost in throughput.
+    #: (Writes wait up to ``lock_timeout_ms`` for a write lock another process holds, then answer 503.)
+    sqlite_synchronous: str = Field(default="normal", pattern="^(normal|full)$")
 
     @cached_property
     def resolved_database_url(self) -> str:

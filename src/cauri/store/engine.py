@@ -9,6 +9,7 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from cauri.settings import Settings
+from cauri.store.sqlite_writer import SQLiteWriter, attach_writer
 
 
 def _dumps(value: Any) -> str:
@@ -25,7 +26,12 @@ def create_engine(settings: Settings) -> AsyncEngine:
         engine = create_async_engine(
             url, pool_size=1, max_overflow=0, pool_timeout=30, connect_args={"timeout": 30}, **json
         )
-        event.listen(engine.sync_engine, "connect", _tune_sqlite)
+        synchronous = settings.sqlite_synchronous
+        event.listen(engine.sync_engine, "connect", lambda conn, _record: _tune_sqlite(conn, synchronous))
+        path = engine.url.database
+        if path and path != ":memory:" and not path.startswith("file:"):
+            # The hot writes (initialize) skip the pool and aiosqlite's thread: see sqlite_writer.py.
+            attach_writer(engine, SQLiteWriter(path, synchronous=synchronous, wait_ms=settings.lock_timeout_ms))
         return engine
     return create_async_engine(
         url,
@@ -46,10 +52,12 @@ def create_engine(settings: Settings) -> AsyncEngine:
     )
 
 
-def _tune_sqlite(dbapi_connection: Any, _record: Any) -> None:
+def _tune_sqlite(dbapi_connection: Any, synchronous: str) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
+    # NORMAL in WAL mode: a commit is in the log (the OS's page cache) before it returns, so it survives a
+    # crash or kill of the process; FULL adds an fsync per commit so it survives a power loss too.
+    cursor.execute(f"PRAGMA synchronous={synchronous.upper()}")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()

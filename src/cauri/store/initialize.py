@@ -3,7 +3,8 @@
 On PostgreSQL the inserts (the event's webhook deliveries too) travel as one statement (data-modifying
 CTEs) on the driver's connection: one round trip instead of five (BEGIN, three INSERTs, COMMIT), which is
 most of initialize's cost. A single statement is its own transaction, so it all commits or none of it does.
-SQLite, which cannot put INSERTs in a CTE, runs the same writes in an ordinary transaction.
+On SQLite the same writes are one short transaction on the store's own ``sqlite3`` connection, run on the
+event loop (see ``sqlite_writer.py``): the key is claimed first, so a replay writes nothing.
 """
 
 from __future__ import annotations
@@ -19,7 +20,9 @@ from cauri.domain.apps import Scope
 from cauri.domain.errors import Conflict
 from cauri.domain.payments import EVENT_FOR_STATUS, PaymentStatus, new_id
 from cauri.store.idempotency import IdempotencyRepository, KeyTaken, StoredResponse, replay_stored
+from cauri.store.initialize_sqlite import sqlite_create_payment
 from cauri.store.payments import insert_payment
+from cauri.store.sqlite_writer import writer_of
 
 _PAYMENT_COLUMNS = (
     "id", "app_id", "environment", "status", "amount", "currency", "description", "return_url",
@@ -65,6 +68,11 @@ async def create_payment(
 ) -> StoredResponse:
     """Store the payment and answer ``answer``, or replay what an earlier request with ``key`` stored."""
     if engine.dialect.name != "postgresql":
+        writer = writer_of(engine)
+        if writer is not None:
+            return await sqlite_create_payment(
+                writer, engine.dialect, scope, row, event_data, answer, key=key, fingerprint=fingerprint, ttl=ttl
+            )
         now: datetime = row["created_at"]
         try:
             async with engine.begin() as conn:

@@ -1,0 +1,158 @@
+"""The embedded store's writer: transactions committed in groups on the event loop, which never waits on the
+file lock."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy.exc import OperationalError
+
+from cauri.store.sqlite_writer import SQLiteWriter
+from tests.conftest import DATABASES
+
+pytestmark = pytest.mark.skipif("sqlite" not in DATABASES, reason="the embedded store only")
+
+
+@pytest.fixture
+def path(tmp_path: Path) -> Iterator[str]:
+    file = str(tmp_path / "writer.db")
+    with sqlite3.connect(file) as db:
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT NOT NULL UNIQUE)")
+    yield file
+
+
+def note(body: str) -> Callable[[sqlite3.Connection], int]:
+    def work(conn: sqlite3.Connection) -> int:
+        return int(conn.execute("INSERT INTO notes (body) VALUES (?) RETURNING id", (body,)).fetchone()[0])
+
+    return work
+
+
+def bodies(path: str) -> list[str]:
+    with sqlite3.connect(path) as db:
+        return [r[0] for r in db.execute("SELECT body FROM notes ORDER BY id")]
+
+
+def log_size(path: str) -> int:
+    return Path(path + "-wal").stat().st_size
+
+
+@pytest.mark.parametrize("synchronous", ["normal", "full"])
+async def test_a_failing_transaction_in_a_group_is_undone_alone(path: str, synchronous: str) -> None:
+    writer = SQLiteWriter(path, synchronous=synchronous)
+    try:
+        outcomes = await asyncio.gather(
+            writer.transaction(note("a")),
+            writer.transaction(note("b")),
+            writer.transaction(note("a")),  # violates UNIQUE
+            writer.transaction(note("c")),
+            return_exceptions=True,
+        )
+    finally:
+        writer.close()
+    assert isinstance(outcomes[2], sqlite3.IntegrityError)
+    assert [o for i, o in enumerate(outcomes) if i != 2] == [1, 2, 3]
+    assert bodies(path) == ["a", "b", "c"]
+
+
+@pytest.mark.parametrize("synchronous", ["normal", "full"])
+async def test_a_transaction_that_fails_after_writing_leaves_no_row_and_spares_its_group(
+    path: str, synchronous: str
+) -> None:
+    def half_done(conn: sqlite3.Connection) -> int:
+        conn.execute("INSERT INTO notes (body) VALUES ('half')")
+        raise ValueError("changed its mind")
+
+    writer = SQLiteWriter(path, synchronous=synchronous)
+    try:
+        outcomes = await asyncio.gather(
+            writer.transaction(note("a")),
+            writer.transaction(half_done),
+            writer.transaction(note("b")),
+            return_exceptions=True,
+        )
+    finally:
+        writer.close()
+    assert isinstance(outcomes[1], ValueError)
+    assert bodies(path) == ["a", "b"]
+
+
+async def test_a_transaction_waits_for_another_writer_without_blocking_the_loop(path: str) -> None:
+    writer = SQLiteWriter(path, wait_ms=5_000)
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # another process's write lock
+    other.execute("INSERT INTO notes (body) VALUES ('other')")
+    ticks = 0
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while True:
+            ticks += 1
+            await asyncio.sleep(0.001)
+
+    loop = asyncio.get_running_loop()
+    loop.call_later(0.2, other.execute, "COMMIT")
+    ticking = asyncio.create_task(ticker())
+    try:
+        started = loop.time()
+        assert await writer.transaction(note("mine")) == 2
+        waited = loop.time() - started
+    finally:
+        ticking.cancel()
+        writer.close()
+        other.close()
+    assert waited >= 0.19
+    assert ticks > 20, "the loop ran other work while the transaction waited"
+    assert bodies(path) == ["other", "mine"]
+
+
+async def test_a_lock_held_too_long_gives_up_with_database_is_locked(path: str) -> None:
+    writer = SQLiteWriter(path, wait_ms=100)
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    try:
+        with pytest.raises(OperationalError, match="database is locked"):  # the API's 503 with Retry-After
+            await writer.transaction(note("late"))
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    try:
+        assert await writer.transaction(note("later")) == 1
+    finally:
+        writer.close()
+    assert bodies(path) == ["later"]
+
+
+@pytest.mark.parametrize("synchronous", ["normal", "full"])
+async def test_both_durability_levels_commit(path: str, synchronous: str) -> None:
+    writer = SQLiteWriter(path, synchronous=synchronous)
+    try:
+        await asyncio.gather(*(writer.transaction(note(str(n))) for n in range(5)))
+    finally:
+        writer.close()
+    assert sorted(bodies(path)) == ["0", "1", "2", "3", "4"]
+
+
+def test_an_unknown_durability_level_is_refused(path: str) -> None:
+    with pytest.raises(ValueError, match="synchronous"):
+        SQLiteWriter(path, synchronous="off")
+
+
+async def test_the_log_stays_bounded_under_steady_writes(path: str) -> None:
+    """Checkpoints must let the log start over; otherwise it grows with every commit, and so does the cost of
+    reading any page."""
+    writer = SQLiteWriter(path)
+    try:
+        for n in range(300):  # 300 groups of 16 rows of 2 KB: ~40 MB of log in all, 9 checkpoints
+            await asyncio.gather(*(writer.transaction(note(f"{n}-{i}-" + "x" * 2000)) for i in range(16)))
+    finally:
+        writer.close()
+    with sqlite3.connect(path) as db:
+        assert db.execute("SELECT count(*) FROM notes").fetchone()[0] == 300 * 16
+    # Between two checkpoints 500 rows write ~4 MB of log; one that never started over would hold all ~40.
+    assert log_size(path) < 12_000_000
