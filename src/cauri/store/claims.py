@@ -17,13 +17,12 @@ async def claim_due_rows(conn: AsyncConnection, table: Table, lease_until: datet
     lease ends."""
     now = utcnow()
     c = table.c
-    due = (
-        select(c.id)
-        .where(c.status == "pending", c.next_attempt_at <= now, or_(c.locked_until.is_(None), c.locked_until < now))
-        .order_by(c.next_attempt_at)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-    )
+    is_due = (c.status == "pending", c.next_attempt_at <= now, or_(c.locked_until.is_(None), c.locked_until < now))
+    # Most polls find nothing: a plain read says so without the UPDATE's write lock, which on SQLite would
+    # queue behind (and hold up) the requests' own writes ten times a second per dispatcher.
+    if (await conn.execute(select(c.id).where(*is_due).limit(1))).first() is None:
+        return {}
+    due = select(c.id).where(*is_due).order_by(c.next_attempt_at).limit(limit).with_for_update(skip_locked=True)
     claimed = await conn.execute(
         update(table)
         .where(c.id.in_(due.scalar_subquery()))

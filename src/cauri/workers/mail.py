@@ -121,10 +121,12 @@ class Mailer:
         metrics.count_email("sent" if error is None else "retry" if delay else "failed")
 
     async def run_forever(self) -> None:
+        # Mail needs no sub-second latency: an idle mailer looks once a second at most.
+        idle = max(self.settings.dispatcher_poll_seconds, 1.0)
         while True:
             try:
                 if not await self.run_once():
-                    await asyncio.sleep(self.settings.dispatcher_poll_seconds)
+                    await asyncio.sleep(idle)
             except Exception:
                 log.exception("mail pass failed")
-                await asyncio.sleep(self.settings.dispatcher_poll_seconds)
+                await asyncio.sleep(idle)
