@@ -33,10 +33,11 @@ from cauri.connectors.registry import ConnectorRegistry
 from cauri.domain.attempts import AttemptRefused, AttemptStatus
 from cauri.domain.checkout import MethodGroup, group_methods, return_url_for
 from cauri.domain.errors import NotFound
+from cauri.domain.messages import N_
 from cauri.domain.methods import CATALOGUE, PHONE_KINDS, MethodKind
 from cauri.domain.payments import TransitionRefused
 from cauri.domain.sandbox import TEST_CARDS, TEST_PHONES
-from cauri.i18n import LANGUAGES, N_, choose_language, format_money, translate, translations
+from cauri.i18n import LANGUAGES, choose_language, format_money, translate, translations
 from cauri.services import checkout as service
 from cauri.services.checkout import AttemptForm, AttemptFormInvalid, CallbackRejected, CheckoutState, Payer
 

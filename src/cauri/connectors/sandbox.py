@@ -26,9 +26,9 @@ from cauri.connectors.base import (
     Started,
 )
 from cauri.domain.attempts import AttemptStatus
+from cauri.domain.messages import N_
 from cauri.domain.methods import PHONE_KINDS, MethodKind
 from cauri.domain.sandbox import TEST_CARDS, TEST_PHONES
-from cauri.i18n import N_
 
 log = logging.getLogger("cauri.connectors.sandbox")
 

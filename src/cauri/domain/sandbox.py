@@ -4,7 +4,7 @@ messages are ``N_`` literals: the checkout page and the mail translate them wher
 from __future__ import annotations
 
 from cauri.domain.attempts import AttemptStatus
-from cauri.i18n import N_
+from cauri.domain.messages import N_
 
 #: Phone numbers (any country: the number's last ten digits decide), as the contract's table says.
 TEST_PHONES: dict[str, tuple[AttemptStatus, str | None]] = {

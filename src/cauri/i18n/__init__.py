@@ -1,5 +1,5 @@
 """French and English for every face (checkout, mail, dashboard): the catalogues, compiled in memory on first
-use, the marker for messages written far from where they are translated, locale choice and money formatting.
+use, locale choice and money formatting (the marker ``N_`` lives in ``cauri.domain.messages``).
 
 Every message is a literal where it is written: ``_("…")``/``gettext("…")`` in templates and faces, ``N_("…")``
 where the text is defined in one place and translated in another (a service's refusal, a connector's failure
@@ -20,11 +20,6 @@ from babel.support import NullTranslations, Translations
 
 LANGUAGES = ("fr", "en")
 DEFAULT_LANGUAGE = "fr"  # most of our customers' phones are set to French
-
-
-def N_(message: str) -> str:  # the name extractors look for by default
-    """Mark ``message`` for extraction without translating it: it is translated later, with ``translate``."""
-    return message
 
 
 @cache
@@ -72,4 +67,4 @@ def format_money(amount: int, currency: str, language: str) -> str:
     return format_currency(amount, currency, format=pattern, locale=locale, currency_digits=False)
 
 
-__all__ = ["DEFAULT_LANGUAGE", "LANGUAGES", "N_", "choose_language", "format_money", "translate", "translations"]
+__all__ = ["DEFAULT_LANGUAGE", "LANGUAGES", "choose_language", "format_money", "translate", "translations"]

@@ -28,9 +28,9 @@ from cauri.domain.attempts import MAX_ATTEMPTS_PER_PAYMENT, AttemptRefused, Atte
 from cauri.domain.checkout import offered_methods
 from cauri.domain.clock import as_utc, utcnow
 from cauri.domain.errors import NotFound
+from cauri.domain.messages import N_
 from cauri.domain.methods import PHONE_KINDS, MethodKind, PaymentMethod
 from cauri.domain.payments import FINAL_STATUSES, PaymentStatus, TransitionRefused, new_id
-from cauri.i18n import N_
 from cauri.services.runtime import UnitOfWork
 
 __all__ = ["CallbackRejected"]
