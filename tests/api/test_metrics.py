@@ -8,7 +8,6 @@ import os
 import socket
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
@@ -17,7 +16,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -30,7 +28,7 @@ from cauri.store.engine import create_engine
 from cauri.store.migrate import upgrade
 from cauri.store.tables import deliveries
 from tests.checkout.test_attempts import new_attempt, notification
-from tests.conftest import new_merchant, payment_body
+from tests.conftest import new_merchant, payment_body, serving
 from tests.outbox.conftest import Receiver
 
 Scrape = dict[tuple[str, frozenset[tuple[str, str]]], float]
@@ -88,19 +86,8 @@ async def own_engine(own: Settings) -> AsyncIterator[AsyncEngine]:
 @contextmanager
 def running(settings: Settings) -> Iterator[str]:
     """The gateway in a real server (lifespan on: dispatcher, sandbox notifications), on loopback."""
-    app = create_app(settings)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=settings.port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline, "server did not start"
-        time.sleep(0.05)
-    try:
+    with serving(create_app(settings), settings.port):
         yield settings.public_url
-    finally:
-        server.should_exit = True
-        thread.join(10)
 
 
 async def scrape(client: httpx.AsyncClient, **headers: str) -> Scrape:

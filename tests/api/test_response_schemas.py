@@ -9,17 +9,14 @@ from __future__ import annotations
 
 import copy
 import socket
-import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import httpx
 import jsonschema_rs
 import orjson
 import pytest
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
@@ -27,7 +24,7 @@ from starlette.routing import Route
 
 from cauri.app import create_app
 from cauri.settings import Settings
-from tests.conftest import MerchantApp, payment_body
+from tests.conftest import MerchantApp, payment_body, serving
 
 Document = dict[str, Any]
 
@@ -39,22 +36,6 @@ def _free_port() -> int:
         return port
 
 
-@contextmanager
-def _serving(app: Any, port: int) -> Iterator[str]:
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline, "server did not start"
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(10)
-
-
 @pytest.fixture
 def webhook_bodies() -> Iterator[tuple[str, list[bytes]]]:
     """A merchant's webhook receiver on loopback: its URL and the raw bodies it got."""
@@ -64,7 +45,7 @@ def webhook_bodies() -> Iterator[tuple[str, list[bytes]]]:
         bodies.append(await request.body())
         return Response("ok")
 
-    with _serving(Starlette(routes=[Route("/hooks", receive, methods=["POST"])]), _free_port()) as url:
+    with serving(Starlette(routes=[Route("/hooks", receive, methods=["POST"])]), _free_port()) as url:
         yield f"{url}/hooks", bodies
 
 
@@ -74,7 +55,7 @@ def gateway(settings: Settings) -> Iterator[str]:
     port = _free_port()
     update = {"public_url": f"http://127.0.0.1:{port}", "port": port, "sandbox_delay_seconds": 0.0,
               "log_level": "warning"}  # fmt: skip
-    with _serving(create_app(settings.model_copy(update=update)), port) as url:
+    with serving(create_app(settings.model_copy(update=update)), port) as url:
         yield url
 
 
