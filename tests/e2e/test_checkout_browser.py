@@ -108,7 +108,8 @@ async def test_instruction_methods_show_what_to_do_then_complete(
     await page.click("#pay")
     await expect(page.locator(shown).first).to_be_visible()
     if method == "qr_ngn":
-        await page.wait_for_function("document.querySelector('.qr img').complete")
+        # A locator assertion polls without evaluating a string, which the page's CSP (no 'unsafe-eval') refuses.
+        await expect(page.locator(".qr img")).to_have_js_property("complete", True)
         assert await page.eval_on_selector(".qr img", "img => img.naturalWidth") > 0
     await returned_to_merchant(page, merchant_site, created["id"], "success")
 
