@@ -26,9 +26,11 @@ METADATA_KEY_MAX = 40
 METADATA_VALUE_MAX = 500
 
 OPTIONAL_CUSTOMER_FIELDS = ("phone", "address", "city", "state", "country", "zip")
+_OPTIONAL_CUSTOMER_LABELS = tuple((name, f"customer.{name}") for name in OPTIONAL_CUSTOMER_FIELDS)
 _PHONE = re.compile(r"\+?[0-9][0-9 ().-]{4,24}")
 _DIGITS = re.compile(r"[0-9]+")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_SPACE = re.compile(r"\s")  # for str patterns, exactly the characters str.isspace() accepts
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,7 +158,7 @@ def _text(value: object, label: str, errors: FieldErrors, *, max_length: int) ->
 
 
 def _is_http_url(value: str) -> bool:
-    if any(c.isspace() for c in value):
+    if _SPACE.search(value):
         return False
     try:
         parts = urlsplit(value)
@@ -185,9 +187,8 @@ def _customer(value: object, errors: FieldErrors) -> Customer | None:
     last = _required_text(value, "last_name", errors, max_length=NAME_MAX, label="customer.last_name")
 
     optional: dict[str, str | None] = {}
-    for name in OPTIONAL_CUSTOMER_FIELDS:
+    for name, label in _OPTIONAL_CUSTOMER_LABELS:
         raw = value.get(name)
-        label = f"customer.{name}"
         if name == "phone" and isinstance(raw, int) and not isinstance(raw, bool):
             raw = str(raw)  # PHP and JavaScript clients send numbers as numbers
         if _absent(raw):
