@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import logging
 import re
-import secrets
 import time
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from cauri.domain.randomness import random_hex
 
 log = logging.getLogger("cauri.http")
 _ACCEPTED_ID = re.compile(rb"[A-Za-z0-9._:-]{8,64}")
@@ -23,8 +24,11 @@ class RequestLog:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        incoming = dict(scope["headers"]).get(b"x-request-id", b"")
-        request_id = incoming.decode() if _ACCEPTED_ID.fullmatch(incoming) else "req_" + secrets.token_hex(8)
+        incoming = b""
+        for name, value in scope["headers"]:
+            if name == b"x-request-id":
+                incoming = value  # the last one wins, as in a dict of the headers
+        request_id = incoming.decode() if _ACCEPTED_ID.fullmatch(incoming) else "req_" + random_hex(8)
         scope.setdefault("state", {})["request_id"] = request_id
         started = time.perf_counter()
         status = 500

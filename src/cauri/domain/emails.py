@@ -14,7 +14,8 @@ from email_validator import SPECIAL_USE_DOMAIN_NAMES, EmailNotValidError, valida
 _ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 _PLAIN = re.compile(rf"({_ATOM}(?:\.{_ATOM})*)@((?:{_LABEL}\.)+[A-Za-z]{{2,63}})")
-_SPECIAL = tuple(SPECIAL_USE_DOMAIN_NAMES)
+_SPECIAL = frozenset(SPECIAL_USE_DOMAIN_NAMES)
+_SPECIAL_SUFFIXES = tuple("." + name for name in SPECIAL_USE_DOMAIN_NAMES)
 
 
 class InvalidEmail(ValueError):
@@ -27,7 +28,7 @@ def normalize_email(address: str) -> str:
     if match and len(match.group(1)) <= 64 and len(address) <= 254:
         domain = match.group(2).lower()
         # "--" may mark an IDNA label ("xn--"), whose rules only email-validator knows.
-        if "--" not in domain and not any(domain == name or domain.endswith("." + name) for name in _SPECIAL):
+        if "--" not in domain and domain not in _SPECIAL and not domain.endswith(_SPECIAL_SUFFIXES):
             return f"{match.group(1)}@{domain}"
     try:
         return validate_email(address, check_deliverability=False).normalized

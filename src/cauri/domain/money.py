@@ -21,6 +21,8 @@ def parse_amount(value: object) -> int:
     if isinstance(value, bool):
         raise AmountError("must be an integer")
     if isinstance(value, int):
+        if 0 < value <= MAX_AMOUNT:
+            return value  # the common case, settled without a Decimal
         number = Decimal(value)
     elif isinstance(value, float):
         if value != value or value in (float("inf"), float("-inf")):

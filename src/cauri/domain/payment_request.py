@@ -15,7 +15,7 @@ from cauri.domain.countries import is_country
 from cauri.domain.emails import InvalidEmail, normalize_email
 from cauri.domain.errors import FieldErrors, ValidationFailed
 from cauri.domain.methods import CATALOGUE
-from cauri.domain.money import AmountError, parse_amount
+from cauri.domain.money import MAX_AMOUNT, AmountError, parse_amount
 
 DESCRIPTION_MAX = 155  # the limit of Moneroo's Laravel SDK
 NAME_MAX = 100
@@ -26,9 +26,11 @@ METADATA_KEY_MAX = 40
 METADATA_VALUE_MAX = 500
 
 OPTIONAL_CUSTOMER_FIELDS = ("phone", "address", "city", "state", "country", "zip")
+_OPTIONAL_CUSTOMER_LABELS = tuple((name, f"customer.{name}") for name in OPTIONAL_CUSTOMER_FIELDS)
 _PHONE = re.compile(r"\+?[0-9][0-9 ().-]{4,24}")
 _DIGITS = re.compile(r"[0-9]+")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_SPACE = re.compile(r"\s")  # for str patterns, exactly the characters str.isspace() accepts
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +70,76 @@ class PaymentRequest:
 def validate_payment_request(body: dict[str, Any]) -> PaymentRequest:
     """Check ``body`` against every rule and return the request, or raise ``ValidationFailed`` listing every
     failing field at once."""
+    return _common_case(body) or _validate(body)
+
+
+def _common_case(body: dict[str, Any]) -> PaymentRequest | None:
+    """The request most merchants send (an integer amount, an exact currency code, plain texts, the customer's
+    name and email, string metadata, no methods nor restrictions), checked by the same rules in a few
+    microseconds; ``None`` for anything else, which ``_validate`` then judges (and words the errors of)."""
+    amount = body.get("amount")
+    currency = body.get("currency")
+    customer = body.get("customer")
+    metadata = body.get("metadata")
+    if (
+        type(amount) is not int
+        or not 0 < amount <= MAX_AMOUNT
+        or type(currency) is not str
+        or currency not in CATALOGUE.payment_currencies  # upper-case, unpadded: as _validate would store it
+        or type(customer) is not dict
+        or not (metadata is None or type(metadata) is dict)
+        or body.get("methods") is not None
+        or body.get("restrict_country_code") is not None
+        or body.get("restricted_phone") is not None
+    ):
+        return None
+    for name in OPTIONAL_CUSTOMER_FIELDS:
+        if customer.get(name) is not None:
+            return None
+    description = _plain(body.get("description"), DESCRIPTION_MAX)
+    return_url = _plain(body.get("return_url"), URL_MAX)
+    email = _plain(customer.get("email"), 254)
+    first = _plain(customer.get("first_name"), NAME_MAX)
+    last = _plain(customer.get("last_name"), NAME_MAX)
+    if description is None or return_url is None or email is None or first is None or last is None:
+        return None
+    if not _is_http_url(return_url):
+        return None
+    try:
+        email = normalize_email(email)
+    except InvalidEmail:
+        return None
+    if metadata:
+        if len(metadata) > METADATA_MAX_ENTRIES:
+            return None
+        for key, item in metadata.items():
+            if not key or len(key) > METADATA_KEY_MAX or type(item) is not str or len(item) > METADATA_VALUE_MAX:
+                return None
+        metadata = dict(metadata)
+    return PaymentRequest(
+        amount=amount,
+        currency=currency,
+        description=description,
+        return_url=return_url,
+        customer=Customer(email=email, first_name=first, last_name=last),
+        metadata=metadata or {},
+        methods=None,
+        restrict_country_code=None,
+        restricted_phone=None,
+    )
+
+
+def _plain(value: object, max_length: int) -> str | None:
+    """``_required_text``'s answer for a text that passes it, else ``None``."""
+    if type(value) is not str:
+        return None
+    text = value.strip()
+    if not text or len(text) > max_length or _CONTROL.search(text):
+        return None
+    return text
+
+
+def _validate(body: dict[str, Any]) -> PaymentRequest:
     errors = FieldErrors()
 
     amount: int | None = None
@@ -156,7 +228,7 @@ def _text(value: object, label: str, errors: FieldErrors, *, max_length: int) ->
 
 
 def _is_http_url(value: str) -> bool:
-    if any(c.isspace() for c in value):
+    if _SPACE.search(value):
         return False
     try:
         parts = urlsplit(value)
@@ -185,9 +257,8 @@ def _customer(value: object, errors: FieldErrors) -> Customer | None:
     last = _required_text(value, "last_name", errors, max_length=NAME_MAX, label="customer.last_name")
 
     optional: dict[str, str | None] = {}
-    for name in OPTIONAL_CUSTOMER_FIELDS:
+    for name, label in _OPTIONAL_CUSTOMER_LABELS:
         raw = value.get(name)
-        label = f"customer.{name}"
         if name == "phone" and isinstance(raw, int) and not isinstance(raw, bool):
             raw = str(raw)  # PHP and JavaScript clients send numbers as numbers
         if _absent(raw):

@@ -317,7 +317,9 @@ class AppLike(Hashable, Protocol):
 Formatter = Callable[[datetime | None], str | None]
 
 
+@lru_cache(maxsize=256)
 def currency_object(currency: methods.Currency) -> Currency:
+    """Cached like ``app_object``: catalogue currencies are immutable, and every payment object embeds one."""
     return {
         "code": currency.code,
         "name": currency.name,

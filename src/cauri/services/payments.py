@@ -34,9 +34,15 @@ async def initialize_payment(
     writes it in a single statement where it can (its own transaction), not through ``async with uow``."""
     started = time.perf_counter()
     scope = owner.scope
-    row = new_payment_row(request, scope, utcnow())
+    now = utcnow()
+    row = new_payment_row(request, scope, now)
     url = checkout_url(uow.public_url, row["id"])
-    event_data = payment_object(row, app_object(owner.app, iso), checkout_url=url, iso=iso)
+    stamp = iso(now)  # a new payment's timestamps are all ``now`` (but processed_at): formatted once
+
+    def iso_now(moment: datetime | None) -> str | None:
+        return stamp if moment is now else iso(moment)
+
+    event_data = payment_object(row, app_object(owner.app, iso), checkout_url=url, iso=iso_now)
     stored = await create_payment(
         uow.engine,
         scope,
