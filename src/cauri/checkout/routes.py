@@ -19,7 +19,9 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from cauri.api.body import read_body
 from cauri.api.context import Gateway, gateway_of
+from cauri.api.errors import ApiError
 from cauri.api.identifiers import path_id
 from cauri.checkout.security import (
     CSRF_COOKIE,
@@ -42,6 +44,9 @@ from cauri.services import checkout as service
 from cauri.services.checkout import AttemptForm, AttemptFormInvalid, CallbackRejected, CheckoutState, Payer
 
 log = logging.getLogger("cauri.checkout")
+#: The page's largest form (a card) is well under 1 KB; a provider's notification, a few KB.
+FORM_MAX = 8192
+CALLBACK_MAX = 65536
 templates = Environment(
     loader=PackageLoader("cauri.checkout", "templates"), autoescape=select_autoescape(default=True), auto_reload=False
 )
@@ -192,8 +197,11 @@ async def status(request: Request) -> Response:
 
 
 async def _form(request: Request) -> dict[str, str]:
-    raw = await request.body()
-    if len(raw) > 8192:
+    """The posted form; one larger than any form of the page is not read past ``FORM_MAX`` bytes (and, with no
+    CSRF token, gets the expired-form page)."""
+    try:
+        raw = await read_body(request, FORM_MAX)
+    except ApiError:
         return {}
     return dict(parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True))
 
@@ -324,7 +332,7 @@ async def qr_code(request: Request) -> Response:
 async def connector_callback(request: Request) -> Response:
     """A provider's notification: authenticated by the connector, applied once by the state machine."""
     name = request.path_params["connector"]
-    body = await request.body()
+    body = await read_body(request, CALLBACK_MAX)  # no key guards this route: bound what it reads
     try:
         applied = await service.handle_callback(_gateway(request).uow(), _registry(request), name, body,
                                                 request.headers)  # fmt: skip
