@@ -23,6 +23,8 @@ class Settings(BaseSettings):
     log_level: str = "info"
     #: Requests with a larger body are refused with 413 before they are parsed.
     max_body_bytes: int = Field(default=64 * 1024, gt=0)
+    #: A request body must have arrived whole within this long (408 otherwise).
+    body_timeout_seconds: float = Field(default=10.0, gt=0)
     #: How long a verified API key stays trusted in a process's memory (revocation takes this long to reach
     #: every process); 0 disables the cache.
     key_cache_seconds: float = Field(default=5.0, ge=0)

@@ -2,26 +2,34 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import orjson
 from starlette.requests import Request
 
+from cauri.api.context import gateway_of
 from cauri.api.errors import ApiError
 
 
 async def read_body(request: Request, limit: int) -> bytes:
-    """The raw body, refused with 413 as soon as it passes ``limit`` bytes (declared or streamed)."""
+    """The raw body, refused with 413 as soon as it passes ``limit`` bytes (declared or streamed), and with 408
+    when it takes longer than the settings' ``body_timeout_seconds`` to arrive (a slow upload holds a
+    connection and its memory open)."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.isascii() and declared.isdigit() and int(declared) > limit:
         raise ApiError(413, f"The request body is larger than the {limit} bytes allowed.")
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise ApiError(413, f"The request body is larger than the {limit} bytes allowed.")
-        chunks.append(chunk)
+    try:
+        async with asyncio.timeout(gateway_of(request).settings.body_timeout_seconds):
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > limit:
+                    raise ApiError(413, f"The request body is larger than the {limit} bytes allowed.")
+                chunks.append(chunk)
+    except TimeoutError as exc:
+        raise ApiError(408, "The request body took too long to arrive.", {"Connection": "close"}) from exc
     return b"".join(chunks)
 
 

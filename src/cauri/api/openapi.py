@@ -205,6 +205,7 @@ ERRORS: dict[str, Schema] = {
     "404": _error("No such payment for this key's app and environment, or no such route."),
     "405": _error("The route exists, with other methods (see the Allow header)."),
     "409": _error("A request with the same Idempotency-Key is still running, or a resource is locked."),
+    "408": _error("The body did not arrive within CAURI_BODY_TIMEOUT_SECONDS."),
     "413": _error("The body is larger than the gateway accepts (CAURI_MAX_BODY_BYTES)."),
     "422": _answer("Validation failed: `errors` names each field.", _ref("ValidationError")),
     "429": _answer(
@@ -288,7 +289,7 @@ def openapi_document(public_url: str) -> dict[str, Any]:
                             "Created: redirect the customer to `checkout_url`.",
                             _envelope(_ref("Initialized")),
                         ),
-                        **_errors("400", "401", "403", "409", "413", "422", "429", "503"),
+                        **_errors("400", "401", "403", "408", "409", "413", "422", "429", "503"),
                     },
                 }
             },
@@ -366,7 +367,7 @@ def openapi_document(public_url: str) -> dict[str, Any]:
                     "parameters": [PAYMENT_ID, IDEMPOTENCY_KEY],
                     "responses": {
                         "200": _answer("The payment, processed.", payment_answer),
-                        **_errors("400", "401", "403", "404", "409", "413", "422", "429", "503"),
+                        **_errors("400", "401", "403", "404", "408", "409", "413", "422", "429", "503"),
                     },
                 }
             },
@@ -390,7 +391,7 @@ def openapi_document(public_url: str) -> dict[str, Any]:
                     },
                     "responses": {
                         "201": _answer("Created.", _envelope(_ref("WebhookEndpoint"))),
-                        **_errors("400", "401", "403", "413", "422", "429", "503"),
+                        **_errors("400", "401", "403", "408", "413", "422", "429", "503"),
                     },
                 },
                 "get": {
