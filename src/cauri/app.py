@@ -25,7 +25,6 @@ from cauri.api.request_log import RequestLog
 from cauri.checkout import routes as checkout
 from cauri.domain.errors import DomainError
 from cauri.logs import configure_logging
-from cauri.metrics import RequestMetrics
 from cauri.services.runtime import create_runtime
 from cauri.settings import Settings
 from cauri.workers.jobs import background_tasks
@@ -85,7 +84,5 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
         },
     )
     app.state.gateway = gateway
-    app.add_middleware(RequestLog)
-    if settings.metrics_enabled:
-        app.add_middleware(RequestMetrics)
+    app.add_middleware(RequestLog, count_requests=settings.metrics_enabled)
     return app

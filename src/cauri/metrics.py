@@ -29,7 +29,7 @@ from prometheus_client import (
     generate_latest,
 )
 from prometheus_client.multiprocess import MultiProcessCollector
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Scope
 
 DeliveryOutcome = Literal["delivered", "retry", "failed"]
 EmailOutcome = Literal["sent", "retry", "failed"]
@@ -151,31 +151,12 @@ def route_label(path: str | None) -> str:
     return _CONVERTOR.sub(r"{\1}", path) if path else UNMATCHED
 
 
-class RequestMetrics:
-    """Counts every HTTP request by the template of the route that answered it (``scope["route"]``, set by
-    Starlette's router), never the raw path. Pure ASGI, like ``RequestLog``."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        status = 500  # an exception escaping the app is answered 500 by Starlette's outermost handler
-
-        async def send_and_note(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_and_note)
-        finally:
-            method = scope["method"] if scope["method"] in _METHODS else "OTHER"
-            key = (getattr(scope.get("route"), "path", None), method, status)
-            counter = _request_counters.get(key)
-            if counter is None:
-                counter = _request_counters[key] = REQUESTS.labels(route_label(key[0]), method, str(status))
-            counter.inc()
+def count_request(scope: Scope, status: int) -> None:
+    """Count an HTTP request by the template of the route that answered it (``scope["route"]``, set by
+    Starlette's router), never the raw path; called by the request log middleware once the answer is sent."""
+    method = scope["method"] if scope["method"] in _METHODS else "OTHER"
+    key = (getattr(scope.get("route"), "path", None), method, status)
+    counter = _request_counters.get(key)
+    if counter is None:
+        counter = _request_counters[key] = REQUESTS.labels(route_label(key[0]), method, str(status))
+    counter.inc()
