@@ -4,6 +4,7 @@ No face imports the store, and the domain imports nothing of ours but itself."""
 from __future__ import annotations
 
 import ast
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -31,50 +32,44 @@ def files_of(part: str) -> list[Path]:
     return [target] if target.is_file() else sorted(target.rglob("*.py"))
 
 
+def within(module: str, packages: tuple[str, ...]) -> bool:
+    """Whether ``module`` is one of ``packages`` (``cauri.store``, …) or inside one."""
+    return module in packages or module.startswith(tuple(p + "." for p in packages))
+
+
+def leaks(part: str, forbidden: Callable[[str], bool]) -> list[str]:
+    """Every import of a ``cauri`` module by ``part`` that ``forbidden`` refuses."""
+    return sorted(
+        f"{path.relative_to(PACKAGE)} imports {module}"
+        for path in files_of(part)
+        for module in imported_modules(path)
+        if forbidden(module)
+    )
+
+
+def packages(*parts: str) -> tuple[str, ...]:
+    return tuple(f"cauri.{p.removesuffix('.py')}" for p in parts)
+
+
 @pytest.mark.parametrize("face", FACES)
 def test_no_face_imports_the_store(face: str) -> None:
-    leaks = {
-        f"{path.relative_to(PACKAGE)} imports {module}"
-        for path in files_of(face)
-        for module in imported_modules(path)
-        if module == "cauri.store" or module.startswith("cauri.store.")
-    }
-    assert not leaks, sorted(leaks)
+    assert not leaks(face, lambda m: within(m, ("cauri.store",)))
 
 
 def test_the_domain_imports_only_itself() -> None:
-    leaks = {
-        f"{path.relative_to(PACKAGE)} imports {module}"
-        for path in files_of("domain")
-        for module in imported_modules(path)
-        if module != "cauri.domain" and not module.startswith("cauri.domain.")
-    }
-    assert not leaks, sorted(leaks)
+    assert not leaks("domain", lambda m: not within(m, ("cauri.domain",)))
 
 
 def test_services_do_not_import_faces() -> None:
-    faces = tuple(f"cauri.{f.removesuffix('.py')}" for f in FACES)
-    leaks = {
-        f"{path.relative_to(PACKAGE)} imports {module}"
-        for path in files_of("services")
-        for module in imported_modules(path)
-        if module in faces or module.startswith(tuple(f + "." for f in faces))
-    }
-    assert not leaks, sorted(leaks)
+    assert not leaks("services", lambda m: within(m, packages(*FACES)))
 
 
 def test_the_store_calls_no_service_and_no_face() -> None:
-    above = tuple(f"cauri.{p.removesuffix('.py')}" for p in (*FACES, "services"))
-    leaks = {
-        f"{path.relative_to(PACKAGE)} imports {module}"
-        for path in files_of("store")
-        for module in imported_modules(path)
-        if module in above or module.startswith(tuple(a + "." for a in above))
-    }
-    assert not leaks, sorted(leaks)
+    assert not leaks("store", lambda m: within(m, packages(*FACES, "services")))
 
 
 def test_a_leak_is_seen(tmp_path: Path) -> None:
     leaky = tmp_path / "face.py"
     leaky.write_text("def handler():\n    from cauri.store.tables import payments\n    return payments\n")
     assert "cauri.store.tables" in imported_modules(leaky)
+    assert within("cauri.store.tables", ("cauri.store",)) and not within("cauri.storefront", ("cauri.store",))

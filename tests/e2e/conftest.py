@@ -5,18 +5,17 @@ from __future__ import annotations
 import shutil
 import socket
 import threading
-import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 import pytest
-import uvicorn
 from playwright.async_api import Browser, async_playwright
 
 from cauri.app import create_app
 from cauri.settings import Settings
+from tests.conftest import serving
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -56,16 +55,8 @@ def gateway(settings: Settings) -> Iterator[Gateway]:
             "log_level": "warning",
         }
     )
-    server = uvicorn.Server(uvicorn.Config(create_app(live), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline, "gateway did not start"
-        time.sleep(0.05)
-    yield Gateway(url, live)
-    server.should_exit = True
-    thread.join(10)
+    with serving(create_app(live), port):
+        yield Gateway(url, live)
 
 
 class _Merchant(BaseHTTPRequestHandler):
