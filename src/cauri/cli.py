@@ -13,6 +13,7 @@ import orjson
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from cauri import metrics
 from cauri.domain.apps import App, Scope
@@ -20,6 +21,7 @@ from cauri.domain.errors import DomainError
 from cauri.domain.keys import NewKey
 from cauri.domain.payments import Environment
 from cauri.domain.representation import Event, WebhookEndpoint
+from cauri.domain.text import visible
 from cauri.services import apps as app_service
 from cauri.services import webhooks as webhook_service
 from cauri.services.runtime import Runtime, create_runtime
@@ -31,6 +33,7 @@ T = TypeVar("T")
 cli = typer.Typer(
     help="Cauri: a self-hostable payment gateway, wire-compatible with Moneroo's v1 API.",
     no_args_is_help=True,
+    pretty_exceptions_show_locals=False,  # a crash must not print a key it held
 )
 apps_cli = typer.Typer(help="Create and list apps (each has sandbox and live keys).", no_args_is_help=True)
 keys_cli = typer.Typer(help="Rotate and revoke secret keys.", no_args_is_help=True)
@@ -40,7 +43,22 @@ webhooks_cli = typer.Typer(
     help="Webhook endpoints (signed, retried deliveries of payment events).", no_args_is_help=True
 )
 cli.add_typer(webhooks_cli, name="webhooks")
-console = Console(stderr=True, soft_wrap=True)
+# Markup off: names, URLs and messages carry merchants' text, and "[/bold]" in a name must print as it is.
+# What comes from a merchant is also passed through ``visible`` (an escape sequence is shown, not obeyed).
+console = Console(stderr=True, soft_wrap=True, markup=False)
+
+
+def _error(message: str) -> None:
+    console.print(Text.assemble(("error:", "red"), " ", visible(message)))
+
+
+def _show_once(heading: str | Text, secret: str) -> None:
+    """A heading on stderr, then a secret on stdout that is never shown again: printed whatever the heading
+    does (the record is already stored)."""
+    try:
+        console.print(heading)
+    finally:
+        print(secret, flush=True)
 
 
 def _with_store(settings: Settings, action: Callable[[Runtime], Awaitable[T]]) -> T:
@@ -57,7 +75,7 @@ def _with_store(settings: Settings, action: Callable[[Runtime], Awaitable[T]]) -
     try:
         return asyncio.run(run())
     except DomainError as exc:
-        console.print(f"[red]error:[/red] {exc.message}")
+        _error(exc.message)
         raise typer.Exit(1) from exc
 
 
@@ -89,8 +107,10 @@ def serve(
     base = settings.resolved_public_url
     if created is not None:
         app, key = created
-        console.print(f"[bold]Created the sandbox app {app.name!r}[/bold] ({app.id}). Its secret key, shown once:")
-        print(key.secret, flush=True)
+        heading = Text.assemble(
+            (f"Created the sandbox app {app.name!r}", "bold"), f" ({app.id}). Its secret key, shown once:"
+        )
+        _show_once(heading, key.secret)
     console.print(f"API base URL:   {base}/v1")
     console.print(f"Methods:        {base}/utils/payment/methods")
     console.print(f"API docs:       {base}/docs")
@@ -148,8 +168,7 @@ def apps_create(
     if as_json:
         print(orjson.dumps(result).decode())
     else:
-        console.print(f"Created app {app.name!r} ({app.id}), {_env(live).value} key (shown once):")
-        print(key.secret)
+        _show_once(f"Created app {app.name!r} ({app.id}), {_env(live).value} key (shown once):", key.secret)
 
 
 @apps_cli.command("list")
@@ -181,9 +200,11 @@ def apps_list(as_json: Annotated[bool, typer.Option("--json", help="Print JSON."
     table = Table("id", "name", "keys (environment, prefix, expiry)")
     for app, keys in rows:
         table.add_row(
-            app.id, app.name, "\n".join(f"{k.environment}  {k.display_prefix}  {k.expires_at or ''}" for k in keys)
+            app.id,
+            Text(visible(app.name)),
+            "\n".join(f"{k.environment}  {k.display_prefix}  {k.expires_at or ''}" for k in keys),
         )
-    Console().print(table)
+    Console(markup=False).print(table)
 
 
 @apps_cli.command("configure")
@@ -209,8 +230,9 @@ def apps_configure(
         )  # fmt: skip
 
     done = _with_store(Settings(), configure)
+    notify = visible(done.notify_email or "nobody")
     console.print(
-        f"{done.name}: receipts {'on' if done.send_receipts else 'off'}, notices to {done.notify_email or 'nobody'} "
+        f"{visible(done.name)}: receipts {'on' if done.send_receipts else 'off'}, notices to {notify} "
         f"({'on' if done.send_notices else 'off'}; failures {'on' if done.notify_failures else 'off'})"
     )
 
@@ -234,8 +256,7 @@ def keys_rotate(
     if as_json:
         print(orjson.dumps(result).decode())
     else:
-        console.print(f"New {_env(live).value} key for {found.name!r}; the old one works for {grace} more:")
-        print(key.secret)
+        _show_once(f"New {_env(live).value} key for {found.name!r}; the old one works for {grace} more:", key.secret)
 
 
 @keys_cli.command("revoke")
@@ -245,7 +266,7 @@ def keys_revoke(
     """Revoke a key at once (processes that cached it stop accepting it within CAURI_KEY_CACHE_SECONDS)."""
     count = _with_store(Settings(), lambda runtime: app_service.revoke_key(runtime.uow(), prefix))
     if not count:
-        console.print(f"[red]error:[/red] no active key has the prefix {prefix!r}")
+        _error(f"no active key has the prefix {prefix!r}")
         raise typer.Exit(1)
     console.print(f"revoked {count} key(s)")
 
@@ -266,7 +287,7 @@ def webhooks_add(
     try:
         endpoint = webhook_service.validate_endpoint(body, _env(live).value, settings)
     except DomainError as exc:
-        console.print(f"[red]error:[/red] {exc.message}")
+        _error(exc.message)
         raise typer.Exit(1) from exc
 
     async def add(runtime: Runtime) -> WebhookEndpoint:
@@ -278,8 +299,7 @@ def webhooks_add(
     if as_json:
         print(orjson.dumps({"id": result["id"], "url": result["url"], "secret": endpoint.secret}).decode())
     else:
-        console.print(f"Webhook {result['id']} -> {result['url']}; signing secret (shown once):")
-        print(endpoint.secret)
+        _show_once(f"Webhook {result['id']} -> {visible(result['url'])}; signing secret (shown once):", endpoint.secret)
 
 
 events_cli = typer.Typer(help="Events and their webhook deliveries.", no_args_is_help=True)

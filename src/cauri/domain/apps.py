@@ -4,8 +4,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from urllib.parse import urlsplit
 
+from cauri.domain.emails import InvalidEmail, normalize_email
+from cauri.domain.errors import FieldErrors, ValidationFailed
 from cauri.domain.payments import Environment
+from cauri.domain.text import has_control_characters
+
+#: The apps table's column size.
+NAME_MAX_LENGTH = 100
+URL_MAX_LENGTH = 2048
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,3 +61,54 @@ class KeySummary:
     environment: str
     display_prefix: str
     expires_at: datetime | None
+
+
+def app_name(raw: str) -> str:
+    """An app's name as stored: trimmed, 1 to 100 characters of one-line text. The name is shown on the
+    checkout page, in the subject of receipts and by the CLI, so a line break or an escape sequence in it would
+    break a mail header or a terminal."""
+    name = raw.strip()
+    if not name:
+        message = "The name field is required."
+    elif len(name) > NAME_MAX_LENGTH:
+        message = f"The name field must not be greater than {NAME_MAX_LENGTH} characters."
+    elif has_control_characters(name):
+        message = "The name field must not contain control characters."
+    else:
+        return name
+    raise ValidationFailed(FieldErrors({"name": [message]}))
+
+
+def website_url(raw: str | None) -> str | None:
+    """The merchant's website: an absolute http(s) URL, or None."""
+    if raw is None or not raw.strip():
+        return None
+    url = raw.strip()
+    if not _is_http_url(url):
+        raise ValidationFailed(FieldErrors({"website_url": ["The website_url field must be a valid URL."]}))
+    return url
+
+
+def _is_http_url(url: str) -> bool:
+    if len(url) > URL_MAX_LENGTH or has_control_characters(url) or " " in url:
+        return False
+    try:
+        parts = urlsplit(url)
+        _ = parts.port  # raises on a malformed port
+    except ValueError:
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.hostname)
+
+
+def notify_email(raw: str) -> str | None:
+    """Where the merchant's notices go, normalised; "" for nobody."""
+    if not raw.strip():
+        return None
+    try:
+        if has_control_characters(raw):
+            raise InvalidEmail("control characters")
+        return normalize_email(raw.strip())
+    except InvalidEmail:
+        raise ValidationFailed(
+            FieldErrors({"notify_email": ["The notify_email field must be a valid email address."]})
+        ) from None

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from cauri.domain import apps as rules
 from cauri.domain.apps import App, KeyOwner, KeySummary
+from cauri.domain.errors import NotFound
 from cauri.domain.keys import NewKey
 from cauri.domain.payments import Environment
+from cauri.domain.text import has_control_characters
 from cauri.services.runtime import UnitOfWork
 
 
@@ -20,7 +23,9 @@ async def create_app(
     website_url: str | None = None,
 ) -> tuple[App, NewKey]:
     """An app and its first key for ``environment``; the key's secret is returned once (only its hash is
-    kept)."""
+    kept). The name and URL are checked before anything is written."""
+    name = rules.app_name(name)
+    website_url = rules.website_url(website_url)
     async with uow:
         created = await uow.apps.create(
             name, environment, rate_limit=rate_limit, expiry_minutes=expiry_minutes, website_url=website_url
@@ -48,6 +53,7 @@ async def list_apps(uow: UnitOfWork) -> list[tuple[App, list[KeySummary]]]:
 
 async def find_app(uow: UnitOfWork, ref: str) -> App:
     """An app by id or by (unique) name; ``NotFound`` otherwise."""
+    _check_reference(ref)
     async with uow.reading():
         return await uow.apps.find(ref)
 
@@ -60,6 +66,7 @@ async def key_owner(uow: UnitOfWork, secret_hash: bytes) -> KeyOwner | None:
 
 async def rotate_key(uow: UnitOfWork, ref: str, environment: Environment, grace: timedelta) -> tuple[App, NewKey]:
     """A new key for the app; its current keys for that environment keep working for ``grace`` only."""
+    _check_reference(ref)
     async with uow:
         app = await uow.apps.find(ref)
         key = await uow.apps.rotate_key(app.id, environment, grace)
@@ -69,6 +76,8 @@ async def rotate_key(uow: UnitOfWork, ref: str, environment: Environment, grace:
 
 async def revoke_key(uow: UnitOfWork, display_prefix: str) -> int:
     """Revoke at once the key(s) shown as ``display_prefix``; returns how many were revoked."""
+    if has_control_characters(display_prefix):
+        return 0
     async with uow:
         count = await uow.apps.revoke_key(display_prefix)
         await uow.commit()
@@ -95,8 +104,16 @@ async def configure_emails(
         if v is not None
     }
     if notify_email is not None:
-        changes["notify_email"] = notify_email or None
+        changes["notify_email"] = rules.notify_email(notify_email)
+    _check_reference(ref)
     async with uow:
         app = await uow.apps.update((await uow.apps.find(ref)).id, changes)
         await uow.commit()
     return app
+
+
+def _check_reference(ref: str) -> None:
+    """No app is named with a control character (nor could a database look one up: PostgreSQL refuses NUL, and
+    a command line's undecodable bytes arrive as lone surrogates)."""
+    if has_control_characters(ref):
+        raise NotFound("No app is named or identified by that reference.")

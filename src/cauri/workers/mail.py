@@ -16,6 +16,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 
 from cauri import metrics
 from cauri.domain.clock import utcnow
+from cauri.domain.text import one_line
 from cauri.domain.webhooks import retry_delay
 from cauri.i18n import DEFAULT_LANGUAGE, LANGUAGES, format_money, translate, translations
 from cauri.services import webhooks
@@ -56,11 +57,14 @@ def render(kind: str, event_type: str, data: dict[str, Any], app_name: str, sett
         # A connector's failure message is one of its N_ literals, translated here for the reader.
         "failure": translate(language, capture["failure_message"]) if capture.get("failure_message") else None,
     }
+    # A header is one line: an app named before names were checked may hold a line break, which the email
+    # package refuses in a header (and which would otherwise start a header of the name's choosing).
+    header_name = one_line(app_name)
     message = EmailMessage()
     if kind == "receipt":
-        message["Subject"] = gettext("Your payment receipt") + f" – {app_name}"
+        message["Subject"] = gettext("Your payment receipt") + f" – {header_name}"
     elif kind == "endpoint_disabled":
-        message["Subject"] = gettext("A webhook endpoint was disabled") + f" – {app_name}"
+        message["Subject"] = gettext("A webhook endpoint was disabled") + f" – {header_name}"
     elif context["succeeded"]:
         message["Subject"] = gettext("Payment received") + f": {context['amount']} ({data['id']})"
     else:
@@ -75,7 +79,7 @@ def render(kind: str, event_type: str, data: dict[str, Any], app_name: str, sett
 
 
 async def send(message: EmailMessage, to_address: str, message_id: str, settings: Settings) -> None:
-    message["To"] = to_address
+    message["To"] = one_line(to_address)
     if not settings.smtp_host:
         folder = Path(settings.data_dir) / "mail"
         folder.mkdir(parents=True, exist_ok=True)
