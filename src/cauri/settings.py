@@ -9,10 +9,14 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from cauri.private_files import private_directory, tighten, write_private_once
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CAURI_", extra="ignore")
 
+    #: The SQLite database, the secret key and mail written as files: made 0700 (its files 0600) when created,
+    #: and tightened to that when Cauri starts.
     data_dir: Path = Path(".cauri")
     #: Empty means the embedded default: a SQLite file under ``data_dir``.
     database_url: str = ""
@@ -105,11 +109,11 @@ class Settings(BaseSettings):
     def secret(self) -> bytes:
         if self.secret_key:
             return self.secret_key.encode()
-        path = self.data_dir / "secret_key"
-        if not path.exists():
-            self.data_dir.mkdir(parents=True, exist_ok=True)
-            path.write_text(secrets.token_urlsafe(32))
-            path.chmod(0o600)
+        path = private_directory(self.data_dir) / "secret_key"
+        if path.exists():
+            tighten(path)
+        else:
+            write_private_once(path, secrets.token_urlsafe(32).encode())
         return path.read_text().strip().encode()
 
     @property

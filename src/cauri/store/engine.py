@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import orjson
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from cauri.private_files import create_private, private_directory, tighten
 from cauri.settings import Settings
 from cauri.store.sqlite_writer import SQLiteWriter, attach_writer
 
@@ -20,7 +22,7 @@ def create_engine(settings: Settings) -> AsyncEngine:
     url = settings.resolved_database_url
     json = {"json_serializer": _dumps, "json_deserializer": orjson.loads}
     if url.startswith("sqlite"):
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        private_directory(settings.data_dir)
         # SQLite has one writer at a time: a single pooled connection queues requests in the process instead
         # of letting them fight over the file lock, and busy_timeout covers other processes (the CLI).
         engine = create_async_engine(
@@ -30,6 +32,7 @@ def create_engine(settings: Settings) -> AsyncEngine:
         event.listen(engine.sync_engine, "connect", lambda conn, _record: _tune_sqlite(conn, synchronous))
         path = engine.url.database
         if path and path != ":memory:" and not path.startswith("file:"):
+            _private_database(Path(path))
             # The hot writes (initialize) skip the pool and aiosqlite's thread: see sqlite_writer.py.
             attach_writer(engine, SQLiteWriter(path, synchronous=synchronous, wait_ms=settings.lock_timeout_ms))
         return engine
@@ -50,6 +53,14 @@ def create_engine(settings: Settings) -> AsyncEngine:
             "command_timeout": 30,
         },
     )
+
+
+def _private_database(path: Path) -> None:
+    """The database file made before SQLite makes it, so that it is 0600 from the start: SQLite gives its -wal
+    and -shm files the database's mode. Those of an older install are tightened."""
+    create_private(path)
+    for companion in ("-wal", "-shm", "-journal"):
+        tighten(path.with_name(path.name + companion))
 
 
 def _tune_sqlite(dbapi_connection: Any, synchronous: str) -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 
+from cauri.private_files import private_directory
 from cauri.settings import Settings
 
 
@@ -22,5 +23,5 @@ def alembic_config(settings: Settings) -> Config:
 def upgrade(settings: Settings, revision: str = "head") -> None:
     """Bring the database to ``revision``; creates the SQLite data directory when needed."""
     if settings.is_sqlite:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        private_directory(settings.data_dir)
     command.upgrade(alembic_config(settings), revision)

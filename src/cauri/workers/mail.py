@@ -19,6 +19,7 @@ from cauri.domain.clock import utcnow
 from cauri.domain.text import one_line
 from cauri.domain.webhooks import retry_delay
 from cauri.i18n import DEFAULT_LANGUAGE, LANGUAGES, format_money, translate, translations
+from cauri.private_files import private_directory, write_private
 from cauri.services import webhooks
 from cauri.services.runtime import Runtime
 from cauri.services.webhooks import EmailClaim
@@ -81,9 +82,8 @@ def render(kind: str, event_type: str, data: dict[str, Any], app_name: str, sett
 async def send(message: EmailMessage, to_address: str, message_id: str, settings: Settings) -> None:
     message["To"] = one_line(to_address)
     if not settings.smtp_host:
-        folder = Path(settings.data_dir) / "mail"
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / f"{message_id}.eml").write_bytes(bytes(message))
+        folder = private_directory(Path(settings.data_dir) / "mail")  # mail to customers: their names, amounts
+        write_private(folder / f"{message_id}.eml", bytes(message))
         return
     await aiosmtplib.send(
         message,
