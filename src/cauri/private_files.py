@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import secrets
 import stat
 from pathlib import Path
 
@@ -41,7 +42,7 @@ def write_private(path: Path, data: bytes) -> None:
 def write_private_once(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` unless it exists, atomically: of processes starting together, one writes and
     the others keep its file (a half-written file is never seen)."""
-    draft = path.with_name(f".{path.name}.{os.getpid()}.draft")
+    draft = path.with_name(f".{path.name}.{secrets.token_hex(8)}.draft")
     write_private(draft, data)
     try:
         os.link(draft, path)
