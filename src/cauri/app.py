@@ -18,7 +18,7 @@ from starlette.types import ASGIApp
 
 from cauri import __version__
 from cauri.api import docs, events, health, payments, utilities, webhooks
-from cauri.api.auth import KeyCache
+from cauri.api.auth import FailureThrottle, KeyCache
 from cauri.api.context import Gateway
 from cauri.api.envelope import EnvelopeResponse
 from cauri.api.errors import ApiError, api_error, domain_error, http_error, server_error
@@ -62,7 +62,11 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
     settings = settings or Settings()
     configure_logging(settings.log_level)
     runtime = create_runtime(settings, engine)
-    gateway = Gateway(runtime=runtime, keys=KeyCache(ttl=settings.key_cache_seconds))
+    gateway = Gateway(
+        runtime=runtime,
+        keys=KeyCache(ttl=settings.key_cache_seconds),
+        auth_failures=FailureThrottle(limit=settings.auth_failures_per_minute),
+    )
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:

@@ -41,6 +41,9 @@ class Settings(BaseSettings):
     trusted_proxies: str = ""
     #: Strict-Transport-Security's max-age on answers served over HTTPS; 0 sends none.
     hsts_seconds: int = Field(default=0, ge=0)
+    #: Failed API authentications (an unknown, expired or revoked key) an address may make per minute before
+    #: its requests get 429 without a lookup; 0 disables the throttle.
+    auth_failures_per_minute: int = Field(default=20, ge=0)
     #: Requests with a larger body are refused with 413 before they are parsed.
     max_body_bytes: int = Field(default=64 * 1024, gt=0)
     #: A request body must have arrived whole within this long (408 otherwise).
