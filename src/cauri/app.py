@@ -14,19 +14,22 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+from starlette.types import ASGIApp
 
 from cauri import __version__
 from cauri.api import docs, events, health, payments, utilities, webhooks
-from cauri.api.auth import KeyCache
+from cauri.api.auth import FailureThrottle, KeyCache
 from cauri.api.context import Gateway
 from cauri.api.envelope import EnvelopeResponse
 from cauri.api.errors import ApiError, api_error, domain_error, http_error, server_error
+from cauri.api.forwarded import ForwardedHeaders, TrustedProxies
 from cauri.api.request_log import RequestLog
+from cauri.api.response_headers import SecurityHeaders
 from cauri.checkout import routes as checkout
 from cauri.domain.errors import DomainError
 from cauri.logs import configure_logging
 from cauri.services.runtime import create_runtime
-from cauri.settings import Settings
+from cauri.settings import Settings, parse_networks
 from cauri.workers.jobs import background_tasks
 
 log = logging.getLogger("cauri")
@@ -40,13 +43,30 @@ async def index(request: Request) -> Response:
     )
 
 
+class GatewayApp(Starlette):
+    """Starlette, with the layers that must see every answer placed outside its server-error handler (which
+    answers an unhandled exception beyond the reach of ordinary middleware): the forwarded headers, read
+    first, and the security headers, added last, so a 500 carries them too."""
+
+    def build_middleware_stack(self) -> ASGIApp:
+        settings: Settings = self.state.gateway.settings
+        app = SecurityHeaders(
+            super().build_middleware_stack(), hsts_seconds=settings.hsts_seconds, public_https=settings.public_https
+        )
+        return ForwardedHeaders(app, trusted=TrustedProxies(parse_networks(settings.trusted_proxies)))
+
+
 def create_app(settings: Settings | None = None, engine: AsyncEngine | None = None) -> Starlette:
     """The gateway's ASGI app. Migrations are not run here: ``cauri serve`` runs them once before its workers
     start."""
     settings = settings or Settings()
     configure_logging(settings.log_level)
     runtime = create_runtime(settings, engine)
-    gateway = Gateway(runtime=runtime, keys=KeyCache(ttl=settings.key_cache_seconds))
+    gateway = Gateway(
+        runtime=runtime,
+        keys=KeyCache(ttl=settings.key_cache_seconds),
+        auth_failures=FailureThrottle(limit=settings.auth_failures_per_minute),
+    )
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
@@ -72,7 +92,7 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
         *checkout.routes,
         *health.routes(settings),
     ]
-    app = Starlette(
+    app = GatewayApp(
         routes=routes,
         lifespan=lifespan,
         exception_handlers={

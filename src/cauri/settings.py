@@ -2,14 +2,29 @@
 
 from __future__ import annotations
 
+import ipaddress
 import secrets
 from functools import cached_property
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from cauri.private_files import private_directory, tighten, write_private_once
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def parse_networks(setting: str) -> tuple[Network, ...]:
+    """``"10.0.0.1, 172.16.0.0/12"`` -> its networks; a ``ValueError`` naming the entry that is not one."""
+    found: list[Network] = []
+    for entry in (part.strip() for part in setting.split(",")):
+        if entry:
+            try:
+                found.append(ipaddress.ip_network(entry, strict=False))
+            except ValueError as exc:
+                raise ValueError(f"{entry!r} is neither an IP address nor a network (CIDR)") from exc
+    return tuple(found)
 
 
 class Settings(BaseSettings):
@@ -25,6 +40,14 @@ class Settings(BaseSettings):
     #: The URL customers and merchants reach this gateway at; derived from host and port when empty.
     public_url: str = ""
     log_level: str = "info"
+    #: Reverse proxies (IPs or CIDR networks, comma-separated) whose ``X-Forwarded-For`` and
+    #: ``X-Forwarded-Proto`` are believed; empty trusts nobody, and those headers are ignored.
+    trusted_proxies: str = ""
+    #: Strict-Transport-Security's max-age on answers served over HTTPS; 0 sends none.
+    hsts_seconds: int = Field(default=0, ge=0)
+    #: Failed API authentications (an unknown, expired or revoked key) an address may make per minute before
+    #: its requests get 429 without a lookup; 0 disables the throttle.
+    auth_failures_per_minute: int = Field(default=20, ge=0)
     #: Requests with a larger body are refused with 413 before they are parsed.
     max_body_bytes: int = Field(default=64 * 1024, gt=0)
     #: A request body must have arrived whole within this long (408 otherwise).
@@ -88,6 +111,12 @@ class Settings(BaseSettings):
     #: (Writes wait up to ``lock_timeout_ms`` for a write lock another process holds, then answer 503.)
     sqlite_synchronous: str = Field(default="normal", pattern="^(normal|full)$")
 
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: str) -> str:
+        parse_networks(value)  # a typo fails at start-up rather than trusting nobody in silence
+        return value
+
     @cached_property
     def resolved_database_url(self) -> str:
         """The SQLAlchemy async URL: the embedded SQLite file, or the configured URL with an async driver."""
@@ -125,3 +154,8 @@ class Settings(BaseSettings):
     @property
     def resolved_public_url(self) -> str:
         return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    @property
+    def public_https(self) -> bool:
+        """Customers reach the gateway over HTTPS: cookies are Secure, HSTS may be sent."""
+        return self.resolved_public_url.lower().startswith("https://")

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import math
 import time
+from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 
 from starlette.requests import Request
 
 from cauri.api.errors import ApiError
+from cauri.api.forwarded import client_address, limit_key
 from cauri.domain.apps import KeyOwner
 from cauri.domain.clock import utcnow
 from cauri.domain.keys import hash_secret
@@ -17,6 +19,8 @@ from cauri.services.apps import key_owner
 _MISSING = "Unauthenticated: send your secret key as 'Authorization: Bearer <secret key>'."
 _INVALID = "Unauthenticated: the API key is invalid."
 _EXPIRED = "Unauthenticated: the API key has expired or was revoked."
+#: How long a key seen valid lets its requests through an address's failure throttle.
+VOUCH_SECONDS = 3600.0
 
 
 @dataclass
@@ -25,23 +29,91 @@ class KeyCache:
 
     Expiry (rotation, revocation) is checked against the cached expiry on every request, so a key revoked
     in this process's view stops at once; one revoked by another process is seen within ``ttl`` seconds.
+
+    Valid keys and unknown ones live apart: anyone can send unknown keys by the million, so they get a small
+    map of their own that drops its oldest entry when full, and can never push a valid key out (a flood of
+    random keys used to clear the whole cache). Valid keys are as many as the database holds. The cache also
+    remembers which keys it has seen valid lately (``vouches``), so an address throttled for failures does
+    not lock out a merchant's good key that shares it.
     """
 
     ttl: float
-    _entries: dict[bytes, tuple[float, KeyOwner | None]] = field(default_factory=dict)
+    max_unknown: int = 4096
+    #: secret hash -> (monotonic time the entry stops being trusted, the key's owner)
+    _valid: dict[bytes, tuple[float, KeyOwner]] = field(default_factory=dict)
+    _unknown: OrderedDict[bytes, float] = field(default_factory=OrderedDict)
 
     def get(self, secret_hash: bytes) -> tuple[bool, KeyOwner | None]:
-        entry = self._entries.get(secret_hash)
-        if entry is None or entry[0] < time.monotonic():
-            return False, None
-        return True, entry[1]
+        now = time.monotonic()
+        entry = self._valid.get(secret_hash)
+        if entry is not None and entry[0] > now:
+            return True, entry[1]
+        unknown_until = self._unknown.get(secret_hash)
+        if unknown_until is not None and unknown_until > now:
+            return True, None
+        return False, None
 
     def put(self, secret_hash: bytes, owner: KeyOwner | None) -> None:
-        if self.ttl <= 0:
+        now = time.monotonic()
+        if owner is not None:
+            self._unknown.pop(secret_hash, None)
+            if len(self._valid) > 10_000:  # keys issued and revoked over a long uptime: forget the long gone
+                self._valid = {h: e for h, e in self._valid.items() if e[0] > now - VOUCH_SECONDS}
+            # Kept past its TTL (not served then) to vouch for the key; ``get`` honours the TTL alone.
+            self._valid[secret_hash] = (now + self.ttl, owner)
             return
-        if len(self._entries) > 10_000:  # a flood of random keys must not grow memory without bound
-            self._entries.clear()
-        self._entries[secret_hash] = (time.monotonic() + self.ttl, owner)
+        self._valid.pop(secret_hash, None)
+        if self.ttl <= 0 or self.max_unknown <= 0:
+            return
+        self._unknown[secret_hash] = now + self.ttl
+        self._unknown.move_to_end(secret_hash)
+        while len(self._unknown) > self.max_unknown:
+            self._unknown.popitem(last=False)
+
+    def vouches(self, secret_hash: bytes) -> bool:
+        """Whether this key was good here within the last ``VOUCH_SECONDS`` and has not expired since (it is
+        still looked up as usual once its cache entry is stale)."""
+        entry = self._valid.get(secret_hash)
+        if entry is None or entry[0] <= time.monotonic() - VOUCH_SECONDS:
+            return False
+        expires_at = entry[1].expires_at
+        return expires_at is None or expires_at > utcnow()
+
+
+@dataclass
+class FailureThrottle:
+    """At most ``limit`` failed authentications per address per minute, in this process; past it, the address
+    gets 429 without a key lookup (a flood of made-up keys costs a dictionary lookup, not a query)."""
+
+    limit: int
+    seconds: float = 60.0
+    _failures: dict[str, deque[float]] = field(default_factory=dict)
+
+    def check(self, address: str) -> None:
+        if self.limit <= 0:
+            return
+        failures = self._failures.get(address)
+        if failures is None:
+            return
+        now = time.monotonic()
+        while failures and failures[0] <= now - self.seconds:
+            failures.popleft()
+        if len(failures) >= self.limit:
+            retry = max(1, math.ceil(failures[0] + self.seconds - now))
+            raise ApiError(
+                429,
+                f"Too many failed authentications from this address. Retry in {retry} seconds.",
+                headers={"Retry-After": str(retry)},
+            )
+
+    def record(self, address: str) -> None:
+        if self.limit <= 0:
+            return
+        now = time.monotonic()
+        if len(self._failures) > 10_000:  # many addresses: forget the quiet ones
+            self._failures = {a: f for a, f in self._failures.items() if f and f[-1] > now - self.seconds}
+        failures = self._failures.setdefault(address, deque(maxlen=self.limit))
+        failures.append(now)
 
 
 @dataclass
@@ -72,7 +144,8 @@ class RateLimiter:
 
 async def authenticate(request: Request) -> KeyOwner:
     """The one way an API handler learns who calls: the Bearer secret key, checked (through a few seconds'
-    cache), with the app's rate limit counted."""
+    cache), with the app's rate limit counted. An address that keeps presenting bad keys is throttled before
+    any lookup, unless the key it presents is one this process has seen good."""
     from cauri.api.context import gateway_of  # the context module imports this one
 
     gateway = gateway_of(request)
@@ -84,13 +157,18 @@ async def authenticate(request: Request) -> KeyOwner:
     # The lookup is by SHA-256 of the secret, so no comparison of secrets happens at all; the index
     # lookup on a hash reveals nothing about the secret's characters.
     secret_hash = hash_secret(secret)
+    address = limit_key(client_address(request))
+    if not gateway.keys.vouches(secret_hash):
+        gateway.auth_failures.check(address)
     found, owner = gateway.keys.get(secret_hash)
     if not found:
         owner = await key_owner(gateway.uow(), secret_hash)
         gateway.keys.put(secret_hash, owner)
     if owner is None:
+        gateway.auth_failures.record(address)
         raise ApiError(401, _INVALID)
     if owner.expires_at is not None and owner.expires_at <= utcnow():
+        gateway.auth_failures.record(address)
         raise ApiError(401, _EXPIRED)
     if not owner.app.is_enabled:
         raise ApiError(403, "This app is disabled.")

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from starlette.requests import Request
 
-from cauri.api.auth import KeyCache, RateLimiter
+from cauri.api.auth import FailureThrottle, KeyCache, RateLimiter
 from cauri.checkout.security import SlidingWindow
 from cauri.services.runtime import Runtime, UnitOfWork
 from cauri.settings import Settings
@@ -18,6 +18,8 @@ class Gateway:
     runtime: Runtime
     keys: KeyCache
     limiter: RateLimiter = field(default_factory=RateLimiter)
+    #: Failed authentications per client address (unknown, expired or revoked keys).
+    auth_failures: FailureThrottle = field(default_factory=lambda: FailureThrottle(limit=20))
     #: Attempt creation per customer address: enough for honest retries, too few to hammer a provider.
     attempts_per_client: SlidingWindow = field(default_factory=lambda: SlidingWindow(limit=20, seconds=600))
 

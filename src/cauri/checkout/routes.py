@@ -22,6 +22,7 @@ from starlette.staticfiles import StaticFiles
 from cauri.api.body import read_body
 from cauri.api.context import Gateway, gateway_of
 from cauri.api.errors import ApiError
+from cauri.api.forwarded import client_address, limit_key
 from cauri.api.identifiers import path_id
 from cauri.checkout.security import (
     CSRF_COOKIE,
@@ -59,10 +60,6 @@ def _gateway(request: Request) -> Gateway:
 
 def _registry(request: Request) -> ConnectorRegistry:
     return gateway_of(request).runtime.connectors
-
-
-def _client_ip(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
 
 
 def _callback_url(request: Request) -> Callable[[str], str]:
@@ -131,7 +128,8 @@ def _page(
     }
     html = templates.get_template("checkout.html").render(context)
     response = HTMLResponse(html, status_code=status_code, headers=page_headers())
-    secure = request.url.scheme == "https"
+    # The scheme is the client's when a trusted proxy says so; the public URL covers a proxy that does not.
+    secure = request.url.scheme == "https" or settings.public_https
     if request.cookies.get(CSRF_COOKIE) != browser_secret:
         response.set_cookie(CSRF_COOKIE, browser_secret, httponly=True, samesite="strict", secure=secure,
                             path="/checkout")  # fmt: skip
@@ -253,10 +251,10 @@ async def pay(request: Request) -> Response:
     except AttemptFormInvalid as exc:
         errors = {name: translate(language, message) for name, message in exc.errors.items()}
         return _page(request, loaded, errors=errors, form=form, status_code=exc.status)
-    if not _gateway(request).attempts_per_client.allow(_client_ip(request)):
+    if not _gateway(request).attempts_per_client.allow(limit_key(client_address(request))):
         return _page(request, loaded, errors={"method": gettext("Too many attempts. Wait a few minutes.")},
                      form=form, status_code=429)  # fmt: skip
-    payer = Payer(_client_ip(request), request.headers.get("user-agent", ""), _language(request))
+    payer = Payer(client_address(request), request.headers.get("user-agent", ""), _language(request))
     try:
         action = await service.start_attempt(
             _gateway(request).uow(), registry, loaded, checked, payer, _callback_url(request)

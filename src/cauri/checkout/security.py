@@ -31,18 +31,13 @@ def csrf_valid(server_secret: bytes, browser_secret: str | None, payment_id: str
 
 
 def page_headers(nonce_free_csp: str = "") -> dict[str, str]:
-    """No inline script anywhere (CSP), no framing, no sniffing, no referrer leaking the payment URL."""
+    """No inline script anywhere (CSP), and never cached. No framing, sniffing or referrer leaking the payment
+    URL: the headers every answer carries (``cauri.api.response_headers``) say so."""
     csp = nonce_free_csp or (
         "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
         "form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
     )
-    return {
-        "Content-Security-Policy": csp,
-        "X-Frame-Options": "DENY",
-        "X-Content-Type-Options": "nosniff",
-        "Referrer-Policy": "no-referrer",
-        "Cache-Control": "no-store",
-    }
+    return {"Content-Security-Policy": csp, "Cache-Control": "no-store"}
 
 
 @dataclass
