@@ -140,10 +140,10 @@ def _common_case(body: dict[str, Any]) -> PaymentRequest | None:
 
 def _plain(value: object, max_length: int) -> str | None:
     """``_required_text``'s answer for a text that passes it, else ``None``."""
-    if type(value) is not str:
+    if type(value) is not str or has_control_characters(value):
         return None
     text = value.strip()
-    if not text or len(text) > max_length or has_control_characters(text):
+    if not text or len(text) > max_length:
         return None
     return text
 
@@ -207,8 +207,9 @@ def _validate(body: dict[str, Any]) -> PaymentRequest:
 
 
 def _absent(value: object) -> bool:
-    """Null and empty strings mean "not given", as PHP forms and SDKs send them."""
-    return value is None or (isinstance(value, str) and not value.strip())
+    """Null and empty strings mean "not given", as PHP forms and SDKs send them (but "\r\n" is refused: a
+    control character is never taken for blank)."""
+    return value is None or (isinstance(value, str) and not value.strip() and not has_control_characters(value))
 
 
 def _required_text(
@@ -230,7 +231,7 @@ def _text(value: object, label: str, errors: FieldErrors, *, max_length: int) ->
     if len(text) > max_length:
         errors.add(label, f"The {label} field must not be greater than {max_length} characters.")
         return None
-    if has_control_characters(text):
+    if has_control_characters(value):  # the value as sent: a trailing "\n" is refused, not trimmed away
         errors.add(label, f"The {label} field must not contain control characters.")
         return None
     return text
@@ -288,6 +289,9 @@ def _phone(value: object, label: str, errors: FieldErrors) -> str | None:
     if not isinstance(value, str):
         errors.add(label, f"The {label} field must be a string.")
         return None
+    if has_control_characters(value):
+        errors.add(label, f"The {label} field must not contain control characters.")
+        return None
     text = value.strip()
     if not _PHONE.fullmatch(text) or not PHONE_DIGITS_MIN <= sum(c.isdigit() for c in text) <= PHONE_DIGITS_MAX:
         errors.add(label, f"The {label} field must be a valid phone number.")
@@ -296,6 +300,9 @@ def _phone(value: object, label: str, errors: FieldErrors) -> str | None:
 
 
 def _country(value: object, label: str, errors: FieldErrors) -> str | None:
+    if isinstance(value, str) and has_control_characters(value):
+        errors.add(label, f"The {label} field must not contain control characters.")
+        return None
     if not isinstance(value, str) or not is_country(value.strip().upper()):
         errors.add(label, f"The {label} field must be an ISO 3166-1 alpha-2 country code.")
         return None
@@ -363,6 +370,9 @@ def _restricted_phone(value: object, errors: FieldErrors) -> RestrictedPhone | N
     if _absent(number):
         errors.add("restricted_phone.number", "The restricted_phone.number field is required.")
         number = None
+    elif isinstance(number, str) and has_control_characters(number):
+        errors.add("restricted_phone.number", "The restricted_phone.number field must not contain control characters.")
+        number = None
     elif not isinstance(number, str) or not _DIGITS.fullmatch(number.strip().lstrip("+")):
         errors.add("restricted_phone.number", "The restricted_phone.number field must contain digits only.")
         number = None
@@ -388,6 +398,9 @@ def _phone_country(value: object, errors: FieldErrors) -> str | None:
         return None
     if not isinstance(value, str):
         errors.add(label, f"The {label} field must be a string.")
+        return None
+    if has_control_characters(value):
+        errors.add(label, f"The {label} field must not contain control characters.")
         return None
     text = value.strip().lstrip("+").upper()
     if _DIGITS.fullmatch(text):
