@@ -11,7 +11,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp
@@ -21,7 +21,7 @@ from cauri.api import docs, events, health, payments, utilities, webhooks
 from cauri.api.auth import FailureThrottle, KeyCache
 from cauri.api.context import Gateway
 from cauri.api.envelope import EnvelopeResponse
-from cauri.api.errors import ApiError, api_error, domain_error, http_error, server_error
+from cauri.api.errors import ApiError, api_error, client_gone, domain_error, http_error, server_error
 from cauri.api.forwarded import ForwardedHeaders, TrustedProxies
 from cauri.api.request_log import RequestLog
 from cauri.api.response_headers import SecurityHeaders
@@ -99,6 +99,7 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
             ApiError: api_error,
             DomainError: domain_error,
             HTTPException: http_error,
+            ClientDisconnect: client_gone,
             DBAPIError: server_error,
             Exception: server_error,
         },

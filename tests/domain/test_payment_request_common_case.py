@@ -33,8 +33,9 @@ tricky = st.one_of(
                      "a\x01b", "\u00a0", "Awa\u2028", "x" * 101, "y" * 156, "BJ", "229", "mtn_bj"]),
     st.text(max_size=12),
     st.lists(st.sampled_from(["mtn_bj", "nope", 3]), max_size=2),
-    st.dictionaries(st.sampled_from(["", "k", "order_id", "z" * 41]),
-                    st.one_of(st.text(max_size=5), st.integers(), st.just("v" * 501)), max_size=3),
+    st.dictionaries(st.sampled_from(["", "k", "order_id", "z" * 41, "k\x00", "\x85"]),
+                    st.one_of(st.text(max_size=5), st.integers(), st.sampled_from(["v" * 501, "1\x002", "\u2028"])),
+                    max_size=3),
 )  # fmt: skip
 
 

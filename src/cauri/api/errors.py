@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy.exc import DBAPIError, OperationalError
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
 from cauri.api.envelope import EnvelopeResponse
@@ -49,6 +49,16 @@ async def http_error(request: Request, exc: Exception) -> Response:
     else:
         message = str(exc.detail)
     return EnvelopeResponse(message, status_code=exc.status_code, headers=exc.headers)
+
+
+#: nginx's "client closed request": the request log shows the client left; nobody reads the answer.
+CLIENT_GONE = 499
+
+
+async def client_gone(_request: Request, exc: Exception) -> Response:
+    """The client hung up before its body arrived: its doing, not a server error, so no traceback."""
+    assert isinstance(exc, ClientDisconnect)
+    return Response(status_code=CLIENT_GONE)
 
 
 async def server_error(request: Request, exc: Exception) -> Response:

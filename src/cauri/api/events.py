@@ -17,7 +17,8 @@ from cauri.services import webhooks
 async def list_all(request: Request) -> Response:
     owner = await authenticate(request)
     raw_limit = request.query_params.get("limit", "20")
-    if not (raw_limit.isascii() and raw_limit.isdigit() and 1 <= int(raw_limit) <= 100):
+    # At most 3 digits before int(): Python refuses to convert a string of thousands of digits (a 500).
+    if not (raw_limit.isascii() and raw_limit.isdigit() and len(raw_limit) <= 3 and 1 <= int(raw_limit) <= 100):
         errors = FieldErrors()
         errors.add("limit", "The limit field must be an integer between 1 and 100.")
         raise ValidationFailed(errors)

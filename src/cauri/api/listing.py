@@ -11,13 +11,18 @@ from datetime import UTC, date, datetime, time, timedelta
 
 import orjson
 
-from cauri.api.identifiers import has_control_characters
+from cauri.api.identifiers import is_identifier
 from cauri.domain.clock import as_utc, iso
 from cauri.domain.errors import FieldErrors, ValidationFailed
+from cauri.domain.payment_request import METADATA_VALUE_MAX
 from cauri.domain.payments import PaymentFilter, PaymentStatus
+from cauri.domain.text import has_control_characters
 
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
+EMAIL_MAX = 254  # no stored email is longer
+#: Moments the database and the clock arithmetic can hold, with a day's margin for time zones.
+_EARLIEST, _LATEST = datetime(2, 1, 1, tzinfo=UTC), datetime(9998, 12, 31, tzinfo=UTC)
 _METADATA_PARAM = re.compile(r"metadata\[([^\[\]]{1,40})\]")
 
 
@@ -59,9 +64,11 @@ def parse_list_query(params: Iterable[tuple[str, str]]) -> ListQuery:
         elif name == "customer_email":
             if has_control_characters(value):
                 errors.add("customer_email", "The customer_email field must not contain control characters.")
+            elif len(value.strip()) > EMAIL_MAX:
+                errors.add(name, f"The customer_email field must not be greater than {EMAIL_MAX} characters.")
             email = value.strip() or None
         elif name == "limit":
-            if not (value.isascii() and value.isdigit()) or not 1 <= int(value) <= MAX_LIMIT:
+            if not (value.isascii() and value.isdigit() and len(value) <= 3) or not 1 <= int(value) <= MAX_LIMIT:
                 errors.add("limit", f"The limit field must be an integer between 1 and {MAX_LIMIT}.")
             else:
                 limit = int(value)
@@ -70,8 +77,12 @@ def parse_list_query(params: Iterable[tuple[str, str]]) -> ListQuery:
             if after is None:
                 errors.add("cursor", "The cursor field is not a cursor this endpoint returned.")
         elif match := _METADATA_PARAM.fullmatch(name):
-            if has_control_characters(match.group(1) + value):
+            if has_control_characters(match.group(1)):  # the key: not echoed back as a field name
+                errors.add("metadata", "Each metadata key must be free of control characters.")
+            elif has_control_characters(value):
                 errors.add(name, f"The {name} field must not contain control characters.")
+            elif len(value) > METADATA_VALUE_MAX:
+                errors.add(name, f"The {name} field must not be greater than {METADATA_VALUE_MAX} characters.")
             metadata.append((match.group(1), value))
     if errors:
         raise ValidationFailed(errors)
@@ -85,10 +96,12 @@ def _moment(value: str, *, end_of_day: bool) -> datetime | None:
         if len(text) == 10:
             day = date.fromisoformat(text)
             start = datetime.combine(day, time(), tzinfo=UTC)
-            return start + timedelta(days=1) if end_of_day else start
-        return as_utc(datetime.fromisoformat(text.replace("Z", "+00:00")))
-    except ValueError:
+            moment = start + timedelta(days=1) if end_of_day else start
+        else:
+            moment = as_utc(datetime.fromisoformat(text.replace("Z", "+00:00")))
+    except (ValueError, OverflowError):  # year 9999 plus a day, or year 1 moved to UTC
         return None
+    return moment if _EARLIEST <= moment <= _LATEST else None
 
 
 def next_cursor(created_at: datetime, payment_id: str) -> str:
@@ -101,8 +114,10 @@ def _decode_cursor(value: str) -> tuple[datetime, str] | None:
         raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
         stamp, payment_id = orjson.loads(raw)
         moment = as_utc(datetime.fromisoformat(str(stamp).replace("Z", "+00:00")))
-    except (binascii.Error, ValueError, TypeError):
+    except (binascii.Error, ValueError, TypeError, OverflowError):
         return None
-    if not isinstance(payment_id, str):
+    if not _EARLIEST <= moment <= _LATEST:
+        return None
+    if not isinstance(payment_id, str) or not is_identifier(payment_id):
         return None
     return moment, payment_id

@@ -16,17 +16,22 @@ from pydantic_core import CoreSchema
 from typing_extensions import TypedDict  # pydantic needs this TypedDict before Python 3.12
 
 from cauri import __version__
+from cauri.api.listing import EMAIL_MAX
 from cauri.domain import representation
 from cauri.domain.methods import CATALOGUE
+from cauri.domain.money import MAX_AMOUNT
 from cauri.domain.payment_request import (
     DESCRIPTION_MAX,
     METADATA_KEY_MAX,
     METADATA_MAX_ENTRIES,
     METADATA_VALUE_MAX,
     NAME_MAX,
+    PHONE_DIGITS_MAX,
+    PHONE_DIGITS_MIN,
     TEXT_MAX,
     URL_MAX,
 )
+from cauri.domain.payments import PaymentStatus
 from cauri.domain.representation import EventType
 from cauri.services.idempotency import KEY_MAX
 
@@ -36,19 +41,28 @@ _DOCUMENTED = ConfigDict(use_attribute_docstrings=True)
 # The initialize request as clients send it, before validation: lenient where Moneroo's SDKs are (amounts as
 # strings, numbers for phones, [] for no metadata), bounded by the same constants the rules check.
 
-Text = Annotated[str, Field(min_length=1)]
-OptionalText = Annotated[str, Field(max_length=TEXT_MAX)] | None
+#: No control character (``cauri.domain.text``); a required text has at least one visible character.
+NO_CONTROL = r"^[^\x00-\x1f\x7f-\x9f\u2028\u2029]*$"
+VISIBLE = r"^\s*[^\s\x00-\x1f\x7f-\x9f\u2028\u2029][^\x00-\x1f\x7f-\x9f\u2028\u2029]*$"
+#: An http(s) URL with a host, an optional port, no space and no control character (stricter than the rules).
+_PORT = r"([0-9]{1,4}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])"
+HTTP_URL = r"^[Hh][Tt][Tt][Pp][Ss]?://[A-Za-z0-9.-]+(:" + _PORT + r")?([/?#][^\s\x00-\x1f\x7f-\x9f\u2028\u2029]*)?$"
+Text = Annotated[str, Field(min_length=1, pattern=VISIBLE)]
+OptionalText = Annotated[str, Field(max_length=TEXT_MAX, pattern=NO_CONTROL)] | None
 Amount = (
-    Annotated[int, Field(ge=1)]
-    | Annotated[float, Field(gt=0, multiple_of=1)]
-    | Annotated[str, Field(pattern=r"^\s*\+?[0-9]+(\.0+)?\s*$")]
+    Annotated[int, Field(ge=1, le=MAX_AMOUNT)]
+    | Annotated[float, Field(gt=0, le=MAX_AMOUNT, multiple_of=1)]
+    # "0", "-5" and a 13th digit are refused, as the rules refuse them; leading zeros and ".00" are not.
+    | Annotated[str, Field(pattern=r"^ *\+?0*[1-9][0-9]{0,11}(\.0+)? *$")]
 )
 CurrencyCode = Annotated[str, Field(json_schema_extra={"enum": sorted(CATALOGUE.payment_currencies)})]
 MethodCode = Annotated[str, Field(json_schema_extra={"enum": sorted([*CATALOGUE.payment_methods, *CATALOGUE.aliases])})]
 MetadataKey = Annotated[str, Field(min_length=1, max_length=METADATA_KEY_MAX)]
-MetadataValue = Annotated[str, Field(max_length=METADATA_VALUE_MAX)]
+MetadataValue = Annotated[str, Field(max_length=METADATA_VALUE_MAX, pattern=NO_CONTROL)]
+# A key pattern would become patternProperties (which leaves other keys free): it goes in propertyNames.
+_KEYS = {"propertyNames": {"minLength": 1, "maxLength": METADATA_KEY_MAX, "pattern": NO_CONTROL}}
 Metadata = (
-    Annotated[dict[MetadataKey, MetadataValue], Field(max_length=METADATA_MAX_ENTRIES)]
+    Annotated[dict[MetadataKey, MetadataValue], Field(max_length=METADATA_MAX_ENTRIES, json_schema_extra=_KEYS)]
     | Annotated[list[str], Field(max_length=0)]
     | None
 )
@@ -58,7 +72,7 @@ Metadata = (
 class InitializeCustomer(TypedDict):
     """What the chosen method needs and is missing here, the checkout page asks for."""
 
-    email: Annotated[str, Field(json_schema_extra={"format": "email"})]
+    email: Annotated[str, Field(max_length=254, pattern=NO_CONTROL, json_schema_extra={"format": "email"})]
     first_name: Annotated[Text, Field(max_length=NAME_MAX)]
     last_name: Annotated[Text, Field(max_length=NAME_MAX)]
     phone: NotRequired[str | int | None]
@@ -73,7 +87,11 @@ class InitializeCustomer(TypedDict):
 
 @with_config(_DOCUMENTED)
 class RestrictedPhone(TypedDict):
-    number: str | int
+    number: (
+        Annotated[str, Field(pattern=rf"^ *\+?[0-9]{{{PHONE_DIGITS_MIN},{PHONE_DIGITS_MAX}}} *$")]
+        | Annotated[int, Field(ge=10 ** (PHONE_DIGITS_MIN - 1), lt=10**PHONE_DIGITS_MAX)]
+    )
+    """The number's digits (6 to 15), international or national."""
     country_code: str | int
     """``BJ``, ``229`` or ``+229``."""
 
@@ -86,7 +104,7 @@ class InitializeRequest(TypedDict):
     currency: CurrencyCode
     """ISO 4217, accepted by at least one method (case-insensitive)."""
     description: Annotated[Text, Field(max_length=DESCRIPTION_MAX)]
-    return_url: Annotated[str, Field(max_length=URL_MAX, json_schema_extra={"format": "uri"})]
+    return_url: Annotated[str, Field(max_length=URL_MAX, pattern=HTTP_URL, json_schema_extra={"format": "uri"})]
     """Absolute http(s) URL. When the payment ends the customer is sent there with ``paymentId``,
     ``paymentStatus``, ``monerooPaymentId`` and ``monerooPaymentStatus`` added to its query string."""
     customer: InitializeCustomer
@@ -102,10 +120,10 @@ class InitializeRequest(TypedDict):
 
 @with_config(_DOCUMENTED)
 class WebhookEndpointRequest(TypedDict):
-    url: Annotated[str, Field(max_length=2048, json_schema_extra={"format": "uri"})]
+    url: Annotated[str, Field(max_length=2048, pattern=HTTP_URL, json_schema_extra={"format": "uri"})]
     events: NotRequired[Annotated[list[EventType], Field(min_length=1)] | None]
     """The events to send there; absent or null: all."""
-    secret: NotRequired[Annotated[str, Field(min_length=16, max_length=200)] | None]
+    secret: NotRequired[Annotated[str, Field(min_length=16, max_length=200, pattern=NO_CONTROL)] | None]
     """The signing secret, if you choose it; else one is generated and returned once."""
 
 
@@ -233,6 +251,8 @@ IDEMPOTENCY_KEY: Schema = {
     ),
     "schema": {"type": "string", "minLength": 1, "maxLength": KEY_MAX, "pattern": "^[\\x21-\\x7e]+$"},
 }
+_STATUS = "(" + "|".join(s.value for s in PaymentStatus) + ")"
+STATUSES = f"^{_STATUS}(,{_STATUS})*$"
 PAYMENT_ID: Schema = {"name": "payment_id", "in": "path", "required": True, "schema": {"type": "string"}}
 
 
@@ -304,7 +324,7 @@ def openapi_document(public_url: str) -> dict[str, Any]:
                             "name": "status",
                             "in": "query",
                             "description": "One or more statuses, comma-separated or repeated.",
-                            "schema": {"type": "string"},
+                            "schema": {"type": "string", "pattern": STATUSES},
                         },
                         {
                             "name": "created_from",
@@ -317,13 +337,22 @@ def openapi_document(public_url: str) -> dict[str, Any]:
                             "description": "Exclusive; a date alone includes that whole day.",
                             "schema": {"type": "string", "format": "date-time"},
                         },
-                        {"name": "customer_email", "in": "query", "schema": {"type": "string"}},
+                        {
+                            "name": "customer_email",
+                            "in": "query",
+                            "schema": {"type": "string", "maxLength": EMAIL_MAX, "pattern": NO_CONTROL},
+                        },
                         {
                             "name": "limit",
                             "in": "query",
                             "schema": {"type": "integer", "minimum": 1, "maximum": 100},
                         },
-                        {"name": "cursor", "in": "query", "schema": {"type": "string"}},
+                        {
+                            "name": "cursor",
+                            "in": "query",
+                            "description": "`meta.next_cursor` of the previous page, as it was.",
+                            "schema": {"type": "string", "minLength": 1, "pattern": "^[A-Za-z0-9_-]+$"},
+                        },
                     ],
                     "responses": {
                         "200": _answer(
@@ -429,7 +458,7 @@ def openapi_document(public_url: str) -> dict[str, Any]:
                             "name": "before",
                             "in": "query",
                             "description": "The last event id of the previous page.",
-                            "schema": {"type": "string"},
+                            "schema": {"type": "string", "pattern": "^[A-Za-z0-9_:-]{1,100}$"},
                         },
                     ],
                     "responses": {

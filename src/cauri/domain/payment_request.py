@@ -16,6 +16,7 @@ from cauri.domain.emails import InvalidEmail, normalize_email
 from cauri.domain.errors import FieldErrors, ValidationFailed
 from cauri.domain.methods import CATALOGUE
 from cauri.domain.money import MAX_AMOUNT, AmountError, parse_amount
+from cauri.domain.text import has_control_characters
 
 DESCRIPTION_MAX = 155  # the limit of Moneroo's Laravel SDK
 NAME_MAX = 100
@@ -24,12 +25,13 @@ URL_MAX = 2048
 METADATA_MAX_ENTRIES = 10  # Moneroo's Laravel SDK rule
 METADATA_KEY_MAX = 40
 METADATA_VALUE_MAX = 500
+#: E.164: at most 15 digits; fewer than 6 is no one's phone number (the rule of ``customer.phone``).
+PHONE_DIGITS_MIN, PHONE_DIGITS_MAX = 6, 15
 
 OPTIONAL_CUSTOMER_FIELDS = ("phone", "address", "city", "state", "country", "zip")
 _OPTIONAL_CUSTOMER_LABELS = tuple((name, f"customer.{name}") for name in OPTIONAL_CUSTOMER_FIELDS)
 _PHONE = re.compile(r"\+?[0-9][0-9 ().-]{4,24}")
 _DIGITS = re.compile(r"[0-9]+")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _SPACE = re.compile(r"\s")  # for str patterns, exactly the characters str.isspace() accepts
 
 
@@ -113,7 +115,14 @@ def _common_case(body: dict[str, Any]) -> PaymentRequest | None:
         if len(metadata) > METADATA_MAX_ENTRIES:
             return None
         for key, item in metadata.items():
-            if not key or len(key) > METADATA_KEY_MAX or type(item) is not str or len(item) > METADATA_VALUE_MAX:
+            if (
+                not key
+                or len(key) > METADATA_KEY_MAX
+                or type(item) is not str
+                or len(item) > METADATA_VALUE_MAX
+                or has_control_characters(key)
+                or has_control_characters(item)
+            ):
                 return None
         metadata = dict(metadata)
     return PaymentRequest(
@@ -131,10 +140,10 @@ def _common_case(body: dict[str, Any]) -> PaymentRequest | None:
 
 def _plain(value: object, max_length: int) -> str | None:
     """``_required_text``'s answer for a text that passes it, else ``None``."""
-    if type(value) is not str:
+    if type(value) is not str or has_control_characters(value):
         return None
     text = value.strip()
-    if not text or len(text) > max_length or _CONTROL.search(text):
+    if not text or len(text) > max_length:
         return None
     return text
 
@@ -198,8 +207,9 @@ def _validate(body: dict[str, Any]) -> PaymentRequest:
 
 
 def _absent(value: object) -> bool:
-    """Null and empty strings mean "not given", as PHP forms and SDKs send them."""
-    return value is None or (isinstance(value, str) and not value.strip())
+    """Null and empty strings mean "not given", as PHP forms and SDKs send them (but "\r\n" is refused: a
+    control character is never taken for blank)."""
+    return value is None or (isinstance(value, str) and not value.strip() and not has_control_characters(value))
 
 
 def _required_text(
@@ -221,7 +231,7 @@ def _text(value: object, label: str, errors: FieldErrors, *, max_length: int) ->
     if len(text) > max_length:
         errors.add(label, f"The {label} field must not be greater than {max_length} characters.")
         return None
-    if _CONTROL.search(text):
+    if has_control_characters(value):  # the value as sent: a trailing "\n" is refused, not trimmed away
         errors.add(label, f"The {label} field must not contain control characters.")
         return None
     return text
@@ -279,14 +289,20 @@ def _phone(value: object, label: str, errors: FieldErrors) -> str | None:
     if not isinstance(value, str):
         errors.add(label, f"The {label} field must be a string.")
         return None
+    if has_control_characters(value):
+        errors.add(label, f"The {label} field must not contain control characters.")
+        return None
     text = value.strip()
-    if not _PHONE.fullmatch(text) or not 6 <= sum(c.isdigit() for c in text) <= 15:
+    if not _PHONE.fullmatch(text) or not PHONE_DIGITS_MIN <= sum(c.isdigit() for c in text) <= PHONE_DIGITS_MAX:
         errors.add(label, f"The {label} field must be a valid phone number.")
         return None
     return text
 
 
 def _country(value: object, label: str, errors: FieldErrors) -> str | None:
+    if isinstance(value, str) and has_control_characters(value):
+        errors.add(label, f"The {label} field must not contain control characters.")
+        return None
     if not isinstance(value, str) or not is_country(value.strip().upper()):
         errors.add(label, f"The {label} field must be an ISO 3166-1 alpha-2 country code.")
         return None
@@ -307,10 +323,14 @@ def _metadata(value: object, errors: FieldErrors) -> dict[str, str]:
         label = f"metadata.{key}"
         if not key or len(key) > METADATA_KEY_MAX:
             errors.add("metadata", f"Each metadata key must be 1 to {METADATA_KEY_MAX} characters long.")
+        elif has_control_characters(key):  # named under "metadata": the key itself must not be echoed back
+            errors.add("metadata", "Each metadata key must be free of control characters.")
         elif not isinstance(item, str):
             errors.add(label, f"The {label} field must be a string.")
         elif len(item) > METADATA_VALUE_MAX:
             errors.add(label, f"The {label} field must not be greater than {METADATA_VALUE_MAX} characters.")
+        elif has_control_characters(item):
+            errors.add(label, f"The {label} field must not contain control characters.")
         else:
             metadata[key] = item
     return metadata
@@ -350,8 +370,17 @@ def _restricted_phone(value: object, errors: FieldErrors) -> RestrictedPhone | N
     if _absent(number):
         errors.add("restricted_phone.number", "The restricted_phone.number field is required.")
         number = None
+    elif isinstance(number, str) and has_control_characters(number):
+        errors.add("restricted_phone.number", "The restricted_phone.number field must not contain control characters.")
+        number = None
     elif not isinstance(number, str) or not _DIGITS.fullmatch(number.strip().lstrip("+")):
         errors.add("restricted_phone.number", "The restricted_phone.number field must contain digits only.")
+        number = None
+    elif not PHONE_DIGITS_MIN <= len(number.strip().lstrip("+")) <= PHONE_DIGITS_MAX:
+        errors.add(
+            "restricted_phone.number",
+            f"The restricted_phone.number field must have {PHONE_DIGITS_MIN} to {PHONE_DIGITS_MAX} digits.",
+        )
         number = None
     country = _phone_country(value.get("country_code"), errors)
     if number is None or country is None:
@@ -369,6 +398,9 @@ def _phone_country(value: object, errors: FieldErrors) -> str | None:
         return None
     if not isinstance(value, str):
         errors.add(label, f"The {label} field must be a string.")
+        return None
+    if has_control_characters(value):
+        errors.add(label, f"The {label} field must not contain control characters.")
         return None
     text = value.strip().lstrip("+").upper()
     if _DIGITS.fullmatch(text):

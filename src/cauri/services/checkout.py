@@ -31,6 +31,7 @@ from cauri.domain.errors import NotFound
 from cauri.domain.messages import N_
 from cauri.domain.methods import PHONE_KINDS, MethodKind, PaymentMethod
 from cauri.domain.payments import FINAL_STATUSES, PaymentStatus, TransitionRefused, new_id
+from cauri.domain.text import has_control_characters
 from cauri.services.runtime import UnitOfWork
 
 __all__ = ["CallbackRejected"]
@@ -286,7 +287,19 @@ async def handle_callback(
     if connector is None:
         raise NotFound("Unknown connector.")
     outcome = connector.parse_callback(body, headers)
+    if not _storable(outcome):
+        raise CallbackRejected("malformed notification")
     return await apply_outcome(uow, connector.name, outcome)
+
+
+def _storable(outcome: Outcome) -> bool:
+    """Whether a notification's texts fit their columns: even a signed one must not carry a NUL (which
+    PostgreSQL cannot store) or a failure code longer than its column into the database."""
+    texts = ((outcome.attempt_id, 100), (outcome.failure_code, 64), (outcome.failure_message, 1000))
+    return all(
+        text is None or (isinstance(text, str) and len(text) <= limit and not has_control_characters(text))
+        for text, limit in texts
+    )
 
 
 async def cancel_payment(uow: UnitOfWork, payment_id: str, reason: str) -> None:

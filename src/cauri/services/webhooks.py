@@ -7,12 +7,13 @@ import socket
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 from cauri.domain.apps import Scope
 from cauri.domain.clock import iso
 from cauri.domain.errors import FieldErrors, NotFound, ValidationFailed
 from cauri.domain.representation import Delivery, Event, WebhookEndpoint, delivery_object, endpoint_object, event_object
+from cauri.domain.text import has_control_characters
 from cauri.domain.webhooks import PAYMENT_EVENTS, is_public_address, new_secret
 from cauri.services.runtime import UnitOfWork
 from cauri.settings import Settings
@@ -40,8 +41,8 @@ def validate_endpoint(body: dict[str, Any], environment: str, settings: Settings
         url = ""
     else:
         url = url.strip()
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname or len(url) > 2048:
+        parts = _url_parts(url)
+        if parts is None or parts.scheme not in ("http", "https") or not parts.hostname or len(url) > 2048:
             errors.add("url", "The url field must be a valid URL starting with http:// or https://.")
         elif environment == "live" and not settings.webhooks_allow_private and not _public(parts.hostname):
             errors.add("url", "Live webhooks cannot target loopback, private or link-local addresses.")
@@ -51,12 +52,28 @@ def validate_endpoint(body: dict[str, Any], environment: str, settings: Settings
     elif not isinstance(secret, str) or not 16 <= len(secret) <= 200:
         errors.add("secret", "The secret field must be a string of 16 to 200 characters.")
         secret = ""
+    elif has_control_characters(secret):
+        errors.add("secret", "The secret field must not contain control characters.")
+        secret = ""
     kinds = body.get("events")
     if kinds is not None and (not isinstance(kinds, list) or not kinds or any(k not in PAYMENT_EVENTS for k in kinds)):
         errors.add("events", f"The events field must be a list of: {', '.join(PAYMENT_EVENTS)}.")
     if errors:
         raise ValidationFailed(errors)
     return NewEndpoint(url, secret, kinds)
+
+
+def _url_parts(url: str) -> SplitResult | None:
+    """``url``'s parts, or None for one no HTTP client could send to: control characters, spaces, a port
+    that is no port, an unclosed IPv6 bracket."""
+    if has_control_characters(url) or any(c.isspace() for c in url):
+        return None
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises on a port out of range or not a number
+    except ValueError:
+        return None
+    return parts
 
 
 def _public(host: str) -> bool:
