@@ -22,11 +22,11 @@ from cauri.domain.attempts import AttemptStatus
 from cauri.domain.countries import country_name
 from cauri.domain.methods import CATALOGUE, format_amount
 from cauri.domain.payments import Environment, PaymentStatus
-from cauri.domain.webhooks import PAYMENT_EVENTS
+from cauri.domain.webhooks import WEBHOOK_EVENTS
 
 #: A moment as Moneroo writes it: ``2024-01-31T14:46:13.000000Z``.
 Stamp = Annotated[str, Field(json_schema_extra={"format": "date-time"}, examples=["2024-01-31T14:46:13.000000Z"])]
-EventType = Annotated[str, Field(json_schema_extra={"enum": list(PAYMENT_EVENTS)})]
+EventType = Annotated[str, Field(json_schema_extra={"enum": list(WEBHOOK_EVENTS)})]
 DeliveryStatus = Literal["pending", "delivered", "failed"]
 
 #: Field docstrings become the schema's descriptions.
