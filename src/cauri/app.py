@@ -16,7 +16,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from cauri import __version__
-from cauri.api import docs, events, health, payments, utilities, webhooks
+from cauri.api import docs, events, health, payments, payouts, utilities, webhooks
 from cauri.api.auth import KeyCache
 from cauri.api.context import Gateway
 from cauri.api.envelope import EnvelopeResponse
@@ -65,6 +65,7 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
     routes = [
         Route("/", index, methods=["GET"]),
         *payments.routes,
+        *payouts.routes,
         *webhooks.routes,
         *events.routes,
         *utilities.routes,

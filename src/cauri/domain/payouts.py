@@ -7,8 +7,6 @@ failed payout is final, and the merchant initializes another.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
 from enum import StrEnum
 
 from cauri.domain.errors import DomainError
@@ -65,14 +63,3 @@ def check_payout_transition(current: PayoutStatus, target: PayoutStatus) -> None
 def payout_sources_of(target: PayoutStatus) -> frozenset[PayoutStatus]:
     """Every status from which ``target`` can be reached: the guard of a compare-and-set update."""
     return frozenset(s for s, targets in PAYOUT_TRANSITIONS.items() if target in targets)
-
-
-@dataclass(frozen=True, slots=True)
-class PayoutFilter:
-    """What the payouts list is narrowed to."""
-
-    statuses: tuple[str, ...] = ()
-    created_from: datetime | None = None
-    created_to: datetime | None = None
-    customer_email: str | None = None
-    metadata: tuple[tuple[str, str], ...] = ()

@@ -208,6 +208,8 @@ class Event(TypedDict):
     id: str
     type: EventType
     payment_id: str | None
+    payout_id: str | None
+    """Set for payout events (``payment_id`` is then null)."""
     created_at: Stamp
     deliveries: list[EventDelivery]
 
@@ -471,6 +473,7 @@ def event_object(event: Mapping[Any, Any], deliveries: Sequence[Mapping[Any, Any
         id=event["id"],
         type=event["type"],
         payment_id=event["payment_id"],
+        payout_id=event.get("payout_id"),
         created_at=_stamp(iso, event["created_at"]),
         deliveries=[
             EventDelivery(id=d["id"], endpoint_id=d["endpoint_id"], status=d["status"], attempts=d["attempts"])
