@@ -20,8 +20,20 @@ EVERY_TYPE = frozenset({"string", "integer", "number", "boolean", "object", "arr
 READS = {
     sdk.Payment: {"currency": ("currency", "code")},
     sdk.InitializedPayment: {},
+    sdk.Payout: {
+        "currency": ("currency", "code"),
+        "method": ("disburse", "method", "short_code"),
+        "recipient": ("disburse", "recipient"),
+        "failure_message": ("disburse", "failure_message"),
+    },
+    sdk.InitializedPayout: {},
 }
-SCHEMA_OF = {sdk.Payment: "Payment", sdk.InitializedPayment: "Initialized"}
+SCHEMA_OF = {
+    sdk.Payment: "Payment",
+    sdk.InitializedPayment: "Initialized",
+    sdk.Payout: "Payout",
+    sdk.InitializedPayout: "PayoutInitialized",
+}
 
 
 def _resolve(schema: dict[str, Any]) -> dict[str, Any]:
