@@ -17,7 +17,7 @@ SCHEMAS: dict[str, Any] = DOCUMENT["components"]["schemas"]
 EVERY_TYPE = frozenset({"string", "integer", "number", "boolean", "object", "array", "null"})
 
 #: Where each SDK field reads its value in the object the API sends (most read the field of the same name).
-READS = {
+READS: dict[type, dict[str, tuple[str, ...]]] = {
     sdk.Payment: {"currency": ("currency", "code")},
     sdk.InitializedPayment: {},
     sdk.Payout: {
