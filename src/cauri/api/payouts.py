@@ -18,13 +18,18 @@ from cauri.api.envelope import EnvelopeResponse, envelope_bytes
 from cauri.api.identifiers import path_id
 from cauri.api.listing import next_cursor, parse_list_query
 from cauri.api.payments import _answer, _idempotency
-from cauri.connectors.base import CallbackRejected
 from cauri.domain.errors import NotFound
 from cauri.domain.payments import Environment
 from cauri.domain.payout_request import validate_payout_request
 from cauri.domain.payouts import PAYOUT_NOT_FOUND, PayoutStatus
 from cauri.services.idempotency import StoredResponse
-from cauri.services.payouts import handle_payout_callback, initialize_payout, list_payouts, verify_payout
+from cauri.services.payouts import (
+    CallbackRejected,
+    handle_payout_callback,
+    initialize_payout,
+    list_payouts,
+    verify_payout,
+)
 
 log = logging.getLogger("cauri.api.payouts")
 INITIALIZED = "Payout transaction initialized successfully"

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from cauri.connectors.base import PayoutOutcome, PayoutRequest, ProviderUnavailable
+from cauri.connectors.base import CallbackRejected, PayoutOutcome, PayoutRequest, ProviderUnavailable
 from cauri.connectors.registry import ConnectorRegistry
 from cauri.domain.apps import App, Scope
 from cauri.domain.clock import utcnow
@@ -26,7 +26,16 @@ from cauri.services.idempotency import IdempotencyKey, StoredResponse, run_once
 from cauri.services.runtime import UnitOfWork
 from cauri.store.payouts import new_payout_row
 
-__all__ = ["PAYOUT_NOT_FOUND", "PayoutPage", "initialize_payout", "list_payouts", "verify_payout"]
+__all__ = [
+    "PAYOUT_NOT_FOUND",
+    "CallbackRejected",
+    "PayoutPage",
+    "handle_payout_callback",
+    "initialize_payout",
+    "list_payouts",
+    "reconcile_payouts",
+    "verify_payout",
+]
 
 log = logging.getLogger("cauri.payouts")
 #: The failure a payout gets when its provider could not be reached at all (nothing was sent).
