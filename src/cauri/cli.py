@@ -12,6 +12,7 @@ from typing import Annotated, Any, TypeVar
 import orjson
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
@@ -19,10 +20,13 @@ from cauri import metrics
 from cauri.domain.apps import App, Scope
 from cauri.domain.errors import DomainError
 from cauri.domain.keys import NewKey
-from cauri.domain.payments import Environment
+from cauri.domain.payments import Environment, PaymentFilter
+from cauri.domain.payout_representation import Payout
+from cauri.domain.payouts import PayoutStatus
 from cauri.domain.representation import Event, WebhookEndpoint
 from cauri.domain.text import visible
 from cauri.services import apps as app_service
+from cauri.services import payouts as payout_service
 from cauri.services import webhooks as webhook_service
 from cauri.services.runtime import Runtime, create_runtime
 from cauri.services.runtime import migrate as upgrade
@@ -337,6 +341,59 @@ def events_resend(
         return await webhook_service.resend_event(runtime.uow(), Scope(found.id, _env(live).value), event_id)
 
     console.print(f"{_with_store(Settings(), resent)} delivery(ies) due now")
+
+
+payouts_cli = typer.Typer(help="Payouts: money sent to recipients.", no_args_is_help=True)
+cli.add_typer(payouts_cli, name="payouts")
+
+
+@payouts_cli.command("list")
+def payouts_list(
+    app: Annotated[str, typer.Argument(help="The app's id or name.")],
+    live: Annotated[bool, typer.Option("--live", help="The live environment instead of the sandbox.")] = False,
+    status: Annotated[str | None, typer.Option(help="initiated, pending, success or failed.")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=100)] = 20,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """The newest payouts."""
+    if status is not None and status not in tuple(PayoutStatus):
+        raise typer.BadParameter("must be initiated, pending, success or failed", param_hint="--status")
+
+    async def listed(runtime: Runtime) -> list[Payout]:
+        found = await app_service.find_app(runtime.uow(), app)
+        where = PaymentFilter(statuses=(status,) if status else ())
+        scope = Scope(found.id, _env(live).value)
+        page = await payout_service.list_payouts(runtime.uow(), scope, where, limit=limit, after=None, app=found)
+        return page.payouts
+
+    rows = _with_store(Settings(), listed)
+    if as_json:
+        print(orjson.dumps(rows).decode())
+        return
+    table = Table("id", "status", "amount", "method", "recipient", "description", "created")
+    for payout in rows:
+        disburse = payout["disburse"]
+        recipient = ", ".join(str(value) for value in disburse["recipient"].values())
+        # Merchant text is printed as it is, never read as Rich markup.
+        table.add_row(payout["id"], payout["status"], payout["amount_formatted"], disburse["method"]["short_code"],
+                      escape(recipient), escape(payout["description"]), payout["created_at"])  # fmt: skip
+    Console().print(table)
+
+
+@payouts_cli.command("show")
+def payouts_show(
+    app: Annotated[str, typer.Argument(help="The app's id or name.")],
+    payout_id: Annotated[str, typer.Argument(help="The payout's id.")],
+    live: Annotated[bool, typer.Option("--live", help="The live environment instead of the sandbox.")] = False,
+) -> None:
+    """One payout, as the API's verify returns it (JSON)."""
+
+    async def shown(runtime: Runtime) -> Payout:
+        found = await app_service.find_app(runtime.uow(), app)
+        scope = Scope(found.id, _env(live).value)
+        return await payout_service.verify_payout(runtime.uow(), scope, payout_id, app=found)
+
+    print(orjson.dumps(_with_store(Settings(), shown), option=orjson.OPT_INDENT_2).decode())
 
 
 @cli.command()

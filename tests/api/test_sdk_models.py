@@ -17,11 +17,23 @@ SCHEMAS: dict[str, Any] = DOCUMENT["components"]["schemas"]
 EVERY_TYPE = frozenset({"string", "integer", "number", "boolean", "object", "array", "null"})
 
 #: Where each SDK field reads its value in the object the API sends (most read the field of the same name).
-READS = {
+READS: dict[type, dict[str, tuple[str, ...]]] = {
     sdk.Payment: {"currency": ("currency", "code")},
     sdk.InitializedPayment: {},
+    sdk.Payout: {
+        "currency": ("currency", "code"),
+        "method": ("disburse", "method", "short_code"),
+        "recipient": ("disburse", "recipient"),
+        "failure_message": ("disburse", "failure_message"),
+    },
+    sdk.InitializedPayout: {},
 }
-SCHEMA_OF = {sdk.Payment: "Payment", sdk.InitializedPayment: "Initialized"}
+SCHEMA_OF = {
+    sdk.Payment: "Payment",
+    sdk.InitializedPayment: "Initialized",
+    sdk.Payout: "Payout",
+    sdk.InitializedPayout: "PayoutInitialized",
+}
 
 
 def _resolve(schema: dict[str, Any]) -> dict[str, Any]:

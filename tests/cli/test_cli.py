@@ -12,6 +12,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from cauri.app import create_app
+from cauri.settings import Settings
 from tests.conftest import Database, payment_body
 
 
@@ -147,3 +149,31 @@ def test_two_servers_on_one_database_behave_as_one(env: dict[str, str], migrated
         assert fetched.json()["data"]["id"] == payment_id
     finally:
         stop(one, two)
+
+
+async def test_payouts_list_and_show(env: dict[str, str], tmp_path: Path) -> None:
+    app = json.loads(cauri("apps", "create", "Boutique Awa", "--json", env=env).stdout)
+    gateway = create_app(Settings(data_dir=tmp_path / "data", public_url="http://cauri.test"))
+    body = {"amount": 500, "currency": "XOF", "description": "Refund [bold red]now[/bold red]", "method": "mtn_bj",
+            "customer": {"email": "a@example.com", "first_name": "A", "last_name": "B"},
+            "recipient": {"msisdn": "4149518163"}}  # fmt: skip
+    headers = {"Authorization": f"Bearer {app['secret_key']}"}
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=gateway), base_url="http://cauri.test") as api:
+        created = await api.post("/v1/payouts/initialize", json=body, headers=headers)
+    payout_id = created.json()["data"]["id"]
+
+    wide = {**env, "COLUMNS": "250"}
+    listed = cauri("payouts", "list", "Boutique Awa", env=wide)
+    assert listed.returncode == 0, listed.stderr
+    assert payout_id in listed.stdout and "pending" in listed.stdout
+    assert "Refund [bold red]now[/bold red]" in listed.stdout  # merchant text shown as typed, not as markup
+    as_json = json.loads(cauri("payouts", "list", "Boutique Awa", "--json", "--status", "pending", env=env).stdout)
+    assert [p["id"] for p in as_json] == [payout_id]
+    assert json.loads(cauri("payouts", "list", "Boutique Awa", "--json", "--live", env=env).stdout) == []
+    assert cauri("payouts", "list", "Boutique Awa", "--status", "cancelled", env=env).returncode == 2
+
+    shown = cauri("payouts", "show", "Boutique Awa", payout_id, env=env)
+    assert shown.returncode == 0, shown.stderr
+    assert json.loads(shown.stdout)["disburse"]["recipient"] == {"msisdn": "4149518163"}
+    missing = cauri("payouts", "show", "Boutique Awa", "po_nothing", env=env)
+    assert missing.returncode == 1 and "Payout transaction not found." in missing.stderr

@@ -156,3 +156,40 @@ def test_an_unreachable_server_is_a_connection_error() -> None:
     with Client("k", base_url=f"http://127.0.0.1:{port}/v1", backoff=0.01, max_retries=1, timeout=2) as client:
         with pytest.raises(APIConnectionError):
             client.payments.verify("py_x")
+
+
+RECIPIENT_CUSTOMER = {"email": "kofi@example.com", "first_name": "Kofi", "last_name": "Mensah"}
+
+
+def test_the_payout_flow_against_a_real_server(live_url: str, merchant: MerchantApp) -> None:
+    with Client(merchant.secret, base_url=f"{live_url}/v1") as client:
+        created = client.payouts.initialize(
+            amount=500, currency="XOF", description="Supplier #7", method="mtn_bj", customer=RECIPIENT_CUSTOMER,
+            recipient={"msisdn": "4149518163"}, metadata={"batch": "7"},
+        )  # fmt: skip
+        verified = client.payouts.verify(created.id)
+        assert (verified.id, verified.status, verified.amount, verified.currency) == (created.id, "pending", 500, "XOF")
+        assert verified.method == "mtn_bj" and verified.recipient == {"msisdn": "4149518163"}
+        assert verified.metadata == {"batch": "7"} and not verified.is_final and not verified.is_paid_out
+        assert client.payouts.retrieve(created.id).raw == verified.raw
+        assert [p.id for p in client.payouts.list(limit=1, **{"metadata[batch]": "7"})] == [created.id]
+        with pytest.raises(NotFoundError):
+            client.payouts.verify("po_doesnotexist00")
+        with pytest.raises(ValidationError) as invalid:
+            client.payouts.initialize(amount=500, currency="XOF", description="x", method="mtn_bj",
+                                      customer=RECIPIENT_CUSTOMER, recipient={"msisdn": "2335551234"})  # fmt: skip
+        assert set(invalid.value.errors) == {"recipient.msisdn"}
+
+
+async def test_the_async_clients_payouts(live_url: str, merchant: MerchantApp) -> None:
+    async with AsyncClient(merchant.secret, base_url=f"{live_url}/v1") as client:
+        ids = [
+            (await client.payouts.initialize(
+                amount=1, currency="USD", description=f"Demo {n}", method="moneroo_payout_demo",
+                customer=RECIPIENT_CUSTOMER, recipient={"account_number": "4149518163"},
+            )).id
+            for n in range(3)
+        ]  # fmt: skip
+        assert [p.id async for p in client.payouts.list(limit=2)] == list(reversed(ids))
+        assert (await client.payouts.verify(ids[0])).recipient == {"account_number": "4149518163"}
+        assert (await client.payouts.retrieve(ids[1])).method == "moneroo_payout_demo"

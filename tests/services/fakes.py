@@ -21,6 +21,7 @@ from cauri.domain.payments import (
     check_processable,
     check_transition,
 )
+from cauri.domain.payouts import PAYOUT_EVENT_FOR_STATUS, STAMP_FOR_STATUS, PayoutStatus, payout_sources_of
 
 
 def row(**fields: Any) -> SimpleNamespace:
@@ -95,6 +96,48 @@ class FakeAttempts:
                 self.uow.staged.append(("attempt", attempt["id"], changes))
 
 
+class FakePayouts:
+    """Payouts: ``move`` is the compare-and-set of ``store/payouts.py``, staged until commit."""
+
+    def __init__(self, uow: FakeUnitOfWork) -> None:
+        self.uow = uow
+        self.rows: dict[str, dict[str, Any]] = {}
+
+    async def add(self, payout: dict[str, Any]) -> None:
+        self.uow.staged.append(("new_payout", payout["id"], payout))
+        self.uow.emit_payout(PAYOUT_EVENT_FOR_STATUS[PayoutStatus.INITIATED], payout["id"])
+
+    async def find(self, payout_id: str) -> SimpleNamespace | None:
+        data = self.rows.get(payout_id)
+        return None if data is None else row(**data)
+
+    async def move(
+        self,
+        payout_id: str,
+        target: PayoutStatus,
+        *,
+        connector: str | None = None,
+        reference: str | None = None,
+        failure_code: str | None = None,
+        failure_message: str | None = None,
+    ) -> SimpleNamespace | None:
+        current = self.rows.get(payout_id)
+        if current is None or PayoutStatus(current["status"]) not in payout_sources_of(target):
+            return None
+        if connector is not None and current["connector"] != connector:
+            return None
+        changes: dict[str, Any] = {"status": target.value, STAMP_FOR_STATUS[target]: utcnow()}
+        if target is PayoutStatus.FAILED:
+            changes |= {"failure_code": failure_code, "failure_message": failure_message}
+        self.uow.staged.append(("payout", payout_id, changes))
+        if target in PAYOUT_EVENT_FOR_STATUS:
+            self.uow.emit_payout(PAYOUT_EVENT_FOR_STATUS[target], payout_id)
+        return row(**{**current, **changes})
+
+    async def record_reference(self, payout_id: str, reference: str) -> None:
+        self.uow.staged.append(("payout", payout_id, {"provider_reference": reference}))
+
+
 class FakeApps:
     def __init__(self) -> None:
         self.apps: dict[str, App] = {}
@@ -111,6 +154,7 @@ class FakeUnitOfWork:
     def __init__(self) -> None:
         self.payments = FakePayments(self)
         self.attempts = FakeAttempts(self)
+        self.payouts = FakePayouts(self)
         self.apps = FakeApps()
         self.staged: list[tuple[str, str, dict[str, Any]]] = []
         self.pending_events: list[tuple[str, str]] = []
@@ -131,12 +175,19 @@ class FakeUnitOfWork:
     def emit(self, kind: str, payment_id: str) -> None:
         self.pending_events.append((kind, payment_id))
 
+    def emit_payout(self, kind: str, payout_id: str) -> None:
+        self.pending_events.append((kind, payout_id))
+
     async def commit(self) -> None:
         for kind, key, changes in self.staged:
             if kind == "payment":
                 self.payments.rows[key].update(changes)
             elif kind == "new_attempt":
                 self.attempts.rows[key] = dict(changes)
+            elif kind == "new_payout":
+                self.payouts.rows[key] = dict(changes)
+            elif kind == "payout":
+                self.payouts.rows[key].update(changes)
             else:
                 self.attempts.rows[key].update(changes)
         self.events += self.pending_events

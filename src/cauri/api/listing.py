@@ -33,11 +33,15 @@ class ListQuery:
     after: tuple[datetime, str] | None
 
 
-def parse_list_query(params: Iterable[tuple[str, str]]) -> ListQuery:
+def parse_list_query(
+    params: Iterable[tuple[str, str]], statuses_allowed: Iterable[str] = tuple(PaymentStatus)
+) -> ListQuery:
     """Read ``status`` (repeatable or comma-separated), ``created_from`` / ``created_to`` (ISO 8601 dates or
     datetimes; a date-only ``created_to`` includes that whole day), ``customer_email``,
     ``metadata[key]=value``
-    (repeatable), ``limit`` (1-100, default 20) and ``cursor``; unknown parameters are ignored."""
+    (repeatable), ``limit`` (1-100, default 20) and ``cursor``; unknown parameters are ignored. ``status``
+    takes one of ``statuses_allowed`` (the payments' by default; the payouts list passes its own)."""
+    allowed_statuses = [str(s) for s in statuses_allowed]
     errors = FieldErrors()
     statuses: list[str] = []
     metadata: list[tuple[str, str]] = []
@@ -48,8 +52,8 @@ def parse_list_query(params: Iterable[tuple[str, str]]) -> ListQuery:
     for name, value in params:
         if name == "status":
             for status in filter(None, (s.strip() for s in value.split(","))):
-                if status not in PaymentStatus.__members__.values():
-                    allowed = ", ".join(s.value for s in PaymentStatus)
+                if status not in allowed_statuses:
+                    allowed = ", ".join(allowed_statuses)
                     errors.add("status", f"The status field must be one of: {allowed}.")
                 elif status not in statuses:
                     statuses.append(status)

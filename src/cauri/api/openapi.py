@@ -1,8 +1,9 @@
 """The OpenAPI 3.1 description of the API as it really answers: envelope, fields, rules and errors.
 
 Nothing here is a hand-written copy of a shape. Response schemas are generated from the typed objects of
-``cauri.domain.representation`` (the dicts the handlers really return), the initialize request from the
-limits ``cauri.domain.payment_request`` enforces; pydantic only writes the JSON Schema.
+``cauri.domain.representation`` and ``cauri.domain.payout_representation`` (the dicts the handlers really
+return), the initialize requests from the limits ``cauri.domain.payment_request`` and
+``cauri.domain.payout_request`` enforce; pydantic only writes the JSON Schema.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing_extensions import TypedDict  # pydantic needs this TypedDict before 
 
 from cauri import __version__
 from cauri.api.listing import EMAIL_MAX
-from cauri.domain import representation
+from cauri.domain import payout_representation, representation
 from cauri.domain.methods import CATALOGUE
 from cauri.domain.money import MAX_AMOUNT
 from cauri.domain.payment_request import (
@@ -32,6 +33,7 @@ from cauri.domain.payment_request import (
     URL_MAX,
 )
 from cauri.domain.payments import PaymentStatus
+from cauri.domain.payout_request import PAYOUT_CURRENCIES, RECIPIENT_DIGITS_MAX
 from cauri.domain.representation import EventType
 from cauri.services.idempotency import KEY_MAX
 
@@ -118,6 +120,39 @@ class InitializeRequest(TypedDict):
     """The only number the customer may pay from. Excludes ``restrict_country_code``."""
 
 
+PayoutCurrencyCode = Annotated[str, Field(json_schema_extra={"enum": sorted(PAYOUT_CURRENCIES)})]
+PayoutMethodCode = Annotated[str, Field(json_schema_extra={"enum": sorted(CATALOGUE.payout_methods)})]
+RecipientNumber = Annotated[str, Field(max_length=RECIPIENT_DIGITS_MAX + 1)] | int
+
+
+@with_config(_DOCUMENTED)
+class PayoutRecipient(TypedDict):
+    """The fields the method asks for (see ``/utils/payout/methods``)."""
+
+    msisdn: NotRequired[RecipientNumber]
+    """Mobile money: the number in international format, digits only, without + (``22951345020``), of the
+    method's country. In the sandbox the test numbers 4149518161 (success), 4149518162 (failed) and
+    4149518163 (stays pending) are accepted as they are; any other number fails."""
+    account_number: NotRequired[RecipientNumber]
+    """``moneroo_payout_demo``: digits (the sandbox's test numbers decide the outcome)."""
+
+
+@with_config(_DOCUMENTED)
+class PayoutInitializeRequest(TypedDict):
+    amount: Amount
+    """A whole amount in the currency's main unit, more than 0 (as for payments)."""
+    currency: PayoutCurrencyCode
+    """The method's currency (case-insensitive)."""
+    description: Annotated[Text, Field(max_length=DESCRIPTION_MAX)]
+    method: PayoutMethodCode
+    """A payout method code."""
+    customer: InitializeCustomer
+    """Who is paid (as for payments)."""
+    recipient: PayoutRecipient
+    metadata: NotRequired[Metadata]
+    """String values, as many as the limits allow; ``[]`` means none."""
+
+
 @with_config(_DOCUMENTED)
 class WebhookEndpointRequest(TypedDict):
     url: Annotated[str, Field(max_length=2048, pattern=HTTP_URL, json_schema_extra={"format": "uri"})]
@@ -160,10 +195,13 @@ ANSWERS = (
     representation.Resent,
     representation.Delivery,
     representation.WebhookBody,
+    payout_representation.Payout,
+    payout_representation.PayoutInitialized,
+    payout_representation.PayoutWebhookBody,
     Error,
     ValidationError,
 )
-REQUESTS = (InitializeRequest, WebhookEndpointRequest)
+REQUESTS = (InitializeRequest, PayoutInitializeRequest, WebhookEndpointRequest)
 REF = "#/components/schemas/{model}"
 
 
@@ -254,6 +292,7 @@ IDEMPOTENCY_KEY: Schema = {
 _STATUS = "(" + "|".join(s.value for s in PaymentStatus) + ")"
 STATUSES = f"^{_STATUS}(,{_STATUS})*$"
 PAYMENT_ID: Schema = {"name": "payment_id", "in": "path", "required": True, "schema": {"type": "string"}}
+PAYOUT_ID: Schema = {"name": "payout_id", "in": "path", "required": True, "schema": {"type": "string"}}
 
 
 WEBHOOKS_DESCRIPTION = (
@@ -274,6 +313,79 @@ Cauri speaks Moneroo's v1 API: point a Moneroo client at this server's `/v1` and
 * **Money**: amounts are integers in the currency's main unit.
 * The methods lists (`/utils/...`) are public and outside `/v1`, as on Moneroo.
 """
+
+
+def _payout_paths(secured: list[dict[str, list[str]]]) -> dict[str, Any]:
+    """``/v1/payouts``: Moneroo's payout API, and a list like the payments'."""
+    payout_answer = _envelope(_ref("Payout"))
+    read_errors = _errors("401", "403", "404", "429", "503")
+    return {
+        "/v1/payouts/initialize": {
+            "post": {
+                "operationId": "initializePayout",
+                "summary": "Send money to a recipient",
+                "description": (
+                    "Answers 201 with the payout's id once it is recorded (`initiated`); it is then handed to "
+                    "its provider (`pending`) and ends `success` or `failed` asynchronously: verify it, or "
+                    "wait for `payout.success` / `payout.failed`. Live payouts need a provider set up for the "
+                    "method (else 422 on `method`)."
+                ),
+                "security": secured,
+                "parameters": [IDEMPOTENCY_KEY],
+                "requestBody": {
+                    "required": True,
+                    "description": "JSON, whatever the Content-Type header says.",
+                    "content": {"application/json": {"schema": _ref("PayoutInitializeRequest")}},
+                },
+                "responses": {
+                    "201": _answer("Created.", _envelope(_ref("PayoutInitialized"))),
+                    **_errors("400", "401", "403", "408", "409", "413", "422", "429", "503"),
+                },
+            }
+        },
+        "/v1/payouts": {
+            "get": {
+                "operationId": "listPayouts",
+                "summary": "List payouts, newest first",
+                "description": "The payments list's filters: `status`, `created_from`, `created_to`, "
+                "`customer_email`, `metadata[key]`, `limit`, `cursor`.",
+                "security": secured,
+                "parameters": [
+                    {"name": "status", "in": "query", "schema": {"type": "string"}},
+                    {"name": "created_from", "in": "query", "schema": {"type": "string", "format": "date-time"}},
+                    {"name": "created_to", "in": "query", "schema": {"type": "string", "format": "date-time"}},
+                    {"name": "customer_email", "in": "query", "schema": {"type": "string"}},
+                    {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 100}},
+                    {"name": "cursor", "in": "query", "schema": {"type": "string"}},
+                ],
+                "responses": {
+                    "200": _answer(
+                        "A page of payouts; pass `meta.next_cursor` as `cursor` for the next.",
+                        _envelope(_list("Payout"), meta=_ref("ListMeta")),
+                    ),
+                    **_errors("401", "403", "422", "429", "503"),
+                },
+            }
+        },
+        "/v1/payouts/{payout_id}/verify": {
+            "get": {
+                "operationId": "verifyPayout",
+                "summary": "Confirm a payout's state",
+                "security": secured,
+                "parameters": [PAYOUT_ID],
+                "responses": {"200": _answer("The payout.", payout_answer), **read_errors},
+            }
+        },
+        "/v1/payouts/{payout_id}": {
+            "get": {
+                "operationId": "retrievePayout",
+                "summary": "Retrieve a payout (the same object as verify)",
+                "security": secured,
+                "parameters": [PAYOUT_ID],
+                "responses": {"200": _answer("The payout.", payout_answer), **read_errors},
+            }
+        },
+    }
 
 
 def openapi_document(public_url: str) -> dict[str, Any]:
@@ -400,6 +512,7 @@ def openapi_document(public_url: str) -> dict[str, Any]:
                     },
                 }
             },
+            **_payout_paths(secured),
             "/utils/payment/methods": {
                 "get": {
                     "operationId": "listPaymentMethods",
@@ -517,6 +630,18 @@ def openapi_document(public_url: str) -> dict[str, Any]:
                     },
                     "responses": {"200": {"description": "Any 2xx acknowledges the event; anything else is retried."}},
                 }
-            }
+            },
+            "payout": {
+                "post": {
+                    "operationId": "payoutEvent",
+                    "summary": "What your webhook endpoint receives when a payout changes",
+                    "description": WEBHOOKS_DESCRIPTION,
+                    "requestBody": {
+                        "required": True,
+                        "content": {"application/json": {"schema": _ref("PayoutWebhookBody")}},
+                    },
+                    "responses": {"200": {"description": "Any 2xx acknowledges the event; anything else is retried."}},
+                }
+            },
         },
     }

@@ -12,6 +12,11 @@ The life of an attempt, as a connector sees it:
 2. The provider's notification arrives at ``POST /connectors/{name}/callback``; ``parse_callback`` checks
    that it is authentic and turns it into an ``Outcome``.
 3. If no notification comes, the reconciliation job calls ``fetch_status`` for attempts pending too long.
+
+Payouts take the same three steps: ``payout`` hands one to the provider and returns its reference, the
+provider's notification arrives at ``POST /connectors/{name}/payouts/callback`` (``parse_payout_callback``),
+and ``fetch_payout_status`` answers the reconciliation job. A connector that does not pay out leaves them
+unimplemented.
 """
 
 from __future__ import annotations
@@ -23,7 +28,8 @@ from enum import StrEnum
 from typing import Any
 
 from cauri.domain.attempts import AttemptStatus
-from cauri.domain.methods import PaymentMethod
+from cauri.domain.methods import PaymentMethod, PayoutMethod
+from cauri.domain.payouts import PayoutStatus
 
 
 class ActionKind(StrEnum):
@@ -66,6 +72,24 @@ class Outcome:
     failure_message: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class PayoutRequest:
+    payout_id: str
+    method: PayoutMethod
+    amount: int
+    currency: str
+    #: The method's fields: ``msisdn`` (international digits) or ``account_number``.
+    recipient: Mapping[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class PayoutOutcome:
+    payout_id: str
+    status: PayoutStatus  # PENDING: nothing final yet
+    failure_code: str | None = None
+    failure_message: str | None = None
+
+
 class ProviderUnavailable(Exception):
     """Raised by ``start`` when the provider could not be reached at all (connection refused, DNS failure, an
     explicit "unavailable" before anything was accepted): nothing can have been collected, so the attempt
@@ -98,6 +122,15 @@ class Connector(ABC):
         """Hook for refunds (a later phase)."""
         raise NotImplementedError
 
-    async def payout(self, payout: Mapping[Any, Any]) -> Outcome:
-        """Hook for payouts (a later phase)."""
+    async def payout(self, request: PayoutRequest, callback_url: str) -> str:
+        """Hand a payout to the provider; returns the provider's reference. The outcome comes later, as a
+        notification to ``callback_url``. Raise ``ProviderUnavailable`` when nothing can have been sent."""
+        raise NotImplementedError
+
+    def parse_payout_callback(self, body: bytes, headers: Mapping[str, str]) -> PayoutOutcome:
+        """Authenticate and read a payout notification (``CallbackRejected`` otherwise)."""
+        raise NotImplementedError
+
+    async def fetch_payout_status(self, payout: Mapping[Any, Any]) -> PayoutOutcome:
+        """What the provider knows of a payout it went silent about (the reconciliation job asks)."""
         raise NotImplementedError

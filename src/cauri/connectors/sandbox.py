@@ -10,7 +10,7 @@ import asyncio
 import hashlib
 import hmac
 import logging
-from collections.abc import Mapping
+from collections.abc import Coroutine, Mapping
 from typing import Any
 
 import httpx
@@ -23,12 +23,15 @@ from cauri.connectors.base import (
     Connector,
     NextAction,
     Outcome,
+    PayoutOutcome,
+    PayoutRequest,
     Started,
 )
 from cauri.domain.attempts import AttemptStatus
 from cauri.domain.messages import N_
 from cauri.domain.methods import PHONE_KINDS, MethodKind
-from cauri.domain.sandbox import TEST_CARDS, TEST_PHONES
+from cauri.domain.payouts import PayoutStatus
+from cauri.domain.sandbox import INVALID_TEST_PAYOUT, TEST_CARDS, TEST_PAYOUT_NUMBERS, TEST_PHONES
 
 log = logging.getLogger("cauri.connectors.sandbox")
 
@@ -44,6 +47,13 @@ def phone_outcome(phone: str | None) -> tuple[AttemptStatus, str | None]:
 def card_outcome(number: str | None) -> tuple[AttemptStatus, str | None]:
     digits = "".join(c for c in number or "" if c.isdigit())
     return TEST_CARDS.get(digits, (AttemptStatus.FAILED, N_("Unknown test card: use one of the sandbox cards.")))
+
+
+def payout_outcome(recipient: Mapping[str, str]) -> tuple[PayoutStatus, str | None]:
+    """Moneroo's test numbers decide (the recipient's last ten digits); any other number fails, as on
+    Moneroo's sandbox."""
+    number = recipient.get("msisdn") or recipient.get("account_number") or ""
+    return TEST_PAYOUT_NUMBERS.get(number[-10:], (PayoutStatus.FAILED, INVALID_TEST_PAYOUT))
 
 
 class SandboxConnector(Connector):
@@ -108,6 +118,59 @@ class SandboxConnector(Connector):
         status, reason = phone_outcome(attempt.get("phone")) if attempt.get("phone") else (AttemptStatus.SUCCESS, None)
         return Outcome(attempt["id"], status, _code(status), reason)
 
+    async def payout(self, request: PayoutRequest, callback_url: str) -> str:
+        """Accept the payout; its outcome is notified after the sandbox's delay (never, for the number that
+        stays pending), like a real provider's."""
+        status, reason = payout_outcome(request.recipient)
+        if status is not PayoutStatus.PENDING:
+            body = orjson.dumps(
+                {
+                    "kind": "payout",
+                    "payout_id": request.payout_id,
+                    "status": status.value,
+                    "failure_code": _payout_code(status),
+                    "failure_message": reason,
+                }
+            )
+            self._later(self._post(callback_url, body, request.payout_id))
+        return "sbx_" + request.payout_id.removeprefix("po_")
+
+    def parse_payout_callback(self, body: bytes, headers: Mapping[str, str]) -> PayoutOutcome:
+        expected = self.sign(body)
+        if not hmac.compare_digest(expected.encode(), headers.get(SIGNATURE_HEADER, "").encode("utf-8", "replace")):
+            raise CallbackRejected("bad signature")
+        try:
+            data = orjson.loads(body)
+            if data["kind"] != "payout":
+                raise ValueError("not a payout notification")
+            return PayoutOutcome(
+                payout_id=str(data["payout_id"]),
+                status=PayoutStatus(data["status"]),
+                failure_code=data.get("failure_code"),
+                failure_message=data.get("failure_message"),
+            )
+        except (orjson.JSONDecodeError, KeyError, ValueError, TypeError) as exc:
+            raise CallbackRejected("malformed notification") from exc
+
+    async def fetch_payout_status(self, payout: Mapping[Any, Any]) -> PayoutOutcome:
+        """What the sandbox "provider" knows: the outcome the test number implies."""
+        status, reason = payout_outcome(payout["recipient"])
+        return PayoutOutcome(payout["id"], status, _payout_code(status), reason)
+
+    def _later(self, job: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(job)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _post(self, callback_url: str, body: bytes, subject: str) -> None:
+        await asyncio.sleep(self._delay)
+        try:
+            async with httpx.AsyncClient(timeout=5.0, follow_redirects=False) as client:
+                await client.post(callback_url, content=body, headers={SIGNATURE_HEADER: self.sign(body)})
+        except httpx.HTTPError:
+            # The reconciliation job asks fetch_payout_status later, as it would a silent real provider.
+            log.warning("sandbox payout notification failed", extra={"payout_id": subject})
+
     def sign(self, body: bytes) -> str:
         return hmac.new(self._secret, body, hashlib.sha256).hexdigest()
 
@@ -146,3 +209,7 @@ class SandboxConnector(Connector):
 
 def _code(status: AttemptStatus) -> str | None:
     return "declined" if status is AttemptStatus.FAILED else None
+
+
+def _payout_code(status: PayoutStatus) -> str | None:
+    return "payout_failed" if status is PayoutStatus.FAILED else None

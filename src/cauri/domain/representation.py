@@ -22,11 +22,11 @@ from cauri.domain.attempts import AttemptStatus
 from cauri.domain.countries import country_name
 from cauri.domain.methods import CATALOGUE, format_amount
 from cauri.domain.payments import Environment, PaymentStatus
-from cauri.domain.webhooks import PAYMENT_EVENTS
+from cauri.domain.webhooks import WEBHOOK_EVENTS
 
 #: A moment as Moneroo writes it: ``2024-01-31T14:46:13.000000Z``.
 Stamp = Annotated[str, Field(json_schema_extra={"format": "date-time"}, examples=["2024-01-31T14:46:13.000000Z"])]
-EventType = Annotated[str, Field(json_schema_extra={"enum": list(PAYMENT_EVENTS)})]
+EventType = Annotated[str, Field(json_schema_extra={"enum": list(WEBHOOK_EVENTS)})]
 DeliveryStatus = Literal["pending", "delivered", "failed"]
 
 #: Field docstrings become the schema's descriptions.
@@ -208,6 +208,8 @@ class Event(TypedDict):
     id: str
     type: EventType
     payment_id: str | None
+    payout_id: str | None
+    """Set for payout events (``payment_id`` is then null)."""
     created_at: Stamp
     deliveries: list[EventDelivery]
 
@@ -471,6 +473,7 @@ def event_object(event: Mapping[Any, Any], deliveries: Sequence[Mapping[Any, Any
         id=event["id"],
         type=event["type"],
         payment_id=event["payment_id"],
+        payout_id=event.get("payout_id"),
         created_at=_stamp(iso, event["created_at"]),
         deliveries=[
             EventDelivery(id=d["id"], endpoint_id=d["endpoint_id"], status=d["status"], attempts=d["attempts"])

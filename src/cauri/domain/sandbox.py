@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from cauri.domain.attempts import AttemptStatus
 from cauri.domain.messages import N_
+from cauri.domain.payouts import PayoutStatus
 
 #: Phone numbers (any country: the number's last ten digits decide), as the contract's table says.
 TEST_PHONES: dict[str, tuple[AttemptStatus, str | None]] = {
@@ -21,4 +22,13 @@ TEST_CARDS: dict[str, tuple[AttemptStatus, str | None]] = {
     "4000000000000259": (AttemptStatus.PENDING, None),
 }
 
-__all__ = ["TEST_CARDS", "TEST_PHONES"]
+#: Payouts in the sandbox, as on Moneroo's: the recipient's last ten digits decide (msisdn or account number);
+#: any other number fails with Moneroo's own message.
+TEST_PAYOUT_NUMBERS: dict[str, tuple[PayoutStatus, str | None]] = {
+    "4149518161": (PayoutStatus.SUCCESS, None),
+    "4149518162": (PayoutStatus.FAILED, "The recipient's provider declined the test payout."),
+    "4149518163": (PayoutStatus.PENDING, None),
+}
+INVALID_TEST_PAYOUT = "This is a failed test payout, you do not use valid test phone number."
+
+__all__ = ["INVALID_TEST_PAYOUT", "TEST_CARDS", "TEST_PAYOUT_NUMBERS", "TEST_PHONES"]

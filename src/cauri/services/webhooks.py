@@ -14,7 +14,7 @@ from cauri.domain.clock import iso
 from cauri.domain.errors import FieldErrors, NotFound, ValidationFailed
 from cauri.domain.representation import Delivery, Event, WebhookEndpoint, delivery_object, endpoint_object, event_object
 from cauri.domain.text import has_control_characters
-from cauri.domain.webhooks import PAYMENT_EVENTS, is_public_address, new_secret
+from cauri.domain.webhooks import WEBHOOK_EVENTS, is_public_address, new_secret
 from cauri.services.runtime import UnitOfWork
 from cauri.settings import Settings
 from cauri.store.emails import EmailClaim
@@ -56,8 +56,8 @@ def validate_endpoint(body: dict[str, Any], environment: str, settings: Settings
         errors.add("secret", "The secret field must not contain control characters.")
         secret = ""
     kinds = body.get("events")
-    if kinds is not None and (not isinstance(kinds, list) or not kinds or any(k not in PAYMENT_EVENTS for k in kinds)):
-        errors.add("events", f"The events field must be a list of: {', '.join(PAYMENT_EVENTS)}.")
+    if kinds is not None and (not isinstance(kinds, list) or not kinds or any(k not in WEBHOOK_EVENTS for k in kinds)):
+        errors.add("events", f"The events field must be a list of: {', '.join(WEBHOOK_EVENTS)}.")
     if errors:
         raise ValidationFailed(errors)
     return NewEndpoint(url, secret, kinds)

@@ -35,3 +35,26 @@ async def insert_event(
     await insert_deliveries(conn, event_id, payment["app_id"], payment["environment"], kind, now)
     await insert_emails(conn, event_id, payment, kind, now)
     return event_id
+
+
+async def insert_payout_event(
+    conn: AsyncConnection, payout: Mapping[Any, Any], kind: str, data: Mapping[str, Any], now: datetime
+) -> str:
+    """A payout's event and its webhook deliveries, in the caller's transaction (payouts owe no email: the
+    merchant asked for them); returns the event's id."""
+    event_id = new_id("evt_")
+    await conn.execute(
+        events.insert(),
+        {
+            "id": event_id,
+            "app_id": payout["app_id"],
+            "environment": payout["environment"],
+            "type": kind,
+            "payment_id": None,
+            "payout_id": payout["id"],
+            "data": data,
+            "created_at": now,
+        },
+    )
+    await insert_deliveries(conn, event_id, payout["app_id"], payout["environment"], kind, now)
+    return event_id

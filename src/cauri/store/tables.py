@@ -105,6 +105,8 @@ events = Table(
     Column("type", String(32), nullable=False),
     Column("payment_id", String(32), ForeignKey("payments.id"), nullable=True, index=True),
     Column("data", JSON, nullable=False),
+    # An event is about a payment or about a payout (defined below).
+    Column("payout_id", String(32), ForeignKey("payouts.id"), nullable=True, index=True),
     Column("created_at", UTCDateTime, nullable=False),
 )
 
@@ -209,4 +211,37 @@ emails = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("sent_at", UTCDateTime, nullable=True),
     Index(None, "status", "next_attempt_at"),
+)
+
+payouts = Table(
+    "payouts",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("app_id", String(26), ForeignKey("apps.id"), nullable=False),
+    Column("environment", String(8), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("description", String(155), nullable=False),
+    Column("method", String(32), nullable=False),
+    # What the method pays to: {"msisdn": …} or {"account_number": …}.
+    Column("recipient", JSON, nullable=False),
+    Column("customer_email", String(254), nullable=False),
+    Column("customer", JSON, nullable=False),
+    Column("metadata", JSON, nullable=False),
+    # The connector chosen at initialize; only its notifications may end the payout.
+    Column("connector", String(32), nullable=False),
+    Column("provider_reference", String(64), nullable=True),
+    Column("failure_code", String(64), nullable=True),
+    Column("failure_message", Text, nullable=True),
+    Column("initiated_at", UTCDateTime, nullable=False),
+    Column("pending_at", UTCDateTime, nullable=True),
+    Column("success_at", UTCDateTime, nullable=True),
+    Column("failed_at", UTCDateTime, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    # The reconciliation job's claim: no two workers send a payout or ask about it at once.
+    Column("locked_until", UTCDateTime, nullable=True),
+    Index(None, "app_id", "environment", "created_at", "id"),
+    Index(None, "status", "updated_at"),
 )

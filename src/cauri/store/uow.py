@@ -20,14 +20,16 @@ from typing import Any, Self
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from cauri.domain.clock import utcnow
+from cauri.domain.payout_representation import Payout
 from cauri.domain.representation import AppLike, Payment
 from cauri.store.apps import AppRepository
 from cauri.store.attempts import AttemptRepository
 from cauri.store.emails import EmailRepository
 from cauri.store.idempotency import IdempotencyRepository
 from cauri.store.monitoring import MonitoringRepository
-from cauri.store.outbox import insert_event
+from cauri.store.outbox import insert_event, insert_payout_event
 from cauri.store.payments import PaymentRepository
+from cauri.store.payouts import PayoutRepository, payout_views
 from cauri.store.views import payment_views
 from cauri.store.webhooks import WebhookRepository
 
@@ -40,6 +42,7 @@ class SqlUnitOfWork:
     emails: EmailRepository
     idempotency: IdempotencyRepository
     monitoring: MonitoringRepository
+    payouts: PayoutRepository
 
     def __init__(self, engine: AsyncEngine, *, public_url: str, reader: AsyncEngine | None = None) -> None:
         self.engine = engine
@@ -47,11 +50,14 @@ class SqlUnitOfWork:
         self.public_url = public_url
         self._conn: AsyncConnection | None = None
         self._events: list[tuple[str, str]] = []
+        self._payout_events: list[tuple[str, str]] = []
 
     def _bind(self, conn: AsyncConnection) -> None:
         self._conn = conn
         self._events = []
+        self._payout_events = []
         self.payments = PaymentRepository(conn, self.emit)
+        self.payouts = PayoutRepository(conn, self.emit_payout)
         self.attempts = AttemptRepository(conn)
         self.apps = AppRepository(conn)
         self.webhooks = WebhookRepository(conn)
@@ -93,6 +99,10 @@ class SqlUnitOfWork:
         """Queue the event ``kind`` about a payment; it is written at commit, with what it owes."""
         self._events.append((kind, payment_id))
 
+    def emit_payout(self, kind: str, payout_id: str) -> None:
+        """Queue the event ``kind`` about a payout; it is written at commit, with the deliveries it owes."""
+        self._payout_events.append((kind, payout_id))
+
     async def commit(self) -> None:
         conn = self._conn
         assert conn is not None, "commit() outside 'async with uow'"
@@ -103,8 +113,18 @@ class SqlUnitOfWork:
             assert row is not None
             body = (await payment_views(conn, [row._mapping], public_url=self.public_url))[0]
             await insert_event(conn, row._mapping, kind, body, now)
+        payout_events, self._payout_events = self._payout_events, []
+        for kind, payout_id in payout_events:
+            payout = await self.payouts.find(payout_id)
+            assert payout is not None
+            data = (await payout_views(conn, [payout._mapping]))[0]
+            await insert_payout_event(conn, payout._mapping, kind, data, now)
         await conn.commit()
 
     async def payment_views(self, rows: Sequence[Mapping[Any, Any]], *, app: AppLike | None = None) -> list[Payment]:
         assert self._conn is not None
         return await payment_views(self._conn, rows, public_url=self.public_url, app=app)
+
+    async def payout_views(self, rows: Sequence[Mapping[Any, Any]], *, app: AppLike | None = None) -> list[Payout]:
+        assert self._conn is not None
+        return await payout_views(self._conn, rows, app=app)

@@ -275,7 +275,7 @@ class WebhookRepository:
         self, app_id: str, environment: str, *, limit: int, before: str | None
     ) -> list[dict[str, Any]]:
         """Newest first, each with its deliveries' states (``before``: the last event id of the previous page)."""
-        query = select(events.c.id, events.c.type, events.c.payment_id, events.c.created_at).where(
+        query = select(events.c.id, events.c.type, events.c.payment_id, events.c.payout_id, events.c.created_at).where(
             events.c.app_id == app_id, events.c.environment == environment
         )
         if before is not None:
@@ -306,6 +306,7 @@ class WebhookRepository:
                 "id": r.id,
                 "type": r.type,
                 "payment_id": r.payment_id,
+                "payout_id": r.payout_id,
                 "created_at": r.created_at,
                 "deliveries": by_event.get(r.id, []),
             }

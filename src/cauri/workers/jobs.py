@@ -1,6 +1,6 @@
-"""The periodic jobs: cancel expired payments, ask connectors about silent attempts, purge old idempotency
-keys. Each is safe to run in any number of processes at once: expiry is one guarded UPDATE, reconciliation
-claims its attempts with a lease, the purge is one DELETE."""
+"""The periodic jobs: cancel expired payments, ask connectors about silent attempts and payouts, purge old
+idempotency keys. Each is safe to run in any number of processes at once: expiry is one guarded UPDATE,
+reconciliation claims its attempts and payouts with a lease, the purge is one DELETE."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable, Coroutine
 from datetime import timedelta
 from typing import Any
 
-from cauri.services import checkout, payments
+from cauri.services import checkout, payments, payouts
 from cauri.services.runtime import Runtime
 
 log = logging.getLogger("cauri.workers.jobs")
@@ -33,6 +33,19 @@ async def reconcile(runtime: Runtime) -> None:
     )
     if applied:
         log.info("reconciled attempts", extra={"count": applied})
+
+
+async def reconcile_payouts(runtime: Runtime) -> None:
+    settings = runtime.settings
+    changed = await payouts.reconcile_payouts(
+        runtime.uow(),
+        runtime.connectors,
+        older_than=timedelta(seconds=settings.reconcile_after_seconds),
+        lease=timedelta(seconds=settings.reconcile_lease_seconds),
+        callback_base=settings.internal_url,
+    )
+    if changed:
+        log.info("reconciled payouts", extra={"count": changed})
 
 
 async def purge(runtime: Runtime) -> None:
@@ -60,6 +73,7 @@ def background_tasks(runtime: Runtime, *, dispatch: bool) -> list[Callable[[], C
     tasks: list[Callable[[], Coroutine[Any, Any, None]]] = [
         lambda: every(settings.reconcile_every_seconds, lambda: expire(runtime), "expiry"),
         lambda: every(settings.reconcile_every_seconds, lambda: reconcile(runtime), "reconciliation"),
+        lambda: every(settings.reconcile_every_seconds, lambda: reconcile_payouts(runtime), "payout reconciliation"),
         lambda: every(PURGE_EVERY_SECONDS, lambda: purge(runtime), "purge"),
     ]
     if dispatch:

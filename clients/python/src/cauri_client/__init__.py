@@ -1,4 +1,4 @@
-"""A Python client for Moneroo's v1 payments API, served by Moneroo or by a self-hosted Cauri.
+"""A Python client for Moneroo's v1 payments and payouts API, served by Moneroo or by a self-hosted Cauri.
 
 from cauri_client import Client
 
@@ -23,7 +23,7 @@ from cauri_client._errors import (
     ValidationError,
     WebhookVerificationError,
 )
-from cauri_client._models import InitializedPayment, Payment
+from cauri_client._models import InitializedPayment, InitializedPayout, Payment, Payout
 from cauri_client._webhooks import verify_webhook
 
 __all__ = [
@@ -35,8 +35,10 @@ __all__ = [
     "Client",
     "ConflictError",
     "InitializedPayment",
+    "InitializedPayout",
     "NotFoundError",
     "Payment",
+    "Payout",
     "RateLimitError",
     "ServerError",
     "ValidationError",

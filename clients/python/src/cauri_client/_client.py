@@ -1,4 +1,4 @@
-"""``Client`` and ``AsyncClient``: the payments API, with timeouts, retries and idempotency keys."""
+"""``Client`` and ``AsyncClient``: the payments and payouts APIs, with timeouts, retries and idempotency keys."""
 
 from __future__ import annotations
 
@@ -11,8 +11,10 @@ from typing import Any
 
 import httpx
 
-from cauri_client._errors import APIConnectionError, CauriError, error_for
+from cauri_client._envelope import unwrap as _unwrap
+from cauri_client._errors import APIConnectionError, CauriError
 from cauri_client._models import InitializedPayment, Payment
+from cauri_client._payouts import AsyncPayouts, Payouts
 
 DEFAULT_BASE_URL = "http://127.0.0.1:8000/v1"  # Cauri's embedded default; Moneroo's is https://api.moneroo.io/v1
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -22,18 +24,6 @@ def _backoff(attempt: int, base: float, retry_after: str | None) -> float:
     if retry_after is not None and retry_after.isdigit():
         return min(float(retry_after), 60.0)
     return base * float(2**attempt) * random.uniform(0.5, 1.0)  # noqa: S311 - jitter
-
-
-def _unwrap(response: httpx.Response) -> Any:
-    try:
-        body = response.json()
-    except ValueError:
-        body = None
-    if response.is_success and isinstance(body, dict):
-        return body.get("data")
-    message = body.get("message") if isinstance(body, dict) else None
-    errors = body.get("errors") if isinstance(body, dict) and isinstance(body.get("errors"), dict) else None
-    raise error_for(response.status_code, message or f"HTTP {response.status_code}", errors)
 
 
 def _initialize_body(
@@ -74,6 +64,7 @@ class Client:
         self._max_retries = max_retries
         self._backoff = backoff
         self.payments = Payments(self)
+        self.payouts = Payouts(self)
 
     def __enter__(self) -> Client:
         return self
@@ -174,6 +165,7 @@ class AsyncClient:
         self._max_retries = max_retries
         self._backoff = backoff
         self.payments = AsyncPayments(self)
+        self.payouts = AsyncPayouts(self)
 
     async def __aenter__(self) -> AsyncClient:
         return self

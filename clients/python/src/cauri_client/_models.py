@@ -50,3 +50,55 @@ class Payment:
             checkout_url=data.get("checkout_url"),
             raw=data,
         )
+
+
+@dataclass(frozen=True)
+class InitializedPayout:
+    id: str
+
+
+@dataclass(frozen=True)
+class Payout:
+    """The payout object. ``amount`` is an integer in the currency's main unit; the outcome comes
+    asynchronously: verify it, or wait for ``payout.success`` / ``payout.failed``."""
+
+    id: str
+    status: str  # initiated, pending, success, failed
+    amount: int
+    currency: str
+    description: str
+    environment: str
+    method: str
+    recipient: dict[str, Any]  # {"msisdn": …} or {"account_number": …}
+    metadata: dict[str, str]
+    customer: dict[str, Any]
+    failure_message: str | None
+    raw: dict[str, Any] = field(repr=False)
+
+    @property
+    def is_paid_out(self) -> bool:
+        return self.status == "success"
+
+    @property
+    def is_final(self) -> bool:
+        return self.status in ("success", "failed")
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Payout:
+        currency = data.get("currency")
+        disburse = data.get("disburse") or {}
+        method = disburse.get("method")
+        return cls(
+            id=data["id"],
+            status=data["status"],
+            amount=int(data["amount"]),
+            currency=currency["code"] if isinstance(currency, dict) else str(currency),
+            description=data.get("description") or "",
+            environment=data.get("environment") or "",
+            method=method["short_code"] if isinstance(method, dict) else str(method or ""),
+            recipient=dict(disburse.get("recipient") or {}),
+            metadata=dict(data.get("metadata") or {}),
+            customer=dict(data.get("customer") or {}),
+            failure_message=disburse.get("failure_message"),
+            raw=data,
+        )
