@@ -58,6 +58,17 @@ INITIALIZE_FIELDS = (
     "customer.country", "customer.zip", "metadata.order_id", "metadata.<key>", "methods.0",
     "restrict_country_code", "restricted_phone.number", "restricted_phone.country_code",
 )  # fmt: skip
+PAYOUT_FIELDS = (
+    "amount", "currency", "description", "method", "customer.email", "customer.first_name", "customer.last_name",
+    "recipient.msisdn", "metadata.order_id", "metadata.<key>",
+)  # fmt: skip
+PAYOUT_BODY = {
+    "amount": 500, "currency": "XOF", "description": "Supplier", "method": "mtn_bj",
+    "customer": {"email": "a@example.com", "first_name": "Awa", "last_name": "Dossou"},
+    "recipient": {"msisdn": "4149518161"}, "metadata": {"order_id": "1"},
+}  # fmt: skip
+LIST_QUERY = ("status", "created_from", "created_to", "customer_email", "limit", "cursor", "metadata[order_id]",
+              "metadata[<key>]")  # fmt: skip
 API = Probe("api", authenticated=True)
 PAGE = Probe("page", query=("lang",))
 FORM = ("csrf", "method", "phone", "card_number", "card_expiry", "card_cvc", "country", "decision")
@@ -66,12 +77,14 @@ PROBES: dict[tuple[str, str], Probe] = {
     ("GET", "/"): Probe("api"),
     ("POST", "/v1/payments/initialize"): Probe("api", json=payment_body(methods=None), fields=INITIALIZE_FIELDS,
                                                authenticated=True),
-    ("GET", "/v1/payments"): Probe("api", authenticated=True, query=(
-        "status", "created_from", "created_to", "customer_email", "limit", "cursor", "metadata[order_id]",
-        "metadata[<key>]")),
+    ("GET", "/v1/payments"): Probe("api", authenticated=True, query=LIST_QUERY),
     ("GET", "/v1/payments/{payment_id:payment_id}/verify"): API,
     ("GET", "/v1/payments/{payment_id:payment_id}"): API,
     ("POST", "/v1/payments/{payment_id:payment_id}/process"): API,
+    ("POST", "/v1/payouts/initialize"): Probe("api", json=PAYOUT_BODY, fields=PAYOUT_FIELDS, authenticated=True),
+    ("GET", "/v1/payouts"): Probe("api", authenticated=True, query=LIST_QUERY),
+    ("GET", "/v1/payouts/{payout_id:payout_id}/verify"): API,
+    ("GET", "/v1/payouts/{payout_id:payout_id}"): API,
     ("POST", "/v1/webhooks"): Probe("api", json={"url": "https://example.com/hook", "secret": "s" * 24,
                                                  "events": ["payment.success"]},
                                     fields=("url", "secret", "events.0"), authenticated=True),
@@ -94,6 +107,7 @@ PROBES: dict[tuple[str, str], Probe] = {
     ("POST", "/checkout/{payment_id:payment_id}/authenticate"): Probe("page", query=("lang",), form=FORM),
     ("GET", "/checkout/{payment_id:payment_id}/qr.svg"): Probe("asset"),
     ("POST", "/connectors/{connector}/callback"): Probe("json", extra={"connector": "sandbox"}),
+    ("POST", "/connectors/{connector}/payouts/callback"): Probe("json", extra={"connector": "sandbox"}),
     ("MOUNT", "/checkout-static"): Probe("asset"),
     ("GET", "/healthz"): Probe("json"),
     ("GET", "/readyz"): Probe("json"),
@@ -132,9 +146,13 @@ async def world(hostile_client: httpx.AsyncClient, merchant: MerchantApp) -> Wor
     endpoint = await client.post("/v1/webhooks", json={"url": "https://example.com/hook"}, headers=headers)
     body = payment_body(currency="XOF", methods=["mtn_bj", "card_xof"])
     payment = await client.post("/v1/payments/initialize", json=body, headers=headers)
-    event = (await client.get("/v1/events", params={"limit": 1}, headers=headers)).json()["data"][0]
+    payout = await client.post("/v1/payouts/initialize", json=PAYOUT_BODY, headers=headers)
+    assert payout.status_code == 201, payout.text
+    events = (await client.get("/v1/events", params={"limit": 5}, headers=headers)).json()["data"]
+    event = next(e for e in events if e["deliveries"])
     ids = {
         "payment_id": payment.json()["data"]["id"],
+        "payout_id": payout.json()["data"]["id"],
         "endpoint_id": endpoint.json()["data"]["id"],
         "event_id": event["id"],
         "delivery_id": event["deliveries"][0]["id"],
