@@ -265,7 +265,8 @@ ERRORS: dict[str, Schema] = {
     "413": _error("The body is larger than the gateway accepts (CAURI_MAX_BODY_BYTES)."),
     "422": _answer("Validation failed: `errors` names each field.", _ref("ValidationError")),
     "429": _answer(
-        "Too many requests for this key.",
+        "Too many requests: this key's rate limit, or too many failed authentications from this client address "
+        "(CAURI_AUTH_FAILURES_PER_MINUTE).",
         _ref("Error"),
         {"Retry-After": {"description": "Seconds to wait.", "schema": {"type": "string"}}},
     ),
