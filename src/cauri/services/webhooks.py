@@ -13,7 +13,7 @@ from cauri.domain.apps import Scope
 from cauri.domain.clock import iso
 from cauri.domain.errors import FieldErrors, NotFound, ValidationFailed
 from cauri.domain.representation import Delivery, Event, WebhookEndpoint, delivery_object, endpoint_object, event_object
-from cauri.domain.webhooks import PAYMENT_EVENTS, is_public_address, new_secret
+from cauri.domain.webhooks import PAYMENT_EVENTS, is_public_address, new_secret, secret_problem
 from cauri.services.runtime import UnitOfWork
 from cauri.settings import Settings
 from cauri.store.emails import EmailClaim
@@ -51,6 +51,8 @@ def validate_endpoint(body: dict[str, Any], environment: str, settings: Settings
     elif not isinstance(secret, str) or not 16 <= len(secret) <= 200:
         errors.add("secret", "The secret field must be a string of 16 to 200 characters.")
         secret = ""
+    elif (problem := secret_problem(secret)) is not None:
+        errors.add("secret", f"The secret field {problem}.")
     kinds = body.get("events")
     if kinds is not None and (not isinstance(kinds, list) or not kinds or any(k not in PAYMENT_EVENTS for k in kinds)):
         errors.add("events", f"The events field must be a list of: {', '.join(PAYMENT_EVENTS)}.")

@@ -1,0 +1,111 @@
+"""Hostile webhook endpoints and targets: secrets that cannot sign, and addresses that smuggle a private IPv4
+inside IPv6. Receivers are on loopback; the SSRF guard is exercised with address strings, never by sending."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from cauri.domain.errors import ValidationFailed
+from cauri.domain.webhooks import is_public_address, new_secret
+from cauri.services.webhooks import validate_endpoint
+from cauri.settings import Settings
+from cauri.workers.dispatcher import Dispatcher
+from tests.conftest import MerchantApp, payment_body, runtime_of
+from tests.outbox.conftest import Receiver, _serve_receiver, check_signatures
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    yield from _serve_receiver()
+
+
+@pytest.fixture
+def fast(settings: Settings) -> Settings:
+    return settings.model_copy(
+        update={"webhook_retry_scale": 0.00001, "webhook_timeout_seconds": 5, "dispatcher_batch": 500}
+    )
+
+
+async def pay(client: httpx.AsyncClient, merchant: MerchantApp, count: int = 1) -> None:
+    for _ in range(count):
+        response = await client.post("/v1/payments/initialize", json=payment_body(), headers=merchant.headers)
+        assert response.status_code == 201, response.text
+
+
+# Secrets
+
+
+@pytest.mark.parametrize(
+    "secret",
+    [
+        "whsec_" + "!" * 40,  # decoded leniently, this was an empty HMAC key
+        "whsec_" + "A" * 33,  # not base64 at all (bad padding)
+        "whsec_" + base64.b64encode(b"k" * 8).decode(),  # too short a key
+        "whsec_" + base64.b64encode(b"k" * 65).decode(),  # too long
+        "whsec_" + base64.urlsafe_b64encode(b"\xfb" * 24).decode(),  # the URL-safe alphabet
+    ],
+)
+async def test_a_whsec_secret_must_be_base64_of_a_real_key(
+    client: httpx.AsyncClient, merchant: MerchantApp, secret: str
+) -> None:
+    response = await client.post(
+        "/v1/webhooks", json={"url": "http://127.0.0.1:9/x", "secret": secret}, headers=merchant.headers
+    )
+    assert response.status_code == 422, response.text
+    assert "whsec_" in response.json()["errors"]["secret"][0]
+    with pytest.raises(ValidationFailed):  # the CLI's path
+        validate_endpoint({"url": "http://127.0.0.1:9/x", "secret": secret}, "sandbox", Settings())
+
+
+def test_good_secrets_are_accepted() -> None:
+    for secret in (new_secret(), "whsec_" + base64.b64encode(b"k" * 64).decode(), "a plain typed secret!"):
+        assert validate_endpoint({"url": "http://127.0.0.1:9/x", "secret": secret}, "sandbox", Settings()).secret
+
+
+async def test_valid_secrets_still_sign_as_before(
+    client: httpx.AsyncClient, engine: AsyncEngine, merchant: MerchantApp, fast: Settings, receiver: Receiver
+) -> None:
+    secret = "whsec_" + base64.b64encode(b"s" * 64).decode()
+    created = await client.post("/v1/webhooks", json={"url": receiver.url, "secret": secret}, headers=merchant.headers)
+    assert created.status_code == 201
+    await pay(client, merchant)
+    dispatcher = Dispatcher(runtime_of(fast, engine))
+    try:
+        await dispatcher.run_once()
+    finally:
+        await dispatcher.close()
+    [(headers, body)] = receiver.received
+    check_signatures(headers, body, secret)
+
+
+# Addresses
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "64:ff9b::7f00:1",  # NAT64 (RFC 6052) of 127.0.0.1
+        "64:ff9b::a9fe:a9fe",  # NAT64 of 169.254.169.254, the cloud metadata service
+        "64:ff9b::a00:1",  # NAT64 of 10.0.0.1
+        "64:ff9b:1::808:808",  # local-use NAT64 (RFC 8215): a network's own translator
+        "2002:7f00:1::",  # 6to4 of 127.0.0.1
+        "2002:c0a8:101::1",  # 6to4 of 192.168.1.1
+        "2001:0:4136:e378:8000:63bf:3fff:fdd2",  # Teredo
+        "::7f00:1",  # IPv4-compatible 127.0.0.1
+        "::808:808",  # IPv4-compatible (deprecated) even for a public IPv4
+        "::ffff:a9fe:a9fe",  # IPv4-mapped 169.254.169.254
+    ],
+)
+def test_ipv6_forms_that_embed_a_private_ipv4_are_refused(address: str) -> None:
+    assert not is_public_address(address)
+
+
+def test_ipv6_forms_that_embed_a_public_ipv4_are_allowed() -> None:
+    """An IPv6-only host with DNS64 sees every IPv4-only receiver as 64:ff9b::a.b.c.d."""
+    for address in ("64:ff9b::808:808", "2002:808:808::1", "::ffff:808:808", "2606:4700:4700::1111"):
+        assert is_public_address(address), address
