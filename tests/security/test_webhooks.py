@@ -1,21 +1,28 @@
-"""Hostile webhook endpoints and targets: secrets that cannot sign, and addresses that smuggle a private IPv4
-inside IPv6. Receivers are on loopback; the SSRF guard is exercised with address strings, never by sending."""
+"""Hostile webhook endpoints and targets: one deleted mid-flight, secrets that cannot sign, and addresses that
+smuggle a private IPv4 inside IPv6. Receivers are on loopback; the SSRF guard is exercised with address
+strings, never by sending."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from cauri.domain.clock import utcnow
 from cauri.domain.errors import ValidationFailed
 from cauri.domain.webhooks import is_public_address, new_secret
-from cauri.services.webhooks import validate_endpoint
+from cauri.services.webhooks import claim_deliveries, record_tries, validate_endpoint
 from cauri.settings import Settings
+from cauri.store.tables import deliveries, delivery_attempts
 from cauri.workers.dispatcher import Dispatcher
-from tests.conftest import MerchantApp, payment_body, runtime_of
+from tests.conftest import MerchantApp, payment_body, runtime_of, uow
 from tests.outbox.conftest import Receiver, _serve_receiver, check_signatures
 
 
@@ -35,6 +42,70 @@ async def pay(client: httpx.AsyncClient, merchant: MerchantApp, count: int = 1) 
     for _ in range(count):
         response = await client.post("/v1/payments/initialize", json=payment_body(), headers=merchant.headers)
         assert response.status_code == 201, response.text
+
+
+async def statuses(engine: AsyncEngine, endpoint_id: str) -> list[str]:
+    async with engine.connect() as conn:
+        query = select(deliveries.c.status).where(deliveries.c.endpoint_id == endpoint_id)
+        return list((await conn.execute(query)).scalars().all())
+
+
+async def tries(engine: AsyncEngine, endpoint_id: str) -> list[Any]:
+    async with engine.connect() as conn:
+        query = (
+            select(delivery_attempts.c.status_code, delivery_attempts.c.error)
+            .join(deliveries, deliveries.c.id == delivery_attempts.c.delivery_id)
+            .where(deliveries.c.endpoint_id == endpoint_id)
+        )
+        return list((await conn.execute(query)).all())
+
+
+# Deleted endpoints
+
+
+async def test_a_delivery_in_flight_when_its_endpoint_is_deleted_is_not_rearmed(
+    client: httpx.AsyncClient, engine: AsyncEngine, merchant: MerchantApp, fast: Settings, receiver: Receiver
+) -> None:
+    created = await client.post("/v1/webhooks", json={"url": receiver.url}, headers=merchant.headers)
+    endpoint_id = created.json()["data"]["id"]
+    receiver.answers = [500]  # the try in flight fails: it would be retried
+    await pay(client, merchant)
+    dispatcher = Dispatcher(runtime_of(fast, engine))
+    try:
+        claimed = await claim_deliveries(uow(engine), utcnow() + timedelta(seconds=60), 1000)
+        claims = [c for c in claimed if c.delivery_id.endswith(endpoint_id)]
+        assert len(claims) == 1
+        deleted = await client.delete(f"/v1/webhooks/{endpoint_id}", headers=merchant.headers)
+        assert deleted.status_code == 200
+        result = await dispatcher.deliver(claims[0])  # it was already on its way
+        assert result.outcome == "pending"
+        await record_tries(uow(engine), [result])
+        assert await statuses(engine, endpoint_id) == ["failed"]
+        assert [t.status_code for t in await tries(engine, endpoint_id)] == [500]  # the try is still logged
+        await asyncio.sleep(0.05)
+        await dispatcher.run_once()
+    finally:
+        await dispatcher.close()
+    assert len(receiver.received) == 1
+
+
+async def test_a_pending_delivery_of_a_disabled_endpoint_is_never_sent(
+    client: httpx.AsyncClient, engine: AsyncEngine, merchant: MerchantApp, fast: Settings, receiver: Receiver
+) -> None:
+    """An event written while its endpoint was being deleted (the two transactions overlapped)."""
+    created = await client.post("/v1/webhooks", json={"url": receiver.url}, headers=merchant.headers)
+    endpoint_id = created.json()["data"]["id"]
+    await pay(client, merchant)
+    assert (await client.delete(f"/v1/webhooks/{endpoint_id}", headers=merchant.headers)).status_code == 200
+    async with engine.begin() as conn:
+        await conn.execute(update(deliveries).where(deliveries.c.endpoint_id == endpoint_id).values(status="pending"))
+    dispatcher = Dispatcher(runtime_of(fast, engine))
+    try:
+        await dispatcher.run_once()
+    finally:
+        await dispatcher.close()
+    assert receiver.arrived == 0
+    assert await statuses(engine, endpoint_id) == ["failed"]
 
 
 # Secrets

@@ -182,7 +182,9 @@ class WebhookRepository:
         )
 
     async def claim_due(self, lease_until: datetime, limit: int) -> list[Claim]:
-        """Take up to ``limit`` due deliveries for this worker until ``lease_until`` (see ``claim_due_rows``)."""
+        """Take up to ``limit`` due deliveries for this worker until ``lease_until`` (see ``claim_due_rows``). A
+        delivery to a disabled endpoint (one deleted while its event was being written) fails instead of being
+        returned."""
         attempts = await claim_due_rows(self.conn, deliveries, lease_until, limit)
         if not attempts:
             return []
@@ -196,12 +198,18 @@ class WebhookRepository:
                     events.c.environment,
                     webhook_endpoints.c.url,
                     webhook_endpoints.c.secret_encrypted,
+                    webhook_endpoints.c.is_enabled,
                 )
                 .join(events, events.c.id == deliveries.c.event_id)
                 .join(webhook_endpoints, webhook_endpoints.c.id == deliveries.c.endpoint_id)
                 .where(deliveries.c.id.in_(list(attempts)))
             )
         ).all()
+        stopped = [r.id for r in rows if not r.is_enabled]
+        if stopped:
+            await self.conn.execute(
+                update(deliveries).where(deliveries.c.id.in_(stopped)).values(status="failed", locked_until=None)
+            )
         return [
             Claim(
                 r.id,
@@ -215,18 +223,23 @@ class WebhookRepository:
                 bytes(r.secret_encrypted),
             )
             for r in rows
+            if r.is_enabled
         ]
 
     async def record_attempts(self, results: list[TryResult]) -> None:
         """Record a batch of tries and their consequences in one transaction. A delivery whose lease was lost
-        (its worker was presumed dead and another took it) keeps the new owner's state; the try is still logged,
-        since it did happen."""
+        (its worker was presumed dead and another took it) keeps the new owner's state, and one that ended
+        while in flight (its endpoint was deleted) stays failed; the try is still logged, since it did happen."""
         if not results:
             return
         now = utcnow()
         await self.conn.execute(
             update(deliveries)
-            .where(deliveries.c.id == bindparam("b_id"), deliveries.c.locked_until == bindparam("b_lease"))
+            .where(
+                deliveries.c.id == bindparam("b_id"),
+                deliveries.c.locked_until == bindparam("b_lease"),
+                deliveries.c.status == "pending",
+            )
             .values(
                 status=bindparam("b_status"),
                 locked_until=None,
