@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
@@ -15,10 +16,12 @@ import pytest
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from cauri.domain.apps import Scope
 from cauri.domain.clock import utcnow
 from cauri.domain.errors import ValidationFailed
-from cauri.domain.webhooks import is_public_address, new_secret
-from cauri.services.webhooks import claim_deliveries, record_tries, validate_endpoint
+from cauri.domain.webhooks import MAX_ATTEMPTS, is_public_address, new_secret
+from cauri.services import webhooks as webhook_service
+from cauri.services.webhooks import NewEndpoint, claim_deliveries, record_tries, validate_endpoint
 from cauri.settings import Settings
 from cauri.store.tables import deliveries, delivery_attempts
 from cauri.workers.dispatcher import Dispatcher
@@ -36,6 +39,15 @@ def fast(settings: Settings) -> Settings:
     return settings.model_copy(
         update={"webhook_retry_scale": 0.00001, "webhook_timeout_seconds": 5, "dispatcher_batch": 500}
     )
+
+
+async def register(engine: AsyncEngine, settings: Settings, merchant: MerchantApp, url: str,
+                   secret: str | None = None, *, live: bool = False) -> str:  # fmt: skip
+    """An endpoint written without the API's checks, as an older release (or another path) could have."""
+    scope = Scope(merchant.id, "live" if live else "sandbox")
+    endpoint = NewEndpoint(url, secret or new_secret(), None)
+    created = await webhook_service.add_endpoint(uow(engine), scope, endpoint, settings.secret)
+    return str(created["id"])
 
 
 async def pay(client: httpx.AsyncClient, merchant: MerchantApp, count: int = 1) -> None:
@@ -136,6 +148,33 @@ async def test_a_whsec_secret_must_be_base64_of_a_real_key(
 def test_good_secrets_are_accepted() -> None:
     for secret in (new_secret(), "whsec_" + base64.b64encode(b"k" * 64).decode(), "a plain typed secret!"):
         assert validate_endpoint({"url": "http://127.0.0.1:9/x", "secret": secret}, "sandbox", Settings()).secret
+
+
+async def test_a_stored_secret_that_cannot_sign_ends_failed_after_its_tries(
+    client: httpx.AsyncClient,
+    engine: AsyncEngine,
+    merchant: MerchantApp,
+    settings: Settings,
+    fast: Settings,
+    receiver: Receiver,
+) -> None:
+    """Stored before secrets were checked: every try is recorded with its reason and counted, so the delivery
+    ends failed after the last one (it used to fail silently, forever, with no try recorded)."""
+    endpoint_id = await register(engine, settings, merchant, receiver.url, "whsec_" + "A" * 33)
+    await pay(client, merchant)
+    dispatcher = Dispatcher(runtime_of(fast, engine))
+    try:
+        deadline = time.monotonic() + 20
+        while await statuses(engine, endpoint_id) == ["pending"] and time.monotonic() < deadline:
+            if not await dispatcher.run_once():
+                await asyncio.sleep(0.02)
+    finally:
+        await dispatcher.close()
+    assert await statuses(engine, endpoint_id) == ["failed"]
+    recorded = await tries(engine, endpoint_id)
+    assert len(recorded) == MAX_ATTEMPTS
+    assert all(t.status_code is None and "whsec_" in t.error for t in recorded)
+    assert receiver.arrived == 0
 
 
 async def test_valid_secrets_still_sign_as_before(

@@ -73,7 +73,7 @@ class Dispatcher:
         lease = utcnow() + timedelta(seconds=self.settings.dispatcher_lease_seconds)
         claims = await webhooks.claim_deliveries(self.runtime.uow(), lease, self.settings.dispatcher_batch)
         results = await asyncio.gather(*(self.deliver(claim) for claim in claims))
-        await webhooks.record_tries(self.runtime.uow(), [r for r in results if r is not None])
+        await webhooks.record_tries(self.runtime.uow(), results)
         return len(claims)
 
     async def run_forever(self) -> None:
@@ -85,7 +85,7 @@ class Dispatcher:
             await self.close()
 
     async def _run_forever(self) -> None:
-        inflight: set[asyncio.Task[TryResult | None]] = set()
+        inflight: set[asyncio.Task[TryResult]] = set()
         while True:
             try:
                 free = self.settings.dispatcher_batch - len(inflight)
@@ -99,23 +99,36 @@ class Dispatcher:
                     done, inflight = await asyncio.wait(
                         inflight, timeout=self.settings.dispatcher_poll_seconds, return_when=asyncio.FIRST_COMPLETED
                     )
-                    tried = [r for r in (t.result() for t in done) if r is not None]
-                    await webhooks.record_tries(self.runtime.uow(), tried)
+                    await webhooks.record_tries(self.runtime.uow(), [t.result() for t in done])
                 elif not claims:
                     await asyncio.sleep(self.settings.dispatcher_poll_seconds)
             except Exception:
                 log.exception("dispatcher pass failed")
                 await asyncio.sleep(self.settings.dispatcher_poll_seconds)
 
-    async def deliver(self, claim: Claim) -> TryResult | None:
+    async def deliver(self, claim: Claim) -> TryResult:
+        """One try, always recorded and counted: whatever goes wrong (a network error, an unsafe target, a
+        secret that cannot sign) becomes its error, so a delivery cannot be retried past its last try."""
+        started = time.perf_counter()
+        status_code: int | None = None
+        excerpt = error = None
         try:
-            return await self._deliver(claim)
-        except Exception:
-            # Never let one delivery stop the others; its lease ends and it is tried again.
+            status_code, excerpt = await self._send(claim)
+        except (httpx.HTTPError, UnsafeTarget) as exc:
+            error = f"{type(exc).__name__}: {exc}"
+        except Exception as exc:
             log.exception("delivery failed unexpectedly", extra={"delivery_id": claim.delivery_id})
-            return None
+            error = f"{type(exc).__name__}: {exc}"
+        latency = int((time.perf_counter() - started) * 1000)
+        if status_code is not None and 200 <= status_code < 300:  # a redirect is not a receipt
+            outcome, next_at = "delivered", None
+        else:
+            delay = retry_delay(claim.attempts, self.settings.webhook_retry_scale)
+            outcome, next_at = ("pending", utcnow() + delay) if delay is not None else ("failed", None)
+        metrics.count_delivery("retry" if outcome == "pending" else "delivered" if outcome == "delivered" else "failed")
+        return TryResult(claim, status_code, latency, excerpt, error and error[:500], outcome, next_at)
 
-    async def _deliver(self, claim: Claim) -> TryResult:
+    async def _send(self, claim: Claim) -> tuple[int, str]:
         body = body_bytes(claim.event_type, claim.data)
         secret = unseal_secret(self.settings.secret, claim)
         stamp = int(time.time())  # the signature covers this try's time, not the event's
@@ -126,22 +139,7 @@ class Dispatcher:
             "webhook-timestamp": str(stamp),
             "webhook-signature": standard_signature(secret, claim.event_id, stamp, body),
         }
-        started = time.perf_counter()
-        status_code: int | None = None
-        excerpt = error = None
-        try:
-            if claim.environment == "live" and not self.settings.webhooks_allow_private:
-                await check_target(claim.url)
-            response = await self.client.post(claim.url, content=body, headers=headers)
-            status_code = response.status_code
-            excerpt = response.content[:EXCERPT_BYTES].decode("utf-8", "replace")
-        except (httpx.HTTPError, UnsafeTarget) as exc:
-            error = f"{type(exc).__name__}: {exc}"[:500]
-        latency = int((time.perf_counter() - started) * 1000)
-        if status_code is not None and 200 <= status_code < 300:  # a redirect is not a receipt
-            outcome, next_at = "delivered", None
-        else:
-            delay = retry_delay(claim.attempts, self.settings.webhook_retry_scale)
-            outcome, next_at = ("pending", utcnow() + delay) if delay is not None else ("failed", None)
-        metrics.count_delivery("retry" if outcome == "pending" else "delivered" if outcome == "delivered" else "failed")
-        return TryResult(claim, status_code, latency, excerpt, error, outcome, next_at)
+        if claim.environment == "live" and not self.settings.webhooks_allow_private:
+            await check_target(claim.url)
+        response = await self.client.post(claim.url, content=body, headers=headers)
+        return response.status_code, response.content[:EXCERPT_BYTES].decode("utf-8", "replace")
