@@ -1,11 +1,13 @@
-"""Hostile webhook endpoints and targets: one deleted mid-flight, secrets that cannot sign, and addresses that
-smuggle a private IPv4 inside IPv6. Receivers are on loopback; the SSRF guard is exercised with address
-strings, never by sending."""
+"""Hostile webhook endpoints and targets, on each database: an endpoint that hangs, one deleted mid-flight, a
+secret that cannot sign, addresses that smuggle a private IPv4 inside IPv6, and a name whose DNS answer
+changes between the check and the connection. Receivers are on loopback; the SSRF guard is exercised with a
+stub resolver, never by sending elsewhere."""
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import time
 from collections.abc import Iterator
 from datetime import timedelta
@@ -24,13 +26,19 @@ from cauri.services import webhooks as webhook_service
 from cauri.services.webhooks import NewEndpoint, claim_deliveries, record_tries, validate_endpoint
 from cauri.settings import Settings
 from cauri.store.tables import deliveries, delivery_attempts
+from cauri.workers import targets
 from cauri.workers.dispatcher import Dispatcher
-from tests.conftest import MerchantApp, payment_body, runtime_of, uow
+from tests.conftest import MerchantApp, new_merchant, payment_body, runtime_of, uow
 from tests.outbox.conftest import Receiver, _serve_receiver, check_signatures
 
 
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
+    yield from _serve_receiver()
+
+
+@pytest.fixture
+def hanging() -> Iterator[Receiver]:
     yield from _serve_receiver()
 
 
@@ -70,6 +78,61 @@ async def tries(engine: AsyncEngine, endpoint_id: str) -> list[Any]:
             .where(deliveries.c.endpoint_id == endpoint_id)
         )
         return list((await conn.execute(query)).all())
+
+
+async def wait_until(condition: Any, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        await asyncio.sleep(0.05)
+    return True
+
+
+# Isolation
+
+
+async def test_a_hanging_endpoint_does_not_starve_the_others(
+    client: httpx.AsyncClient, engine: AsyncEngine, settings: Settings, receiver: Receiver, hanging: Receiver
+) -> None:
+    """The hanging endpoint's 20 deliveries are the oldest; it never answers within the timeout. The other
+    merchant's 10 are all delivered while the hanging receiver still holds its requests, and it holds at
+    most ``webhook_endpoint_concurrency`` of them (one shared pool of 16 used to be filled by it)."""
+    hanging.delay = 8.0
+    stuck, healthy = await new_merchant(engine), await new_merchant(engine)
+    await register(engine, settings, stuck, hanging.url)
+    await register(engine, settings, healthy, receiver.url)
+    await pay(client, stuck, 20)
+    await pay(client, healthy, 10)
+    tuned = settings.model_copy(update={"webhook_timeout_seconds": 6, "webhook_endpoint_concurrency": 4})
+    dispatcher = Dispatcher(runtime_of(tuned, engine))
+    running = asyncio.create_task(dispatcher.run_forever())
+    try:
+        assert await wait_until(lambda: len(receiver.received) == 10, 4.0), len(receiver.received)
+        assert hanging.received == []  # none answered yet: the healthy ones did not wait for them
+        assert 1 <= hanging.arrived <= 4
+    finally:
+        running.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await running
+
+
+async def test_an_endpoint_at_its_cap_is_passed_over_by_claims(
+    client: httpx.AsyncClient, engine: AsyncEngine, settings: Settings
+) -> None:
+    first, second = await new_merchant(engine), await new_merchant(engine)
+    busy_id = await register(engine, settings, first, "http://127.0.0.1:9/a")
+    other_id = await register(engine, settings, second, "http://127.0.0.1:9/b")
+    await pay(client, first, 6)
+    await pay(client, second, 2)
+    until = utcnow() + timedelta(seconds=60)
+    mine = {busy_id, other_id}  # the database is shared with other tests: look at these endpoints only
+    claimed = await claim_deliveries(uow(engine), until, 1000, per_endpoint=3, busy={busy_id: 1})
+    taken = [c.endpoint_id for c in claimed if c.endpoint_id in mine]
+    assert taken.count(busy_id) == 2 and taken.count(other_id) == 2
+    again = await claim_deliveries(uow(engine), until, 1000, per_endpoint=3, busy={busy_id: 3, other_id: 2})
+    assert [c for c in again if c.endpoint_id in mine] == []  # the busy one is full; the other has no more
+    assert sorted(await statuses(engine, busy_id)) == ["pending"] * 6  # unclaimed ones stay as they were
 
 
 # Deleted endpoints
@@ -219,3 +282,72 @@ def test_ipv6_forms_that_embed_a_public_ipv4_are_allowed() -> None:
     """An IPv6-only host with DNS64 sees every IPv4-only receiver as 64:ff9b::a.b.c.d."""
     for address in ("64:ff9b::808:808", "2002:808:808::1", "::ffff:808:808", "2606:4700:4700::1111"):
         assert is_public_address(address), address
+
+
+# DNS rebinding: the address checked is the address connected to
+
+
+@pytest.fixture
+def resolver(monkeypatch: pytest.MonkeyPatch) -> dict[str, list[str]]:
+    """A stub resolver answering from a table, and a stub policy under which only 127.0.0.1 is "public", so
+    that a check that passes still connects to loopback and a refused address is loopback too."""
+    table: dict[str, list[str]] = {}
+    asked: list[str] = []
+
+    async def resolve(host: str, port: int) -> list[str]:
+        asked.append(host)
+        return table[host]
+
+    monkeypatch.setattr(targets, "resolve", resolve)
+    monkeypatch.setattr(targets, "is_public_address", lambda address: address == "127.0.0.1")
+    table["asked"] = asked
+    return table
+
+
+async def test_the_connection_goes_to_the_address_that_was_checked(
+    client: httpx.AsyncClient,
+    engine: AsyncEngine,
+    settings: Settings,
+    fast: Settings,
+    receiver: Receiver,
+    resolver: dict[str, list[str]],
+) -> None:
+    """``hook.test`` exists only in the stub resolver: an HTTP client that looked the name up again would not
+    reach the receiver; the request arrives with the URL's own Host."""
+    live = await new_merchant(engine, live=True)
+    port = httpx.URL(receiver.url).port
+    endpoint_id = await register(engine, settings, live, f"http://hook.test:{port}/hooks", live=True)
+    resolver["hook.test"] = ["127.0.0.1"]
+    await pay(client, live)
+    dispatcher = Dispatcher(runtime_of(fast, engine))
+    try:
+        await dispatcher.run_once()
+    finally:
+        await dispatcher.close()
+    assert [t.status_code for t in await tries(engine, endpoint_id)] == [200]
+    [(headers, _)] = receiver.received
+    assert headers["host"] == f"hook.test:{port}"
+    assert resolver["asked"] == ["hook.test"]  # resolved once, by the check
+
+
+async def test_a_name_with_any_private_address_is_refused_without_a_send(
+    client: httpx.AsyncClient,
+    engine: AsyncEngine,
+    settings: Settings,
+    fast: Settings,
+    receiver: Receiver,
+    resolver: dict[str, list[str]],
+) -> None:
+    live = await new_merchant(engine, live=True)
+    port = httpx.URL(receiver.url).port
+    endpoint_id = await register(engine, settings, live, f"http://hook.test:{port}/hooks", live=True)
+    resolver["hook.test"] = ["127.0.0.1", "127.0.0.3"]  # the second is "private" under the stub policy
+    await pay(client, live)
+    dispatcher = Dispatcher(runtime_of(fast, engine))
+    try:
+        await dispatcher.run_once()
+    finally:
+        await dispatcher.close()
+    assert receiver.arrived == 0
+    [attempt] = await tries(engine, endpoint_id)
+    assert attempt.status_code is None and "non-public address" in attempt.error

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -121,10 +122,18 @@ async def get_delivery(uow: UnitOfWork, scope: Scope, delivery_id: str) -> Deliv
     return delivery_object(row._mapping, [t._mapping for t in tries], iso)
 
 
-async def claim_deliveries(uow: UnitOfWork, lease_until: datetime, limit: int) -> list[Claim]:
-    """Due deliveries for this dispatcher until ``lease_until`` (a dead dispatcher's claims return then)."""
+async def claim_deliveries(
+    uow: UnitOfWork,
+    lease_until: datetime,
+    limit: int,
+    *,
+    per_endpoint: int | None = None,
+    busy: Mapping[str, int] | None = None,
+) -> list[Claim]:
+    """Due deliveries for this dispatcher until ``lease_until`` (a dead dispatcher's claims return then): at
+    most ``per_endpoint`` per endpoint, counting the ``busy`` ones (endpoint id -> deliveries) it is sending."""
     async with uow:
-        claims = await uow.webhooks.claim_due(lease_until, limit)
+        claims = await uow.webhooks.claim_due(lease_until, limit, per_endpoint=per_endpoint, busy=busy)
         await uow.commit()
     return claims
 
