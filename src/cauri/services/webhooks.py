@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import socket
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -129,10 +129,14 @@ async def claim_deliveries(
     *,
     per_endpoint: int | None = None,
     busy: Mapping[str, int] | None = None,
+    finished: Sequence[TryResult] = (),
 ) -> list[Claim]:
     """Due deliveries for this dispatcher until ``lease_until`` (a dead dispatcher's claims return then): at
-    most ``per_endpoint`` per endpoint, counting the ``busy`` ones (endpoint id -> deliveries) it is sending."""
+    most ``per_endpoint`` per endpoint, counting the ``busy`` ones (endpoint id -> deliveries) it is sending.
+    The ``finished`` tries are recorded first, in the same transaction (one commit where there were two)."""
     async with uow:
+        if finished:
+            await uow.webhooks.record_attempts(list(finished))
         claims = await uow.webhooks.claim_due(lease_until, limit, per_endpoint=per_endpoint, busy=busy)
         await uow.commit()
     return claims

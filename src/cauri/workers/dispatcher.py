@@ -87,10 +87,19 @@ class Dispatcher:
     async def close(self) -> None:
         await self.pools.close()
 
-    async def claim(self, limit: int, busy: Counter[str] | None = None) -> list[Claim]:
+    async def claim(
+        self, limit: int, busy: Counter[str] | None = None, finished: list[TryResult] | None = None
+    ) -> list[Claim]:
+        """Claim due deliveries (recording the ``finished`` tries in the same transaction)."""
         lease = utcnow() + timedelta(seconds=self.settings.dispatcher_lease_seconds)
-        per_endpoint = self.settings.webhook_endpoint_concurrency
-        return await webhooks.claim_deliveries(self.runtime.uow(), lease, limit, per_endpoint=per_endpoint, busy=busy)
+        return await webhooks.claim_deliveries(
+            self.runtime.uow(),
+            lease,
+            limit,
+            per_endpoint=self.settings.webhook_endpoint_concurrency,
+            busy=busy,
+            finished=finished or (),
+        )
 
     async def run_once(self) -> int:
         """Send what is due now; returns how many deliveries were tried."""
@@ -117,6 +126,7 @@ class Dispatcher:
 
     async def _keep_sending(self, inflight: dict[asyncio.Task[TryResult], str]) -> None:
         busy: Counter[str] = Counter()  # endpoint id -> webhooks in flight
+        finished: list[TryResult] = []  # recorded with the next claim, or alone
         tidied = time.monotonic()
         while True:
             try:
@@ -124,10 +134,13 @@ class Dispatcher:
                 claims: list[Claim] = []
                 # Claim in chunks (half the slots free, or none in flight), not one query per finished send.
                 if free >= max(1, self.settings.dispatcher_batch // 2) or not inflight:
-                    claims = await self.claim(free, busy)
+                    claims = await self.claim(free, busy, finished)
                     for claim in claims:
                         inflight[asyncio.create_task(self.deliver(claim))] = claim.endpoint_id
                         busy[claim.endpoint_id] += 1
+                elif finished:
+                    await webhooks.record_tries(self.runtime.uow(), finished)
+                finished = []
                 if inflight:
                     done, _ = await asyncio.wait(
                         inflight, timeout=self.settings.dispatcher_poll_seconds, return_when=asyncio.FIRST_COMPLETED
@@ -137,7 +150,7 @@ class Dispatcher:
                         busy[endpoint_id] -= 1
                         if not busy[endpoint_id]:
                             del busy[endpoint_id]
-                    await webhooks.record_tries(self.runtime.uow(), [t.result() for t in done])
+                        finished.append(task.result())
                 elif not claims:
                     await asyncio.sleep(self.settings.dispatcher_poll_seconds)
                 if time.monotonic() - tidied > POOL_IDLE_SECONDS / 10:
@@ -145,6 +158,7 @@ class Dispatcher:
                     await self.pools.close_idle(busy)
             except Exception:
                 log.exception("dispatcher pass failed")
+                finished = []  # their leases end and they are tried again
                 await asyncio.sleep(self.settings.dispatcher_poll_seconds)
 
     async def deliver(self, claim: Claim) -> TryResult:
