@@ -82,7 +82,12 @@ class Settings(BaseSettings):
     dispatcher_batch: int = Field(default=50, gt=0)
     #: A claimed delivery returns to the pool after this long if its worker died.
     dispatcher_lease_seconds: float = Field(default=60.0, gt=0)
+    #: The most a webhook try may take, from resolving the host to the answer's first KB.
     webhook_timeout_seconds: float = Field(default=10.0, gt=0)
+    #: Webhooks one dispatcher sends at once to one endpoint: a hanging endpoint holds this many of the
+    #: ``dispatcher_batch`` slots (and its own connection pool), never the others'. It also bounds one
+    #: endpoint's throughput (bench/webhooks.py, one endpoint on loopback: 4 -> ~290/s, 8 -> ~440/s).
+    webhook_endpoint_concurrency: int = Field(default=8, gt=0)
     #: Multiplies the retry schedule (tests compress it; 1.0 is ~3 days).
     webhook_retry_scale: float = Field(default=1.0, gt=0)
     #: Live apps' webhooks may target loopback or private addresses only when this is set.

@@ -26,6 +26,7 @@ class Receiver:
     received: list[tuple[dict[str, str], bytes]] = field(default_factory=list)
     answers: list[int] = field(default_factory=list)  # status codes to give, in order; then 200
     delay: float = 0.0  # seconds to take before answering
+    arrived: int = 0  # requests come in, answered or not yet
 
 
 def _serve_receiver() -> Iterator[Receiver]:
@@ -35,6 +36,7 @@ def _serve_receiver() -> Iterator[Receiver]:
     state = Receiver(f"http://127.0.0.1:{port}/hooks")
 
     async def hook(request: Request) -> Response:
+        state.arrived += 1
         if state.delay:
             await asyncio.sleep(state.delay)
         state.received.append((dict(request.headers), await request.body()))

@@ -159,7 +159,8 @@ class WebhookEndpointRequest(TypedDict):
     events: NotRequired[Annotated[list[EventType], Field(min_length=1)] | None]
     """The events to send there; absent or null: all."""
     secret: NotRequired[Annotated[str, Field(min_length=16, max_length=200, pattern=NO_CONTROL)] | None]
-    """The signing secret, if you choose it; else one is generated and returned once."""
+    """The signing secret, if you choose it; else one is generated and returned once. A secret starting with
+    ``whsec_`` must continue with the standard base64 of a 24 to 64 byte key (Standard Webhooks)."""
 
 
 # The error envelopes (``cauri.api.envelope``): success false, no data.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import binascii
 import hashlib
 import hmac
 import ipaddress
@@ -60,17 +61,68 @@ def moneroo_signature(secret: str, body: bytes) -> str:
     return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
+#: Standard Webhooks' bounds for a ``whsec_`` secret's key, in bytes.
+WHSEC_KEY_BYTES = (24, 64)
+
+
+def secret_problem(secret: str) -> str | None:
+    """Why ``secret`` cannot sign (a phrase to follow "the secret"), or None. A ``whsec_`` secret must be
+    strict base64 of a 24 to 64 byte key: lenient decoding drops what is not base64, so ``whsec_!!!…`` gave an
+    empty HMAC key."""
+    if not secret.startswith("whsec_"):
+        return None
+    try:
+        key = base64.b64decode(secret.removeprefix("whsec_"), validate=True)
+    except binascii.Error:
+        return "must be whsec_ followed by standard base64 (Standard Webhooks)"
+    low, high = WHSEC_KEY_BYTES
+    if not low <= len(key) <= high:
+        return f"must be whsec_ followed by the base64 of a {low} to {high} byte key"
+    return None
+
+
+def signing_key(secret: str) -> bytes:
+    """The HMAC key of ``webhook-signature``: the decoded bytes of a ``whsec_`` secret, else the secret as typed.
+    Raises ValueError for a ``whsec_`` secret ``secret_problem`` refuses (one stored before it was checked)."""
+    problem = secret_problem(secret)
+    if problem is not None:
+        raise ValueError(f"the endpoint's secret {problem}")
+    return base64.b64decode(secret.removeprefix("whsec_")) if secret.startswith("whsec_") else secret.encode()
+
+
 def standard_signature(secret: str, message_id: str, timestamp: int, body: bytes) -> str:
     """``webhook-signature`` (Standard Webhooks): ``v1,`` + base64 HMAC-SHA256 of ``id.timestamp.body``,
-    keyed with the secret's bytes (base64-decoded for ``whsec_`` secrets)."""
-    key = base64.b64decode(secret.removeprefix("whsec_")) if secret.startswith("whsec_") else secret.encode()
+    keyed with ``signing_key(secret)``."""
     signed = f"{message_id}.{timestamp}.".encode() + body
-    return "v1," + base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
+    return "v1," + base64.b64encode(hmac.new(signing_key(secret), signed, hashlib.sha256).digest()).decode()
+
+
+#: NAT64's well-known prefix (RFC 6052): a gateway forwards ``64:ff9b::a.b.c.d`` to the IPv4 ``a.b.c.d``.
+_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+#: Refused whatever they embed: NAT64's local-use prefix (RFC 8215, a network's own translator), Teredo (the
+#: relay's and client's addresses are obfuscated) and the deprecated IPv4-compatible form ``::a.b.c.d``.
+_REFUSED_V6 = (
+    ipaddress.IPv6Network("64:ff9b:1::/48"),
+    ipaddress.IPv6Network("2001::/32"),
+    ipaddress.IPv6Network("::/96"),
+)
+
+
+def embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv6 one leads to, if any: IPv4-mapped, NAT64 (well-known prefix) or 6to4."""
+    if ip.ipv4_mapped is not None or ip.sixtofour is not None:
+        return ip.ipv4_mapped or ip.sixtofour
+    return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF) if ip in _NAT64 else None
 
 
 def is_public_address(address: str) -> bool:
-    """False for loopback, private, link-local, multicast, reserved and unspecified addresses (SSRF)."""
+    """False for loopback, private, link-local, multicast, reserved and unspecified addresses (SSRF), and for
+    IPv6 addresses that lead to such an IPv4 address through a translator or relay (NAT64, 6to4)."""
     ip = ipaddress.ip_address(address)
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
+    if isinstance(ip, ipaddress.IPv6Address):
+        if any(ip in net for net in _REFUSED_V6):
+            return False
+        inner = embedded_ipv4(ip)
+        if inner is not None:
+            ip = inner
     return ip.is_global and not ip.is_multicast

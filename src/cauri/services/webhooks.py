@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -14,7 +15,7 @@ from cauri.domain.clock import iso
 from cauri.domain.errors import FieldErrors, NotFound, ValidationFailed
 from cauri.domain.representation import Delivery, Event, WebhookEndpoint, delivery_object, endpoint_object, event_object
 from cauri.domain.text import has_control_characters
-from cauri.domain.webhooks import WEBHOOK_EVENTS, is_public_address, new_secret
+from cauri.domain.webhooks import WEBHOOK_EVENTS, is_public_address, new_secret, secret_problem
 from cauri.services.runtime import UnitOfWork
 from cauri.settings import Settings
 from cauri.store.emails import EmailClaim
@@ -55,6 +56,8 @@ def validate_endpoint(body: dict[str, Any], environment: str, settings: Settings
     elif has_control_characters(secret):
         errors.add("secret", "The secret field must not contain control characters.")
         secret = ""
+    elif (problem := secret_problem(secret)) is not None:
+        errors.add("secret", f"The secret field {problem}.")
     kinds = body.get("events")
     if kinds is not None and (not isinstance(kinds, list) or not kinds or any(k not in WEBHOOK_EVENTS for k in kinds)):
         errors.add("events", f"The events field must be a list of: {', '.join(WEBHOOK_EVENTS)}.")
@@ -136,10 +139,22 @@ async def get_delivery(uow: UnitOfWork, scope: Scope, delivery_id: str) -> Deliv
     return delivery_object(row._mapping, [t._mapping for t in tries], iso)
 
 
-async def claim_deliveries(uow: UnitOfWork, lease_until: datetime, limit: int) -> list[Claim]:
-    """Due deliveries for this dispatcher until ``lease_until`` (a dead dispatcher's claims return then)."""
+async def claim_deliveries(
+    uow: UnitOfWork,
+    lease_until: datetime,
+    limit: int,
+    *,
+    per_endpoint: int | None = None,
+    busy: Mapping[str, int] | None = None,
+    finished: Sequence[TryResult] = (),
+) -> list[Claim]:
+    """Due deliveries for this dispatcher until ``lease_until`` (a dead dispatcher's claims return then): at
+    most ``per_endpoint`` per endpoint, counting the ``busy`` ones (endpoint id -> deliveries) it is sending.
+    The ``finished`` tries are recorded first, in the same transaction (one commit where there were two)."""
     async with uow:
-        claims = await uow.webhooks.claim_due(lease_until, limit)
+        if finished:
+            await uow.webhooks.record_attempts(list(finished))
+        claims = await uow.webhooks.claim_due(lease_until, limit, per_endpoint=per_endpoint, busy=busy)
         await uow.commit()
     return claims
 

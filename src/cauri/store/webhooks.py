@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -13,7 +14,7 @@ from cauri.domain.clock import utcnow
 from cauri.domain.errors import FieldErrors, NotFound, ValidationFailed
 from cauri.domain.payments import new_id
 from cauri.domain.webhooks import MAX_ENDPOINTS
-from cauri.store.claims import claim_due_rows
+from cauri.store.claims import GroupCap, claim_due_rows
 from cauri.store.sealing import seal
 from cauri.store.tables import apps, deliveries, delivery_attempts, emails, events, webhook_endpoints
 
@@ -48,6 +49,7 @@ async def insert_deliveries(
 @dataclass(frozen=True, slots=True)
 class Claim:
     delivery_id: str
+    endpoint_id: str
     attempts: int  # including this one
     lease: datetime  # the claim's token: only its holder may record the outcome
     event_id: str
@@ -181,30 +183,48 @@ class WebhookRepository:
             .values(status="failed")
         )
 
-    async def claim_due(self, lease_until: datetime, limit: int) -> list[Claim]:
-        """Take up to ``limit`` due deliveries for this worker until ``lease_until`` (see ``claim_due_rows``)."""
-        attempts = await claim_due_rows(self.conn, deliveries, lease_until, limit)
+    async def claim_due(
+        self,
+        lease_until: datetime,
+        limit: int,
+        *,
+        per_endpoint: int | None = None,
+        busy: Mapping[str, int] | None = None,
+    ) -> list[Claim]:
+        """Take up to ``limit`` due deliveries for this worker until ``lease_until`` (see ``claim_due_rows``), at
+        most ``per_endpoint`` per endpoint counting the ``busy`` ones it already holds. A delivery to a disabled
+        endpoint (one deleted while its event was being written) fails instead of being returned."""
+        cap = GroupCap("endpoint_id", per_endpoint, busy or {}) if per_endpoint is not None else None
+        attempts = await claim_due_rows(self.conn, deliveries, lease_until, limit, cap)
         if not attempts:
             return []
         rows = (
             await self.conn.execute(
                 select(
                     deliveries.c.id,
+                    deliveries.c.endpoint_id,
                     events.c.id.label("event_id"),
                     events.c.type,
                     events.c.data,
                     events.c.environment,
                     webhook_endpoints.c.url,
                     webhook_endpoints.c.secret_encrypted,
+                    webhook_endpoints.c.is_enabled,
                 )
                 .join(events, events.c.id == deliveries.c.event_id)
                 .join(webhook_endpoints, webhook_endpoints.c.id == deliveries.c.endpoint_id)
                 .where(deliveries.c.id.in_(list(attempts)))
             )
         ).all()
+        stopped = [r.id for r in rows if not r.is_enabled]
+        if stopped:
+            await self.conn.execute(
+                update(deliveries).where(deliveries.c.id.in_(stopped)).values(status="failed", locked_until=None)
+            )
         return [
             Claim(
                 r.id,
+                r.endpoint_id,
                 attempts[r.id],
                 lease_until,
                 r.event_id,
@@ -215,18 +235,23 @@ class WebhookRepository:
                 bytes(r.secret_encrypted),
             )
             for r in rows
+            if r.is_enabled
         ]
 
     async def record_attempts(self, results: list[TryResult]) -> None:
         """Record a batch of tries and their consequences in one transaction. A delivery whose lease was lost
-        (its worker was presumed dead and another took it) keeps the new owner's state; the try is still logged,
-        since it did happen."""
+        (its worker was presumed dead and another took it) keeps the new owner's state, and one that ended
+        while in flight (its endpoint was deleted) stays failed; the try is still logged, since it did happen."""
         if not results:
             return
         now = utcnow()
         await self.conn.execute(
             update(deliveries)
-            .where(deliveries.c.id == bindparam("b_id"), deliveries.c.locked_until == bindparam("b_lease"))
+            .where(
+                deliveries.c.id == bindparam("b_id"),
+                deliveries.c.locked_until == bindparam("b_lease"),
+                deliveries.c.status == "pending",
+            )
             .values(
                 status=bindparam("b_status"),
                 locked_until=None,
