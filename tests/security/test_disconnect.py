@@ -35,7 +35,9 @@ def _hang_up_mid_body(port: int, path: str, headers: str) -> None:
 
 def test_a_client_that_hangs_up_mid_body_is_logged_without_a_500(settings: Settings, merchant: MerchantApp) -> None:
     port = _free_port()
-    app = create_app(settings.model_copy(update={"log_level": "info"}))
+    # No dispatcher: on the run's shared database it would find other tests' deliveries (sealed with their own
+    # keys) and log their failures, which are not what this test is about.
+    app = create_app(settings.model_copy(update={"log_level": "info", "dispatcher_in_serve": False}))
     captured = Captured()
     loggers = [logging.getLogger(name) for name in ("cauri", "uvicorn", "uvicorn.error")]
     for logger in loggers:
@@ -55,4 +57,5 @@ def test_a_client_that_hangs_up_mid_body_is_logged_without_a_500(settings: Setti
         ("/v1/payments/initialize", 499),
         ("/connectors/sandbox/callback", 499),
     ]
-    assert not [r for r in captured.records if r.exc_info or r.levelno >= logging.ERROR]
+    serving_errors = [r for r in captured.records if r.exc_info or r.levelno >= logging.ERROR]
+    assert not [r for r in serving_errors if not r.name.startswith("cauri.workers")]
