@@ -245,3 +245,28 @@ payouts = Table(
     Index(None, "app_id", "environment", "created_at", "id"),
     Index(None, "status", "updated_at"),
 )
+
+refunds = Table(
+    "refunds",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("payment_id", String(32), ForeignKey("payments.id"), nullable=False, index=True),
+    Column("app_id", String(26), ForeignKey("apps.id"), nullable=False),
+    Column("environment", String(8), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("reason", String(255), nullable=True),
+    # The connector that took the payment, and the attempt that paid: the refund goes back the same way.
+    Column("connector", String(32), nullable=False),
+    Column("attempt_id", String(32), ForeignKey("attempts.id"), nullable=False),
+    Column("provider_reference", String(64), nullable=True),
+    Column("failure_code", String(64), nullable=True),
+    Column("failure_message", Text, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("completed_at", UTCDateTime, nullable=True),
+    # The reconciliation job's claim: no two workers send a refund or ask about it at once.
+    Column("locked_until", UTCDateTime, nullable=True),
+    Index(None, "status", "updated_at"),
+)

@@ -30,6 +30,7 @@ from cauri.store.monitoring import MonitoringRepository
 from cauri.store.outbox import insert_event, insert_payout_event
 from cauri.store.payments import PaymentRepository
 from cauri.store.payouts import PayoutRepository, payout_views
+from cauri.store.refunds import RefundRepository
 from cauri.store.views import payment_views
 from cauri.store.webhooks import WebhookRepository
 
@@ -43,6 +44,7 @@ class SqlUnitOfWork:
     idempotency: IdempotencyRepository
     monitoring: MonitoringRepository
     payouts: PayoutRepository
+    refunds: RefundRepository
 
     def __init__(self, engine: AsyncEngine, *, public_url: str, reader: AsyncEngine | None = None) -> None:
         self.engine = engine
@@ -58,6 +60,7 @@ class SqlUnitOfWork:
         self._payout_events = []
         self.payments = PaymentRepository(conn, self.emit)
         self.payouts = PayoutRepository(conn, self.emit_payout)
+        self.refunds = RefundRepository(conn, self.emit)
         self.attempts = AttemptRepository(conn)
         self.apps = AppRepository(conn)
         self.webhooks = WebhookRepository(conn)
