@@ -52,6 +52,7 @@ def test_the_document_is_valid_openapi(live_url: str) -> None:
         "GET /v1/payments/{payment_id}/verify",
         "GET /v1/payments/{payment_id}",
         "POST /v1/payments/{payment_id}/process",
+        "POST /v1/payments/{payment_id}/refund",
         "POST /v1/payouts/initialize",
         "GET /v1/payouts",
         "GET /v1/payouts/{payout_id}/verify",
