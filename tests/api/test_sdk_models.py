@@ -27,12 +27,14 @@ READS: dict[type, dict[str, tuple[str, ...]]] = {
         "failure_message": ("disburse", "failure_message"),
     },
     sdk.InitializedPayout: {},
+    sdk.Refund: {},
 }
 SCHEMA_OF = {
     sdk.Payment: "Payment",
     sdk.InitializedPayment: "Initialized",
     sdk.Payout: "Payout",
     sdk.InitializedPayout: "PayoutInitialized",
+    sdk.Refund: "Refund",
 }
 
 

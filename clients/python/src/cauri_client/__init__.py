@@ -23,7 +23,7 @@ from cauri_client._errors import (
     ValidationError,
     WebhookVerificationError,
 )
-from cauri_client._models import InitializedPayment, InitializedPayout, Payment, Payout
+from cauri_client._models import InitializedPayment, InitializedPayout, Payment, Payout, Refund
 from cauri_client._webhooks import verify_webhook
 
 __all__ = [
@@ -40,6 +40,7 @@ __all__ = [
     "Payment",
     "Payout",
     "RateLimitError",
+    "Refund",
     "ServerError",
     "ValidationError",
     "WebhookVerificationError",
