@@ -150,7 +150,8 @@ class Connector(ABC):
         raise NotImplementedError
 
     async def fetch_refund_status(self, refund: Mapping[Any, Any]) -> RefundOutcome:
-        """What the provider knows of a refund it went silent about (the reconciliation job asks)."""
+        """What the provider knows of a refund it went silent about (the reconciliation job asks): ``refund`` is
+        the stored refund, with its payment under ``payment``."""
         raise NotImplementedError
 
     async def payout(self, request: PayoutRequest, callback_url: str) -> str:
