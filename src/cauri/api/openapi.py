@@ -18,7 +18,7 @@ from typing_extensions import TypedDict  # pydantic needs this TypedDict before 
 
 from cauri import __version__
 from cauri.api.listing import EMAIL_MAX
-from cauri.domain import payout_representation, representation
+from cauri.domain import ledger, payout_representation, representation
 from cauri.domain.methods import CATALOGUE
 from cauri.domain.money import MAX_AMOUNT
 from cauri.domain.payment_request import (
@@ -197,6 +197,7 @@ class ValidationError(TypedDict):
 ANSWERS = (
     representation.Payment,
     representation.Refund,
+    ledger.Balance,
     representation.Initialized,
     representation.ListMeta,
     representation.PaymentMethod,
@@ -548,6 +549,23 @@ def openapi_document(public_url: str) -> dict[str, Any]:
                 }
             },
             **_payout_paths(secured),
+            "/v1/balances": {
+                "get": {
+                    "operationId": "listBalances",
+                    "summary": "The app's balances, one per currency (our extension)",
+                    "description": (
+                        "Collected (successful payments), refunded and paid out (refunds and payouts not failed), "
+                        "and available = collected - refunded - paid_out, for the key's app and environment. Live, "
+                        "a refund or payout beyond what is available is refused (422 on `amount`); a sandbox app "
+                        "has a credit (`CAURI_SANDBOX_BALANCE`), so its available balance may go below zero."
+                    ),
+                    "security": secured,
+                    "responses": {
+                        "200": _answer("The balances.", _envelope(_list("Balance"))),
+                        **_errors("401", "403", "429", "503"),
+                    },
+                }
+            },
             "/utils/payment/methods": {
                 "get": {
                     "operationId": "listPaymentMethods",

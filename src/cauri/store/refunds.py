@@ -12,8 +12,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from cauri.domain.attempts import AttemptStatus
 from cauri.domain.clock import utcnow
+from cauri.domain.ledger import REFUNDED
 from cauri.domain.payments import new_id
 from cauri.domain.refunds import REFUND_EVENT_FOR_STATUS, RefundStatus, refund_sources_of
+from cauri.store.ledger import Ledger
 from cauri.store.tables import attempts, refunds
 
 _OPEN = (RefundStatus.INITIATED.value, RefundStatus.PENDING.value)
@@ -45,13 +47,16 @@ class RefundRepository:
     """Refunds on one connection; an ending move queues the payment's event (``payment.refunded`` or
     ``refund.failed``), whose body is the payment with its refunds."""
 
-    def __init__(self, conn: AsyncConnection, emit: Callable[[str, str], None]) -> None:
+    def __init__(self, conn: AsyncConnection, emit: Callable[[str, str], None], ledger: Ledger | None = None) -> None:
         self.conn = conn
         self._emit = emit
+        self._ledger = ledger or Ledger(conn)
 
     async def add(self, row: dict[str, Any]) -> None:
-        """The caller holds the payment's lock and has checked ``row``'s amount against ``of_payment``."""
+        """The caller holds the payment's lock and has checked ``row``'s amount against ``of_payment``; the
+        amount is set aside from the available balance (422 on ``amount`` beyond it)."""
         await self.conn.execute(refunds.insert(), row)
+        await self._ledger.spend(row, row["amount"], REFUNDED, row["id"])
 
     async def of_payment(self, payment_id: str) -> list[Row[Any]]:
         query = select(refunds).where(refunds.c.payment_id == payment_id).order_by(refunds.c.created_at, refunds.c.id)
@@ -107,6 +112,8 @@ class RefundRepository:
         row = (
             await self.conn.execute(update(refunds).where(*guard).values(**values).returning(*refunds.c))
         ).one_or_none()
+        if row is not None and target is RefundStatus.FAILED:
+            await self._ledger.release(row._mapping, row.amount, REFUNDED, refund_id)
         if row is not None and target in REFUND_EVENT_FOR_STATUS:
             self._emit(REFUND_EVENT_FOR_STATUS[target], row.payment_id)
         return row
