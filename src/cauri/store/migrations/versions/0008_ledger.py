@@ -1,5 +1,8 @@
 """ledger: double-entry rows and running balances per app, environment and currency
 
+An existing install's history is entered as it would have been: each successful payment collected, each
+refund and payout not failed set aside, then the balances summed from those entries.
+
 Revision ID: 0008
 Revises: 0007
 Create Date: 2026-11-27 12:00:00.000000
@@ -50,6 +53,34 @@ def upgrade() -> None:
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(["app_id"], ["apps.id"], name=op.f("fk_balances_app_id_apps")),
         sa.PrimaryKeyConstraint("app_id", "environment", "currency", name=op.f("pk_balances")),
+    )
+    _backfill()
+
+
+#: (table, condition, source account, target account, kind): what earlier changes would have written.
+_HISTORY = (
+    ("payments", "status = 'success'", "customers", "available", "payment.collected"),
+    ("refunds", "status <> 'failed'", "available", "refunded", "refund.reserved"),
+    ("payouts", "status <> 'failed'", "available", "paid_out", "payout.reserved"),
+)
+
+
+def _backfill() -> None:
+    for table, condition, source, target, kind in _HISTORY:
+        for prefix, account, sign in (("ls_", source, "-"), ("lt_", target, "")):
+            op.execute(
+                f"INSERT INTO ledger_entries (id, app_id, environment, currency, account, amount, kind, subject_id, "  # noqa: S608 - constants
+                f"created_at) SELECT '{prefix}' || id, app_id, environment, currency, '{account}', {sign}amount, "
+                f"'{kind}', id, updated_at FROM {table} WHERE {condition}"
+            )
+    op.execute(
+        "INSERT INTO balances (app_id, environment, currency, collected, refunded, paid_out, available, updated_at) "
+        "SELECT app_id, environment, currency, "
+        "-SUM(CASE WHEN account = 'customers' THEN amount ELSE 0 END), "
+        "SUM(CASE WHEN account = 'refunded' THEN amount ELSE 0 END), "
+        "SUM(CASE WHEN account = 'paid_out' THEN amount ELSE 0 END), "
+        "SUM(CASE WHEN account = 'available' THEN amount ELSE 0 END), MAX(created_at) "
+        "FROM ledger_entries GROUP BY app_id, environment, currency"
     )
 
 
