@@ -130,3 +130,17 @@ async def test_the_sandbox_has_a_credit_and_balances_are_per_app_and_environment
     assert await balances(client, other) == []
     live = await new_merchant(engine, live=True)
     assert await balances(client, live) == []
+
+
+async def test_a_payouts_retry_is_replayed_once_the_balance_is_spent(
+    strict: httpx.AsyncClient, engine: AsyncEngine
+) -> None:
+    merchant = await new_merchant(engine)
+    await paid_payment(strict, engine, merchant, amount=100)
+    headers = {**merchant.headers, "Idempotency-Key": "all-of-it"}
+    body = payout_body(amount=100, recipient=PENDING_PAYOUT)
+    first = await strict.post("/v1/payouts/initialize", json=body, headers=headers)
+    retry = await strict.post("/v1/payouts/initialize", json=body, headers=headers)
+    assert first.status_code == retry.status_code == 201, retry.text
+    assert retry.headers["idempotent-replayed"] == "true" and retry.json() == first.json()
+    assert await balances(strict, merchant) == balance(100, 0, 100)

@@ -15,7 +15,7 @@ from cauri.connectors.base import Outcome
 from cauri.domain.attempts import AttemptStatus
 from cauri.domain.clock import utcnow
 from cauri.services.checkout import apply_outcome
-from cauri.store.tables import refunds
+from cauri.store.tables import ledger_entries, refunds
 from tests.conftest import MerchantApp, new_merchant, payment_body, record_attempt, uow
 
 #: The sandbox refunds a payment whose customer's phone is this test number, and never answers: the refund
@@ -162,3 +162,9 @@ async def test_concurrent_refunds_beyond_the_amount_paid_only_those_that_fit(
     payment = (await client.get(f"/v1/payments/{payment_id}", headers=merchant.headers)).json()["data"]
     assert payment["amount_refundable"] == 10 and len(payment["refunds"]) == 3
     assert await count_refunds(engine, payment_id) == 3
+    # The ledger stays balanced: three refunds set aside, nothing more.
+    [balance] = (await client.get("/v1/balances", headers=merchant.headers)).json()["data"]
+    assert (balance["collected"], balance["refunded"], balance["available"]) == (100, 90, 10)
+    async with engine.connect() as conn:
+        entries = select(func.sum(ledger_entries.c.amount)).where(ledger_entries.c.app_id == merchant.id)
+        assert (await conn.execute(entries)).scalar() == 0

@@ -25,7 +25,6 @@ from cauri.domain.refunds import RefundStatus, check_refund, refundable_left
 from cauri.domain.representation import Refund, refund_object
 from cauri.services.idempotency import IdempotencyKey, StoredResponse, run_once
 from cauri.services.runtime import UnitOfWork
-from cauri.store.idempotency import check_replay
 from cauri.store.refunds import new_refund_row
 
 __all__ = [
@@ -61,13 +60,6 @@ async def refund_payment(
     ``render(refund)``, then hand it to the connector that took the payment. Refused with 422 on ``status``
     (not paid) or on ``amount`` (beyond what is left); another app's payment is not found. With an idempotency
     key, an identical earlier request's answer is replayed and nothing is sent again."""
-    if idempotency is not None:
-        # A replay is answered before the rules are applied again: once refunded, a payment has less (or
-        # nothing) left, and the retry of a refund that went through must not be refused for it.
-        async with uow.reading():
-            kept = await uow.idempotency.stored(scope, idempotency.key)
-        if kept is not None:
-            return check_replay(kept, idempotency.fingerprint)
     created: list[str] = []
 
     async def work(tx: UnitOfWork) -> StoredResponse:
