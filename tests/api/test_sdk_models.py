@@ -28,6 +28,7 @@ READS: dict[type, dict[str, tuple[str, ...]]] = {
     },
     sdk.InitializedPayout: {},
     sdk.Refund: {},
+    sdk.Balance: {},
 }
 SCHEMA_OF = {
     sdk.Payment: "Payment",
@@ -35,6 +36,7 @@ SCHEMA_OF = {
     sdk.Payout: "Payout",
     sdk.InitializedPayout: "PayoutInitialized",
     sdk.Refund: "Refund",
+    sdk.Balance: "Balance",
 }
 
 

@@ -221,3 +221,7 @@ async def test_refunds_through_both_clients(live_url: str, merchant: MerchantApp
         assert rest.amount == 70 and rest.reason is None
         assert (await client.payments.refund(payment_id, idempotency_key="the-rest")).id == rest.id  # replayed
         assert [r.amount for r in (await client.payments.verify(payment_id)).refunds] == [30, 70]
+        [balance] = await client.balances()
+        assert (balance.currency, balance.collected, balance.refunded, balance.available) == ("XOF", 100, 100, 0)
+    with Client(merchant.secret, base_url=f"{live_url}/v1") as sync:
+        assert await asyncio.to_thread(sync.balances) == [balance]

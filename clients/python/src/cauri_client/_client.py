@@ -13,7 +13,7 @@ import httpx
 
 from cauri_client._envelope import unwrap as _unwrap
 from cauri_client._errors import APIConnectionError, CauriError
-from cauri_client._models import InitializedPayment, Payment, Refund
+from cauri_client._models import Balance, InitializedPayment, Payment, Refund
 from cauri_client._payouts import AsyncPayouts, Payouts
 
 DEFAULT_BASE_URL = "http://127.0.0.1:8000/v1"  # Cauri's embedded default; Moneroo's is https://api.moneroo.io/v1
@@ -68,6 +68,10 @@ class Client:
 
     def __enter__(self) -> Client:
         return self
+
+    def balances(self) -> list[Balance]:
+        """The app's balances, one per currency (a Cauri extension)."""
+        return [Balance.from_json(b) for b in self.request("GET", "/balances")]
 
     def __exit__(self, *_exc: object) -> None:
         self.close()
@@ -175,6 +179,9 @@ class AsyncClient:
         self._backoff = backoff
         self.payments = AsyncPayments(self)
         self.payouts = AsyncPayouts(self)
+
+    async def balances(self) -> list[Balance]:
+        return [Balance.from_json(b) for b in await self.request("GET", "/balances")]
 
     async def __aenter__(self) -> AsyncClient:
         return self

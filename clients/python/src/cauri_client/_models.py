@@ -13,6 +13,27 @@ class InitializedPayment:
 
 
 @dataclass(frozen=True)
+class Balance:
+    """One currency's balance (a Cauri extension): ``available = collected - refunded - paid_out``."""
+
+    currency: str
+    collected: int
+    refunded: int
+    paid_out: int
+    available: int
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Balance:
+        return cls(
+            currency=data["currency"],
+            collected=int(data["collected"]),
+            refunded=int(data["refunded"]),
+            paid_out=int(data["paid_out"]),
+            available=int(data["available"]),
+        )
+
+
+@dataclass(frozen=True)
 class Refund:
     """A refund of a payment (a Cauri extension). It ends asynchronously: wait for ``payment.refunded`` /
     ``refund.failed``, or read the payment's ``refunds``."""
