@@ -17,7 +17,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp
 
 from cauri import __version__
-from cauri.api import docs, events, health, payments, payouts, utilities, webhooks
+from cauri.api import balances, docs, events, health, payments, payouts, refunds, utilities, webhooks
 from cauri.api.auth import FailureThrottle, KeyCache
 from cauri.api.context import Gateway
 from cauri.api.envelope import EnvelopeResponse
@@ -86,6 +86,8 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
         Route("/", index, methods=["GET"]),
         *payments.routes,
         *payouts.routes,
+        *refunds.routes,
+        *balances.routes,
         *webhooks.routes,
         *events.routes,
         *utilities.routes,

@@ -20,12 +20,14 @@ from cauri import metrics
 from cauri.domain.apps import App, Scope
 from cauri.domain.errors import DomainError
 from cauri.domain.keys import NewKey
+from cauri.domain.ledger import Balance
 from cauri.domain.payments import Environment, PaymentFilter
 from cauri.domain.payout_representation import Payout
 from cauri.domain.payouts import PayoutStatus
 from cauri.domain.representation import Event, WebhookEndpoint
 from cauri.domain.text import visible
 from cauri.services import apps as app_service
+from cauri.services import balances as balance_service
 from cauri.services import payouts as payout_service
 from cauri.services import webhooks as webhook_service
 from cauri.services.runtime import Runtime, create_runtime
@@ -394,6 +396,29 @@ def payouts_show(
         return await payout_service.verify_payout(runtime.uow(), scope, payout_id, app=found)
 
     print(orjson.dumps(_with_store(Settings(), shown), option=orjson.OPT_INDENT_2).decode())
+
+
+@cli.command()
+def balances(
+    app: Annotated[str, typer.Argument(help="The app's id or name.")],
+    live: Annotated[bool, typer.Option("--live", help="The live environment instead of the sandbox.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """The app's balances, one per currency: collected, refunded, paid out, available."""
+
+    async def listed(runtime: Runtime) -> list[Balance]:
+        found = await app_service.find_app(runtime.uow(), app)
+        return await balance_service.list_balances(runtime.uow(), Scope(found.id, _env(live).value))
+
+    rows = _with_store(Settings(), listed)
+    if as_json:
+        print(orjson.dumps(rows).decode())
+        return
+    table = Table("currency", "collected", "refunded", "paid out", "available")
+    for row in rows:
+        table.add_row(row["currency"], str(row["collected"]), str(row["refunded"]), str(row["paid_out"]),
+                      str(row["available"]))  # fmt: skip
+    Console().print(table)
 
 
 @cli.command()

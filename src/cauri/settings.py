@@ -10,6 +10,7 @@ from pathlib import Path
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from cauri.domain.ledger import DEFAULT_SANDBOX_CREDIT
 from cauri.private_files import private_directory, tighten, write_private_once
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -70,6 +71,9 @@ class Settings(BaseSettings):
     secret_key: str = ""
     #: How long the sandbox provider takes to notify an outcome.
     sandbox_delay_seconds: float = Field(default=2.0, ge=0)
+    #: A sandbox app's credit, per currency: how far below zero its available balance may go, so that payouts
+    #: and refunds can be tried before anything is collected (live, nothing beyond what is available).
+    sandbox_balance: int = Field(default=DEFAULT_SANDBOX_CREDIT, ge=0)
     #: Attempts still pending after this long are asked about (reconciliation), and expiry is checked, this often.
     reconcile_every_seconds: float = Field(default=30.0, gt=0)
     reconcile_after_seconds: float = Field(default=120.0, ge=0)

@@ -27,12 +27,16 @@ READS: dict[type, dict[str, tuple[str, ...]]] = {
         "failure_message": ("disburse", "failure_message"),
     },
     sdk.InitializedPayout: {},
+    sdk.Refund: {},
+    sdk.Balance: {},
 }
 SCHEMA_OF = {
     sdk.Payment: "Payment",
     sdk.InitializedPayment: "Initialized",
     sdk.Payout: "Payout",
     sdk.InitializedPayout: "PayoutInitialized",
+    sdk.Refund: "Refund",
+    sdk.Balance: "Balance",
 }
 
 

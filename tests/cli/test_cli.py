@@ -177,3 +177,10 @@ async def test_payouts_list_and_show(env: dict[str, str], tmp_path: Path) -> Non
     assert json.loads(shown.stdout)["disburse"]["recipient"] == {"msisdn": "4149518163"}
     missing = cauri("payouts", "show", "Boutique Awa", "po_nothing", env=env)
     assert missing.returncode == 1 and "Payout transaction not found." in missing.stderr
+
+    # The payout is set aside from the sandbox's balance (its credit covers it).
+    balances = json.loads(cauri("balances", "Boutique Awa", "--json", env=env).stdout)
+    assert balances == [{"currency": "XOF", "collected": 0, "refunded": 0, "paid_out": 500, "available": -500}]
+    table = cauri("balances", "Boutique Awa", env=wide)
+    assert table.returncode == 0 and "XOF" in table.stdout and "-500" in table.stdout
+    assert json.loads(cauri("balances", "Boutique Awa", "--live", "--json", env=env).stdout) == []

@@ -3,11 +3,13 @@ that misbehaves on purpose."""
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import threading
 import time
 from collections.abc import Iterator
 
+import httpx
 import pytest
 import uvicorn
 from cauri_client import (
@@ -17,14 +19,18 @@ from cauri_client import (
     CauriError,
     Client,
     NotFoundError,
+    Payment,
+    Refund,
     ServerError,
     ValidationError,
 )
+from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from tests.api.test_refunds import STAYS_PENDING, paid_payment
 from tests.conftest import MerchantApp
 
 CUSTOMER = {"email": "awa@example.com", "first_name": "Awa", "last_name": "Dossou"}
@@ -193,3 +199,29 @@ async def test_the_async_clients_payouts(live_url: str, merchant: MerchantApp) -
         assert [p.id async for p in client.payouts.list(limit=2)] == list(reversed(ids))
         assert (await client.payouts.verify(ids[0])).recipient == {"account_number": "4149518163"}
         assert (await client.payouts.retrieve(ids[1])).method == "moneroo_payout_demo"
+
+
+async def test_refunds_through_both_clients(live_url: str, merchant: MerchantApp, engine: AsyncEngine) -> None:
+    async with httpx.AsyncClient(base_url=live_url) as http:
+        payment_id = await paid_payment(http, engine, merchant, amount=100, phone=STAYS_PENDING)
+
+    def refund_synchronously() -> tuple[Refund, Payment]:
+        with Client(merchant.secret, base_url=f"{live_url}/v1") as client:
+            refund = client.payments.refund(payment_id, amount=30, reason="Returned")
+            with pytest.raises(ValidationError) as too_much:
+                client.payments.refund(payment_id, amount=71)
+            assert set(too_much.value.errors) == {"amount"}
+            return refund, client.payments.verify(payment_id)
+
+    refund, payment = await asyncio.to_thread(refund_synchronously)
+    assert (refund.amount, refund.status, refund.reason) == (30, "initiated", "Returned")
+    assert payment.amount_refunded == 0 and [(r.id, r.status) for r in payment.refunds] == [(refund.id, "pending")]
+    async with AsyncClient(merchant.secret, base_url=f"{live_url}/v1") as client:
+        rest = await client.payments.refund(payment_id, idempotency_key="the-rest")
+        assert rest.amount == 70 and rest.reason is None
+        assert (await client.payments.refund(payment_id, idempotency_key="the-rest")).id == rest.id  # replayed
+        assert [r.amount for r in (await client.payments.verify(payment_id)).refunds] == [30, 70]
+        [balance] = await client.balances()
+        assert (balance.currency, balance.collected, balance.refunded, balance.available) == ("XOF", 100, 100, 0)
+    with Client(merchant.secret, base_url=f"{live_url}/v1") as sync:
+        assert await asyncio.to_thread(sync.balances) == [balance]

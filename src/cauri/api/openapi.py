@@ -18,7 +18,7 @@ from typing_extensions import TypedDict  # pydantic needs this TypedDict before 
 
 from cauri import __version__
 from cauri.api.listing import EMAIL_MAX
-from cauri.domain import payout_representation, representation
+from cauri.domain import ledger, payout_representation, representation
 from cauri.domain.methods import CATALOGUE
 from cauri.domain.money import MAX_AMOUNT
 from cauri.domain.payment_request import (
@@ -154,6 +154,16 @@ class PayoutInitializeRequest(TypedDict):
 
 
 @with_config(_DOCUMENTED)
+class RefundRequest(TypedDict):
+    """Our extension. An empty body (or ``[]``) refunds all that is left."""
+
+    amount: NotRequired[Amount | None]
+    """Part of the amount paid, no more than what is left to refund; absent: all that is left."""
+    reason: NotRequired[OptionalText]
+    """Why, for your records (one line)."""
+
+
+@with_config(_DOCUMENTED)
 class WebhookEndpointRequest(TypedDict):
     url: Annotated[str, Field(max_length=2048, pattern=HTTP_URL, json_schema_extra={"format": "uri"})]
     events: NotRequired[Annotated[list[EventType], Field(min_length=1)] | None]
@@ -187,6 +197,8 @@ class ValidationError(TypedDict):
 #: What the document names: what the API answers, and what it reads.
 ANSWERS = (
     representation.Payment,
+    representation.Refund,
+    ledger.Balance,
     representation.Initialized,
     representation.ListMeta,
     representation.PaymentMethod,
@@ -202,7 +214,7 @@ ANSWERS = (
     Error,
     ValidationError,
 )
-REQUESTS = (InitializeRequest, PayoutInitializeRequest, WebhookEndpointRequest)
+REQUESTS = (InitializeRequest, PayoutInitializeRequest, RefundRequest, WebhookEndpointRequest)
 REF = "#/components/schemas/{model}"
 
 
@@ -298,8 +310,9 @@ PAYOUT_ID: Schema = {"name": "payout_id", "in": "path", "required": True, "schem
 
 
 WEBHOOKS_DESCRIPTION = (
-    "Events (`payment.initiated`, `payment.success`, `payment.failed` — one per failed attempt — and "
-    '`payment.cancelled`) are POSTed as `{"event", "data"}` with `data` the payment object, signed with '
+    "Events (`payment.initiated`, `payment.success`, `payment.failed` — one per failed attempt —, "
+    "`payment.cancelled`, and for refunds `payment.refunded` and `refund.failed`) are POSTed as "
+    '`{"event", "data"}` with `data` the payment object, signed with '
     "`X-Moneroo-Signature` (hex HMAC-SHA256 of the raw body) and the Standard Webhooks headers `webhook-id`, "
     "`webhook-timestamp`, `webhook-signature`. Only a 2xx counts; retries over about three days. Live endpoints "
     "may not target loopback, private or link-local addresses."
@@ -514,7 +527,47 @@ def openapi_document(public_url: str) -> dict[str, Any]:
                     },
                 }
             },
+            "/v1/payments/{payment_id}/refund": {
+                "post": {
+                    "operationId": "refundPayment",
+                    "summary": "Refund a paid payment, in part or whole (our extension)",
+                    "description": (
+                        "Only a `success` payment can be refunded (else 422 on `status`); several partial refunds "
+                        "may follow, never beyond the amount paid (else 422 on `amount`). Answers 201 with the "
+                        "refund (`initiated`); it is then handed to the provider that took the payment: wait for "
+                        "`payment.refunded` / `refund.failed`, or read the payment's `refunds`. A failed refund's "
+                        "amount can be refunded again."
+                    ),
+                    "security": secured,
+                    "parameters": [PAYMENT_ID, IDEMPOTENCY_KEY],
+                    "requestBody": {
+                        "required": False,
+                        "content": {"application/json": {"schema": _ref("RefundRequest")}},
+                    },
+                    "responses": {
+                        "201": _answer("Created.", _envelope(_ref("Refund"))),
+                        **_errors("400", "401", "403", "404", "408", "409", "413", "422", "429", "503"),
+                    },
+                }
+            },
             **_payout_paths(secured),
+            "/v1/balances": {
+                "get": {
+                    "operationId": "listBalances",
+                    "summary": "The app's balances, one per currency (our extension)",
+                    "description": (
+                        "Collected (successful payments), refunded and paid out (refunds and payouts not failed), "
+                        "and available = collected - refunded - paid_out, for the key's app and environment. Live, "
+                        "a refund or payout beyond what is available is refused (422 on `amount`); a sandbox app "
+                        "has a credit (`CAURI_SANDBOX_BALANCE`), so its available balance may go below zero."
+                    ),
+                    "security": secured,
+                    "responses": {
+                        "200": _answer("The balances.", _envelope(_list("Balance"))),
+                        **_errors("401", "403", "429", "503"),
+                    },
+                }
+            },
             "/utils/payment/methods": {
                 "get": {
                     "operationId": "listPaymentMethods",

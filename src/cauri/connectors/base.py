@@ -16,7 +16,9 @@ The life of an attempt, as a connector sees it:
 Payouts take the same three steps: ``payout`` hands one to the provider and returns its reference, the
 provider's notification arrives at ``POST /connectors/{name}/payouts/callback`` (``parse_payout_callback``),
 and ``fetch_payout_status`` answers the reconciliation job. A connector that does not pay out leaves them
-unimplemented.
+unimplemented. Refunds too: ``refund`` hands one to the provider that took the payment, the notification
+arrives at ``POST /connectors/{name}/refunds/callback`` (``parse_refund_callback``), and
+``fetch_refund_status`` answers the reconciliation job.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from typing import Any
 from cauri.domain.attempts import AttemptStatus
 from cauri.domain.methods import PaymentMethod, PayoutMethod
 from cauri.domain.payouts import PayoutStatus
+from cauri.domain.refunds import RefundStatus
 
 
 class ActionKind(StrEnum):
@@ -90,6 +93,24 @@ class PayoutOutcome:
     failure_message: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class RefundRequest:
+    refund_id: str
+    amount: int
+    currency: str
+    #: The attempt that paid (its ``provider_reference`` names the provider's transaction) and its payment.
+    attempt: Mapping[Any, Any]
+    payment: Mapping[Any, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class RefundOutcome:
+    refund_id: str
+    status: RefundStatus  # PENDING: nothing final yet
+    failure_code: str | None = None
+    failure_message: str | None = None
+
+
 class ProviderUnavailable(Exception):
     """Raised by ``start`` when the provider could not be reached at all (connection refused, DNS failure, an
     explicit "unavailable" before anything was accepted): nothing can have been collected, so the attempt
@@ -118,8 +139,19 @@ class Connector(ABC):
         """Cards: the customer finished the authentication step (only connectors that host it need this)."""
         raise NotImplementedError
 
-    async def refund(self, attempt: Mapping[Any, Any], amount: int) -> Outcome:
-        """Hook for refunds (a later phase)."""
+    async def refund(self, request: RefundRequest, callback_url: str) -> str:
+        """Hand a refund of the payment this connector took to the provider; returns the provider's reference.
+        The outcome comes later, as a notification to ``callback_url``. Raise ``ProviderUnavailable`` when
+        nothing can have been sent."""
+        raise NotImplementedError
+
+    def parse_refund_callback(self, body: bytes, headers: Mapping[str, str]) -> RefundOutcome:
+        """Authenticate and read a refund notification (``CallbackRejected`` otherwise)."""
+        raise NotImplementedError
+
+    async def fetch_refund_status(self, refund: Mapping[Any, Any]) -> RefundOutcome:
+        """What the provider knows of a refund it went silent about (the reconciliation job asks): ``refund`` is
+        the stored refund, with its payment under ``payment``."""
         raise NotImplementedError
 
     async def payout(self, request: PayoutRequest, callback_url: str) -> str:

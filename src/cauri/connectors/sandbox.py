@@ -25,13 +25,16 @@ from cauri.connectors.base import (
     Outcome,
     PayoutOutcome,
     PayoutRequest,
+    RefundOutcome,
+    RefundRequest,
     Started,
 )
 from cauri.domain.attempts import AttemptStatus
 from cauri.domain.messages import N_
 from cauri.domain.methods import PHONE_KINDS, MethodKind
 from cauri.domain.payouts import PayoutStatus
-from cauri.domain.sandbox import INVALID_TEST_PAYOUT, TEST_CARDS, TEST_PAYOUT_NUMBERS, TEST_PHONES
+from cauri.domain.refunds import RefundStatus
+from cauri.domain.sandbox import INVALID_TEST_PAYOUT, TEST_CARDS, TEST_PAYOUT_NUMBERS, TEST_PHONES, TEST_REFUND_NUMBERS
 
 log = logging.getLogger("cauri.connectors.sandbox")
 
@@ -54,6 +57,13 @@ def payout_outcome(recipient: Mapping[str, str]) -> tuple[PayoutStatus, str | No
     Moneroo's sandbox."""
     number = recipient.get("msisdn") or recipient.get("account_number") or ""
     return TEST_PAYOUT_NUMBERS.get(number[-10:], (PayoutStatus.FAILED, INVALID_TEST_PAYOUT))
+
+
+def refund_outcome(payment: Mapping[Any, Any]) -> tuple[RefundStatus, str | None]:
+    """The test numbers decide, by the payment's ``customer.phone``; any other number (or none) refunds."""
+    phone = (payment.get("customer") or {}).get("phone") or ""
+    digits = "".join(c for c in phone if c.isdigit())
+    return TEST_REFUND_NUMBERS.get(digits[-10:], (RefundStatus.SUCCESS, None))
 
 
 class SandboxConnector(Connector):
@@ -157,6 +167,46 @@ class SandboxConnector(Connector):
         status, reason = payout_outcome(payout["recipient"])
         return PayoutOutcome(payout["id"], status, _payout_code(status), reason)
 
+    async def refund(self, request: RefundRequest, callback_url: str) -> str:
+        """Accept the refund; its outcome is notified after the sandbox's delay (never, for the number that
+        stays pending)."""
+        status, reason = refund_outcome(request.payment)
+        if status is not RefundStatus.PENDING:
+            body = orjson.dumps(
+                {
+                    "kind": "refund",
+                    "refund_id": request.refund_id,
+                    "status": status.value,
+                    "failure_code": _refund_code(status),
+                    "failure_message": reason,
+                }
+            )
+            self._later(self._post(callback_url, body, request.refund_id))
+        return "sbx_" + request.refund_id.removeprefix("rf_")
+
+    def parse_refund_callback(self, body: bytes, headers: Mapping[str, str]) -> RefundOutcome:
+        if not hmac.compare_digest(
+            self.sign(body).encode(), headers.get(SIGNATURE_HEADER, "").encode("utf-8", "replace")
+        ):
+            raise CallbackRejected("bad signature")
+        try:
+            data = orjson.loads(body)
+            if data["kind"] != "refund":
+                raise ValueError("not a refund notification")
+            return RefundOutcome(
+                refund_id=str(data["refund_id"]),
+                status=RefundStatus(data["status"]),
+                failure_code=data.get("failure_code"),
+                failure_message=data.get("failure_message"),
+            )
+        except (orjson.JSONDecodeError, KeyError, ValueError, TypeError) as exc:
+            raise CallbackRejected("malformed notification") from exc
+
+    async def fetch_refund_status(self, refund: Mapping[Any, Any]) -> RefundOutcome:
+        """What the sandbox "provider" knows: the outcome the payment's test number implies."""
+        status, reason = refund_outcome(refund["payment"])
+        return RefundOutcome(refund["id"], status, _refund_code(status), reason)
+
     def _later(self, job: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(job)
         self._tasks.add(task)
@@ -169,7 +219,7 @@ class SandboxConnector(Connector):
                 await client.post(callback_url, content=body, headers={SIGNATURE_HEADER: self.sign(body)})
         except httpx.HTTPError:
             # The reconciliation job asks fetch_payout_status later, as it would a silent real provider.
-            log.warning("sandbox payout notification failed", extra={"payout_id": subject})
+            log.warning("sandbox notification failed", extra={"subject": subject})
 
     def sign(self, body: bytes) -> str:
         return hmac.new(self._secret, body, hashlib.sha256).hexdigest()
@@ -213,3 +263,7 @@ def _code(status: AttemptStatus) -> str | None:
 
 def _payout_code(status: PayoutStatus) -> str | None:
     return "payout_failed" if status is PayoutStatus.FAILED else None
+
+
+def _refund_code(status: RefundStatus) -> str | None:
+    return "refund_failed" if status is RefundStatus.FAILED else None

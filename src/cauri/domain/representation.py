@@ -22,6 +22,7 @@ from cauri.domain.attempts import AttemptStatus
 from cauri.domain.countries import country_name
 from cauri.domain.methods import CATALOGUE, format_amount
 from cauri.domain.payments import Environment, PaymentStatus
+from cauri.domain.refunds import RefundStatus, refundable_left
 from cauri.domain.webhooks import WEBHOOK_EVENTS
 
 #: A moment as Moneroo writes it: ``2024-01-31T14:46:13.000000Z``.
@@ -132,6 +133,22 @@ class Capture(TypedDict):
 
 
 @with_config(_DOCUMENTED)
+class Refund(TypedDict):
+    """A refund of the payment (our extension): part or all of the amount paid, sent back to the payer."""
+
+    id: Annotated[str, Field(examples=["rf_0m8xq2v7c1kd4s9a"])]
+    amount: int
+    """In the payment's currency, main unit."""
+    status: RefundStatus
+    """``initiated`` (recorded), ``pending`` (with the provider), then ``success`` or ``failed``; a failed
+    refund's amount can be refunded again."""
+    reason: str | None
+    failure_message: str | None
+    created_at: Stamp
+    updated_at: Stamp
+
+
+@with_config(_DOCUMENTED)
 class Payment(TypedDict):
     """The payment object, as Moneroo's verify endpoint returns it (webhooks carry it too)."""
 
@@ -154,6 +171,12 @@ class Payment(TypedDict):
     """The attempt that paid (or the latest); null until the customer makes one."""
     checkout_url: str
     payment_phone_number: str | None
+    amount_refunded: int
+    """What successful refunds gave back (our extension)."""
+    amount_refundable: int
+    """What can still be refunded: the amount paid less every refund not failed; 0 unless paid."""
+    refunds: list[Refund]
+    """The payment's refunds, oldest first (our extension)."""
     created_at: Stamp
     updated_at: Stamp
 
@@ -408,6 +431,7 @@ def payment_object(
     checkout_url: str,
     iso: Formatter,
     capture: Capture | None = None,
+    refunds: Sequence[Mapping[Any, Any]] = (),
 ) -> Payment:
     """Build the verify object from a stored payment row (or the row about to be stored) and its app's
     object."""
@@ -448,8 +472,25 @@ def payment_object(
         "capture": capture,
         "checkout_url": checkout_url,
         "payment_phone_number": capture["phone_number"] if capture else None,
+        "amount_refunded": sum(r["amount"] for r in refunds if r["status"] == RefundStatus.SUCCESS.value),
+        "amount_refundable": refundable_left(payment["amount"], refunds)
+        if payment["status"] == PaymentStatus.SUCCESS.value
+        else 0,
+        "refunds": [refund_object(r, iso) for r in refunds],
         "created_at": created,
         "updated_at": updated,
+    }
+
+
+def refund_object(refund: Mapping[Any, Any], iso: Formatter) -> Refund:
+    return {
+        "id": refund["id"],
+        "amount": refund["amount"],
+        "status": refund["status"],
+        "reason": refund["reason"],
+        "failure_message": refund["failure_message"],
+        "created_at": _stamp(iso, refund["created_at"]),
+        "updated_at": _stamp(iso, refund["updated_at"]),
     }
 
 

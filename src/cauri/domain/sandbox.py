@@ -6,6 +6,7 @@ from __future__ import annotations
 from cauri.domain.attempts import AttemptStatus
 from cauri.domain.messages import N_
 from cauri.domain.payouts import PayoutStatus
+from cauri.domain.refunds import RefundStatus
 
 #: Phone numbers (any country: the number's last ten digits decide), as the contract's table says.
 TEST_PHONES: dict[str, tuple[AttemptStatus, str | None]] = {
@@ -31,4 +32,13 @@ TEST_PAYOUT_NUMBERS: dict[str, tuple[PayoutStatus, str | None]] = {
 }
 INVALID_TEST_PAYOUT = "This is a failed test payout, you do not use valid test phone number."
 
-__all__ = ["INVALID_TEST_PAYOUT", "TEST_CARDS", "TEST_PAYOUT_NUMBERS", "TEST_PHONES"]
+#: Refunds in the sandbox: the last ten digits of the payment's ``customer.phone`` (given at initialize) decide,
+#: with the same test numbers. Not the payer's number: ...62 and ...63 never pay, so they could never be
+#: refunded. Any other number, or none, refunds successfully.
+TEST_REFUND_NUMBERS: dict[str, tuple[RefundStatus, str | None]] = {
+    "4149518161": (RefundStatus.SUCCESS, None),
+    "4149518162": (RefundStatus.FAILED, "The provider declined the test refund."),
+    "4149518163": (RefundStatus.PENDING, None),
+}
+
+__all__ = ["INVALID_TEST_PAYOUT", "TEST_CARDS", "TEST_PAYOUT_NUMBERS", "TEST_PHONES", "TEST_REFUND_NUMBERS"]

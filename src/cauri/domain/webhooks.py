@@ -18,7 +18,7 @@ import orjson
 PAYMENT_EVENTS = ("payment.initiated", "payment.success", "payment.failed", "payment.cancelled")
 PAYOUT_EVENTS = ("payout.initiated", "payout.success", "payout.failed")  # Moneroo has no payout.cancelled
 #: Every event an endpoint may subscribe to.
-WEBHOOK_EVENTS = PAYMENT_EVENTS + PAYOUT_EVENTS
+WEBHOOK_EVENTS = PAYMENT_EVENTS + PAYOUT_EVENTS + ("payment.refunded", "refund.failed")  # refunds: our extension
 MAX_ENDPOINTS = 15  # per app and environment, as on Moneroo
 
 #: Delays before each retry, ~3 days in all (after the first try, which is immediate). Jitter spreads the

@@ -40,6 +40,12 @@ async def run_once(
             response = await work(uow)
             await uow.commit()
             return response
+    # A retry is answered before the work runs again: the work's rules may refuse it now (the money it
+    # refunded or paid out is no longer there), though the first request went through.
+    async with uow.reading():
+        kept = await uow.idempotency.stored(scope, idempotency.key)
+    if kept is not None:
+        return check_replay(kept, idempotency.fingerprint)
     for _ in range(2):
         try:
             async with uow:

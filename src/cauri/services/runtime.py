@@ -36,7 +36,8 @@ class Runtime:
         return self.settings.resolved_public_url
 
     def uow(self) -> UnitOfWork:
-        return SqlUnitOfWork(self.engine, public_url=self.public_url, reader=self.reader)
+        return SqlUnitOfWork(self.engine, public_url=self.public_url, reader=self.reader,
+                             sandbox_credit=self.settings.sandbox_balance)  # fmt: skip
 
     async def close(self) -> None:
         await self.engine.dispose()

@@ -23,6 +23,7 @@ from cauri.domain.payments import (
     new_id,
     sources_of,
 )
+from cauri.store.ledger import Ledger
 from cauri.store.outbox import insert_event
 from cauri.store.tables import UTCDateTime, apps, payments
 
@@ -159,9 +160,10 @@ _OPEN = (PaymentStatus.INITIATED.value, PaymentStatus.PENDING.value)
 class PaymentRepository:
     """Payments on one connection; a move through the state machine queues the event it emits."""
 
-    def __init__(self, conn: AsyncConnection, emit: Callable[[str, str], None]) -> None:
+    def __init__(self, conn: AsyncConnection, emit: Callable[[str, str], None], ledger: Ledger | None = None) -> None:
         self.conn = conn
         self._emit = emit
+        self._ledger = ledger or Ledger(conn)
 
     async def get(self, payment_id: str, scope: Scope, *, lock: bool = False) -> Row[Any]:
         return await get_payment(self.conn, payment_id, scope, lock=lock)
@@ -178,6 +180,8 @@ class PaymentRepository:
 
     async def move(self, payment_id: str, scope: Scope, target: PaymentStatus) -> Row[Any]:
         row = await move_payment(self.conn, payment_id, scope, target)
+        if target is PaymentStatus.SUCCESS:
+            await self._ledger.collect(row._mapping)  # in the transaction of the move: never one without the other
         kind = EVENT_FOR_STATUS.get(target)
         if kind is not None:
             self._emit(kind, payment_id)

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from cauri.domain.apps import Scope
 from cauri.domain.clock import iso, utcnow
 from cauri.domain.errors import NotFound
+from cauri.domain.ledger import PAID_OUT
 from cauri.domain.payments import PaymentFilter, new_id
 from cauri.domain.payout_representation import Payout, payout_object
 from cauri.domain.payout_request import PayoutRequest
@@ -24,6 +25,7 @@ from cauri.domain.payouts import (
 )
 from cauri.domain.representation import AppLike, app_object
 from cauri.store.apps import app_from_row
+from cauri.store.ledger import Ledger
 from cauri.store.tables import apps, payouts
 
 _OPEN = (PayoutStatus.INITIATED.value, PayoutStatus.PENDING.value)
@@ -72,12 +74,15 @@ def new_payout_row(request: PayoutRequest, scope: Scope, connector: str, now: da
 class PayoutRepository:
     """Payouts on one connection; a move through the state machine queues the event it emits."""
 
-    def __init__(self, conn: AsyncConnection, emit: Callable[[str, str], None]) -> None:
+    def __init__(self, conn: AsyncConnection, emit: Callable[[str, str], None], ledger: Ledger | None = None) -> None:
         self.conn = conn
         self._emit = emit
+        self._ledger = ledger or Ledger(conn)
 
     async def add(self, row: dict[str, Any]) -> None:
+        """Record the payout, its amount set aside from the available balance (422 on ``amount`` beyond it)."""
         await self.conn.execute(payouts.insert(), row)
+        await self._ledger.spend(row, row["amount"], PAID_OUT, row["id"])
         self._emit(PAYOUT_EVENT_FOR_STATUS[PayoutStatus.INITIATED], row["id"])
 
     async def get(self, payout_id: str, scope: Scope) -> Row[Any]:
@@ -120,6 +125,8 @@ class PayoutRepository:
             guard.append(payouts.c.connector == connector)
         result = await self.conn.execute(update(payouts).where(*guard).values(**values).returning(*payouts.c))
         row = result.one_or_none()
+        if row is not None and target is PayoutStatus.FAILED:
+            await self._ledger.release(row._mapping, row.amount, PAID_OUT, payout_id)
         if row is not None and target in PAYOUT_EVENT_FOR_STATUS:
             self._emit(PAYOUT_EVENT_FOR_STATUS[target], payout_id)
         return row

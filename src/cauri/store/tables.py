@@ -245,3 +245,62 @@ payouts = Table(
     Index(None, "app_id", "environment", "created_at", "id"),
     Index(None, "status", "updated_at"),
 )
+
+refunds = Table(
+    "refunds",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("payment_id", String(32), ForeignKey("payments.id"), nullable=False, index=True),
+    Column("app_id", String(26), ForeignKey("apps.id"), nullable=False),
+    Column("environment", String(8), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("reason", String(255), nullable=True),
+    # The connector that took the payment, and the attempt that paid: the refund goes back the same way.
+    Column("connector", String(32), nullable=False),
+    Column("attempt_id", String(32), ForeignKey("attempts.id"), nullable=False),
+    Column("provider_reference", String(64), nullable=True),
+    Column("failure_code", String(64), nullable=True),
+    Column("failure_message", Text, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("completed_at", UTCDateTime, nullable=True),
+    # The reconciliation job's claim: no two workers send a refund or ask about it at once.
+    Column("locked_until", UTCDateTime, nullable=True),
+    Index(None, "status", "updated_at"),
+)
+
+# The ledger: double-entry rows per app, environment and currency, written in the transaction of the change
+# that moves the money; every change's rows sum to zero. ``balances`` keeps each account's running total, and
+# its row is what a payout or refund takes a guarded update on (so two cannot both spend the same money).
+ledger_entries = Table(
+    "ledger_entries",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("app_id", String(26), ForeignKey("apps.id"), nullable=False),
+    Column("environment", String(8), nullable=False),
+    Column("currency", String(3), nullable=False),
+    # customers (where collected money comes from), available, refunded, paid_out
+    Column("account", String(16), nullable=False),
+    Column("amount", BigInteger, nullable=False),  # signed: an entry and its counterpart cancel out
+    # What moved the money: payment.collected, refund.reserved, refund.released, payout.reserved…
+    Column("kind", String(32), nullable=False),
+    Column("subject_id", String(32), nullable=False),  # the payment, refund or payout
+    Column("created_at", UTCDateTime, nullable=False),
+    Index(None, "app_id", "environment", "currency"),
+    Index(None, "subject_id"),
+)
+
+balances = Table(
+    "balances",
+    metadata,
+    Column("app_id", String(26), ForeignKey("apps.id"), primary_key=True),
+    Column("environment", String(8), primary_key=True),
+    Column("currency", String(3), primary_key=True),
+    Column("collected", BigInteger, nullable=False),
+    Column("refunded", BigInteger, nullable=False),
+    Column("paid_out", BigInteger, nullable=False),
+    Column("available", BigInteger, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)

@@ -20,16 +20,19 @@ from typing import Any, Self
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from cauri.domain.clock import utcnow
+from cauri.domain.ledger import DEFAULT_SANDBOX_CREDIT
 from cauri.domain.payout_representation import Payout
 from cauri.domain.representation import AppLike, Payment
 from cauri.store.apps import AppRepository
 from cauri.store.attempts import AttemptRepository
 from cauri.store.emails import EmailRepository
 from cauri.store.idempotency import IdempotencyRepository
+from cauri.store.ledger import Ledger
 from cauri.store.monitoring import MonitoringRepository
 from cauri.store.outbox import insert_event, insert_payout_event
 from cauri.store.payments import PaymentRepository
 from cauri.store.payouts import PayoutRepository, payout_views
+from cauri.store.refunds import RefundRepository
 from cauri.store.views import payment_views
 from cauri.store.webhooks import WebhookRepository
 
@@ -43,9 +46,19 @@ class SqlUnitOfWork:
     idempotency: IdempotencyRepository
     monitoring: MonitoringRepository
     payouts: PayoutRepository
+    refunds: RefundRepository
+    ledger: Ledger
 
-    def __init__(self, engine: AsyncEngine, *, public_url: str, reader: AsyncEngine | None = None) -> None:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        *,
+        public_url: str,
+        reader: AsyncEngine | None = None,
+        sandbox_credit: int = DEFAULT_SANDBOX_CREDIT,
+    ) -> None:
         self.engine = engine
+        self.sandbox_credit = sandbox_credit
         self.reader = reader or engine
         self.public_url = public_url
         self._conn: AsyncConnection | None = None
@@ -56,8 +69,10 @@ class SqlUnitOfWork:
         self._conn = conn
         self._events = []
         self._payout_events = []
-        self.payments = PaymentRepository(conn, self.emit)
-        self.payouts = PayoutRepository(conn, self.emit_payout)
+        self.ledger = Ledger(conn, self.sandbox_credit)
+        self.payments = PaymentRepository(conn, self.emit, self.ledger)
+        self.payouts = PayoutRepository(conn, self.emit_payout, self.ledger)
+        self.refunds = RefundRepository(conn, self.emit, self.ledger)
         self.attempts = AttemptRepository(conn)
         self.apps = AppRepository(conn)
         self.webhooks = WebhookRepository(conn)

@@ -1,6 +1,6 @@
-"""The periodic jobs: cancel expired payments, ask connectors about silent attempts and payouts, purge old
-idempotency keys. Each is safe to run in any number of processes at once: expiry is one guarded UPDATE,
-reconciliation claims its attempts and payouts with a lease, the purge is one DELETE."""
+"""The periodic jobs: cancel expired payments, ask connectors about silent attempts, payouts and refunds, purge
+old idempotency keys. Each is safe to run in any number of processes at once: expiry is one guarded UPDATE,
+reconciliation claims its attempts, payouts and refunds with a lease, the purge is one DELETE."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable, Coroutine
 from datetime import timedelta
 from typing import Any
 
-from cauri.services import checkout, payments, payouts
+from cauri.services import checkout, payments, payouts, refunds
 from cauri.services.runtime import Runtime
 
 log = logging.getLogger("cauri.workers.jobs")
@@ -48,6 +48,19 @@ async def reconcile_payouts(runtime: Runtime) -> None:
         log.info("reconciled payouts", extra={"count": changed})
 
 
+async def reconcile_refunds(runtime: Runtime) -> None:
+    settings = runtime.settings
+    changed = await refunds.reconcile_refunds(
+        runtime.uow(),
+        runtime.connectors,
+        older_than=timedelta(seconds=settings.reconcile_after_seconds),
+        lease=timedelta(seconds=settings.reconcile_lease_seconds),
+        callback_base=settings.internal_url,
+    )
+    if changed:
+        log.info("reconciled refunds", extra={"count": changed})
+
+
 async def purge(runtime: Runtime) -> None:
     removed = await payments.purge_idempotency_keys(runtime.uow())
     if removed:
@@ -74,6 +87,7 @@ def background_tasks(runtime: Runtime, *, dispatch: bool) -> list[Callable[[], C
         lambda: every(settings.reconcile_every_seconds, lambda: expire(runtime), "expiry"),
         lambda: every(settings.reconcile_every_seconds, lambda: reconcile(runtime), "reconciliation"),
         lambda: every(settings.reconcile_every_seconds, lambda: reconcile_payouts(runtime), "payout reconciliation"),
+        lambda: every(settings.reconcile_every_seconds, lambda: reconcile_refunds(runtime), "refund reconciliation"),
         lambda: every(PURGE_EVERY_SECONDS, lambda: purge(runtime), "purge"),
     ]
     if dispatch:

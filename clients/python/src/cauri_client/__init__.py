@@ -23,7 +23,7 @@ from cauri_client._errors import (
     ValidationError,
     WebhookVerificationError,
 )
-from cauri_client._models import InitializedPayment, InitializedPayout, Payment, Payout
+from cauri_client._models import Balance, InitializedPayment, InitializedPayout, Payment, Payout, Refund
 from cauri_client._webhooks import verify_webhook
 
 __all__ = [
@@ -31,6 +31,7 @@ __all__ = [
     "APIConnectionError",
     "AsyncClient",
     "AuthenticationError",
+    "Balance",
     "CauriError",
     "Client",
     "ConflictError",
@@ -40,6 +41,7 @@ __all__ = [
     "Payment",
     "Payout",
     "RateLimitError",
+    "Refund",
     "ServerError",
     "ValidationError",
     "WebhookVerificationError",

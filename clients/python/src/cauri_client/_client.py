@@ -13,7 +13,7 @@ import httpx
 
 from cauri_client._envelope import unwrap as _unwrap
 from cauri_client._errors import APIConnectionError, CauriError
-from cauri_client._models import InitializedPayment, Payment
+from cauri_client._models import Balance, InitializedPayment, Payment, Refund
 from cauri_client._payouts import AsyncPayouts, Payouts
 
 DEFAULT_BASE_URL = "http://127.0.0.1:8000/v1"  # Cauri's embedded default; Moneroo's is https://api.moneroo.io/v1
@@ -68,6 +68,10 @@ class Client:
 
     def __enter__(self) -> Client:
         return self
+
+    def balances(self) -> list[Balance]:
+        """The app's balances, one per currency (a Cauri extension)."""
+        return [Balance.from_json(b) for b in self.request("GET", "/balances")]
 
     def __exit__(self, *_exc: object) -> None:
         self.close()
@@ -130,6 +134,15 @@ class Payments:
         """Mark a paid payment as processed (delivered); repeating it is harmless."""
         return Payment.from_json(self._client.request("POST", f"/payments/{payment_id}/process", key=str(uuid.uuid4())))
 
+    def refund(
+        self, payment_id: str, *, amount: int | None = None, reason: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> Refund:  # fmt: skip
+        """Refund a paid payment, ``amount`` of it (all that is left when None); a Cauri extension."""
+        body = _refund_body(amount, reason)
+        key = idempotency_key or str(uuid.uuid4())
+        return Refund.from_json(self._client.request("POST", f"/payments/{payment_id}/refund", json=body, key=key))
+
     def list(self, *, limit: int = 50, **filters: str) -> Iterator[Payment]:
         """Every payment matching ``filters`` (``status``, ``customer_email``, ``created_from``…; metadata as
         ``**{"metadata[order_id]": "124"}``), newest first, fetching pages as it goes (a Cauri extension)."""
@@ -166,6 +179,9 @@ class AsyncClient:
         self._backoff = backoff
         self.payments = AsyncPayments(self)
         self.payouts = AsyncPayouts(self)
+
+    async def balances(self) -> list[Balance]:
+        return [Balance.from_json(b) for b in await self.request("GET", "/balances")]
 
     async def __aenter__(self) -> AsyncClient:
         return self
@@ -235,6 +251,16 @@ class AsyncPayments:
         data = await self._client.request("POST", f"/payments/{payment_id}/process", key=str(uuid.uuid4()))
         return Payment.from_json(data)
 
+    async def refund(
+        self, payment_id: str, *, amount: int | None = None, reason: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> Refund:  # fmt: skip
+        body = _refund_body(amount, reason)
+        key = idempotency_key or str(uuid.uuid4())
+        return Refund.from_json(
+            await self._client.request("POST", f"/payments/{payment_id}/refund", json=body, key=key)
+        )
+
     async def list(self, *, limit: int = 50, **filters: str) -> AsyncIterator[Payment]:
         params: dict[str, Any] = {**filters, "limit": limit}
         while True:
@@ -247,3 +273,12 @@ class AsyncPayments:
             if not cursor:
                 return
             params["cursor"] = cursor
+
+
+def _refund_body(amount: int | None, reason: str | None) -> dict[str, Any]:
+    body: dict[str, Any] = {}
+    if amount is not None:
+        body["amount"] = amount
+    if reason is not None:
+        body["reason"] = reason
+    return body

@@ -13,6 +13,51 @@ class InitializedPayment:
 
 
 @dataclass(frozen=True)
+class Balance:
+    """One currency's balance (a Cauri extension): ``available = collected - refunded - paid_out``."""
+
+    currency: str
+    collected: int
+    refunded: int
+    paid_out: int
+    available: int
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Balance:
+        return cls(
+            currency=data["currency"],
+            collected=int(data["collected"]),
+            refunded=int(data["refunded"]),
+            paid_out=int(data["paid_out"]),
+            available=int(data["available"]),
+        )
+
+
+@dataclass(frozen=True)
+class Refund:
+    """A refund of a payment (a Cauri extension). It ends asynchronously: wait for ``payment.refunded`` /
+    ``refund.failed``, or read the payment's ``refunds``."""
+
+    id: str
+    amount: int
+    status: str  # initiated, pending, success, failed
+    reason: str | None
+    failure_message: str | None
+    raw: dict[str, Any] = field(repr=False)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Refund:
+        return cls(
+            id=data["id"],
+            amount=int(data["amount"]),
+            status=data["status"],
+            reason=data.get("reason"),
+            failure_message=data.get("failure_message"),
+            raw=data,
+        )
+
+
+@dataclass(frozen=True)
 class Payment:
     """The verify object. ``amount`` is an integer in the currency's main unit (200 = 200 XOF)."""
 
@@ -27,6 +72,9 @@ class Payment:
     customer: dict[str, Any]
     capture: dict[str, Any] | None
     checkout_url: str | None
+    #: Cauri's refunds (absent from Moneroo's answers: 0 and none).
+    amount_refunded: int
+    refunds: list[Refund]
     raw: dict[str, Any] = field(repr=False)
 
     @property
@@ -48,6 +96,8 @@ class Payment:
             customer=dict(data.get("customer") or {}),
             capture=data.get("capture"),
             checkout_url=data.get("checkout_url"),
+            amount_refunded=int(data.get("amount_refunded") or 0),
+            refunds=[Refund.from_json(r) for r in data.get("refunds") or []],
             raw=data,
         )
 
