@@ -168,3 +168,16 @@ async def test_concurrent_refunds_beyond_the_amount_paid_only_those_that_fit(
     async with engine.connect() as conn:
         entries = select(func.sum(ledger_entries.c.amount)).where(ledger_entries.c.app_id == merchant.id)
         assert (await conn.execute(entries)).scalar() == 0
+
+
+async def test_concurrent_retries_with_one_idempotency_key_all_answer_the_one_refund(
+    client: httpx.AsyncClient, engine: AsyncEngine, merchant: MerchantApp
+) -> None:
+    # A client that times out and retries while its first request is still running: every copy is answered
+    # with the one refund, never refused because that refund already took all that was left.
+    payment_id = await paid_payment(client, engine, merchant)
+    url, headers = f"/v1/payments/{payment_id}/refund", {**merchant.headers, "Idempotency-Key": "refund-race"}
+    answers = await asyncio.gather(*(client.post(url, json={}, headers=headers) for _ in range(4)))
+    assert [a.status_code for a in answers] == [201] * 4, [a.text for a in answers]
+    assert len({a.json()["data"]["id"] for a in answers}) == 1
+    assert await count_refunds(engine, payment_id) == 1

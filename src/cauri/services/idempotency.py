@@ -17,6 +17,9 @@ from cauri.domain.errors import Conflict
 from cauri.services.runtime import UnitOfWork
 from cauri.store.idempotency import KEY_MAX, KeyTaken, StoredResponse, check_replay, request_fingerprint
 
+#: What a claimed key holds until its work's response replaces it, in the same transaction (never seen by others).
+_CLAIMED = StoredResponse(0, b"")
+
 __all__ = ["KEY_MAX", "IdempotencyKey", "StoredResponse", "request_fingerprint", "run_once"]
 
 
@@ -49,11 +52,15 @@ async def run_once(
     for _ in range(2):
         try:
             async with uow:
+                # Claimed before the work runs: a concurrent copy of this request waits here for this one's
+                # commit and replays it, rather than running the work against what this one changed (a
+                # refund of what is left would find nothing left, and be refused).
+                await uow.idempotency.claim(scope, idempotency.key, idempotency.fingerprint, _CLAIMED, idempotency.ttl)
                 response = await work(uow)
                 if 200 <= response.status < 300:
-                    await uow.idempotency.claim(
-                        scope, idempotency.key, idempotency.fingerprint, response, idempotency.ttl
-                    )
+                    await uow.idempotency.keep(scope, idempotency.key, response)
+                else:
+                    await uow.idempotency.release(scope, idempotency.key)
                 await uow.commit()
                 return response
         except KeyTaken:

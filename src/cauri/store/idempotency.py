@@ -12,8 +12,9 @@ import hashlib
 import hmac
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -73,6 +74,18 @@ class IdempotencyRepository:
                 raise Conflict("A request with this Idempotency-Key is still being processed; retry later.") from exc
             raise
 
+    async def keep(self, scope: Scope, key: str, response: StoredResponse) -> None:
+        """Store ``response`` for a key this transaction claimed before its work ran."""
+        await self.conn.execute(
+            update(idempotency_keys)
+            .where(*_key(scope, key))
+            .values(status_code=response.status, response=response.body)
+        )
+
+    async def release(self, scope: Scope, key: str) -> None:
+        """Give up a key this transaction claimed (its work did not succeed: nothing is stored)."""
+        await self.conn.execute(delete(idempotency_keys).where(*_key(scope, key)))
+
     async def stored(self, scope: Scope, key: str) -> tuple[bytes, StoredResponse] | None:
         """The stored response for ``key``; an expired one is deleted instead, and ``None`` returned."""
         where = (
@@ -107,6 +120,11 @@ async def replay_stored(engine: AsyncEngine, scope: Scope, key: str, fingerprint
     async with engine.begin() as conn:
         stored = await IdempotencyRepository(conn).stored(scope, key)
     return None if stored is None else check_replay(stored, fingerprint)
+
+
+def _key(scope: Scope, key: str) -> tuple[Any, ...]:
+    c = idempotency_keys.c
+    return (c.app_id == scope.app_id, c.environment == scope.environment, c.key == key)
 
 
 def _is_lock_timeout(exc: DBAPIError) -> bool:
