@@ -15,6 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from cauri.connectors.sandbox import SandboxConnector
 from cauri.settings import Settings
 from cauri.store.tables import attempts, payments, webhook_endpoints
+from tests.api.test_payouts import payout_body
+from tests.api.test_refunds import STAYS_PENDING, paid_payment
 from tests.conftest import MerchantApp, payment_body
 
 
@@ -117,3 +119,37 @@ async def test_a_signed_notification_that_cannot_be_stored_is_rejected(
     assert response.status_code == 400
     assert response.json() == {"received": False, "error": "malformed notification"}
     assert await count(engine, attempts) == before
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [{"id": "\x00"}, {"failure_message": "no\x00pe"}, {"failure_code": "c" * 65}, {"failure_code": 7},
+     {"failure_message": ["a"]}, {"id": "x" * 200}],
+)  # fmt: skip
+@pytest.mark.parametrize("kind", ["payout", "refund"])
+async def test_a_signed_payout_or_refund_notification_that_cannot_be_stored_is_rejected(
+    client: httpx.AsyncClient, engine: AsyncEngine, merchant: MerchantApp, settings: Settings, kind: str,
+    fields: dict[str, object],
+) -> None:  # fmt: skip
+    """As for payments: even a provider holding the secret cannot put a NUL, an oversized code or a non-text
+    into the database (a 500, or a failed payout or refund with a broken object), nor end the payout or refund."""
+    if kind == "payout":
+        created = await client.post("/v1/payouts/initialize", json=payout_body(recipient={"msisdn": STAYS_PENDING}),
+                                    headers=merchant.headers)  # fmt: skip
+        subject, url = created.json()["data"]["id"], f"/v1/payouts/{created.json()['data']['id']}"
+    else:
+        payment_id = await paid_payment(client, engine, merchant)
+        created = await client.post(f"/v1/payments/{payment_id}/refund", json={}, headers=merchant.headers)
+        subject, url = created.json()["data"]["id"], f"/v1/payments/{payment_id}"
+    assert created.status_code == 201, created.text
+    notice = {"kind": kind, f"{kind}_id": subject, "status": "failed", "failure_code": "x", "failure_message": "y"}
+    for name, value in fields.items():
+        notice[f"{kind}_id" if name == "id" else name] = value  # type: ignore[assignment]
+    body = orjson.dumps(notice)
+    signature = SandboxConnector(settings.secret, 0).sign(body)
+    response = await client.post(f"/connectors/sandbox/{kind}s/callback", content=body,
+                                 headers={"x-sandbox-signature": signature})  # fmt: skip
+    assert response.status_code == 400, response.text
+    assert response.json() == {"received": False, "error": "malformed notification"}
+    shown = (await client.get(url, headers=merchant.headers)).json()["data"]
+    assert (shown["status"] if kind == "payout" else shown["refunds"][0]["status"]) == "pending"

@@ -15,6 +15,16 @@ def has_control_characters(text: str) -> bool:
     return _CONTROL.search(text) is not None
 
 
+def storable(texts: tuple[tuple[object, int], ...]) -> bool:
+    """Whether each (text, limit) of a provider's notification is None or one line of text within its limit:
+    even a signed notification must not carry a NUL (which PostgreSQL cannot store), a non-text or a value
+    longer than its column into the database."""
+    return all(
+        text is None or (isinstance(text, str) and len(text) <= limit and not has_control_characters(text))
+        for text, limit in texts
+    )
+
+
 def one_line(text: str) -> str:
     """``text`` with each run of control characters (line breaks included) made one space, for a mail header
     built from stored text that was validated when stored (or not, on an older row)."""

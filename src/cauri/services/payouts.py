@@ -22,6 +22,7 @@ from cauri.domain.payments import PaymentFilter
 from cauri.domain.payout_representation import Payout
 from cauri.domain.payout_request import PayoutRequest as ValidPayoutRequest
 from cauri.domain.payouts import PAYOUT_NOT_FOUND, PayoutStatus
+from cauri.domain.text import storable
 from cauri.services.idempotency import IdempotencyKey, StoredResponse, run_once
 from cauri.services.runtime import UnitOfWork
 from cauri.store.payouts import new_payout_row
@@ -140,6 +141,8 @@ async def handle_payout_callback(
         outcome = connector.parse_payout_callback(body, headers)
     except NotImplementedError as exc:
         raise NotFound("Unknown connector.") from exc
+    if not storable(((outcome.payout_id, 100), (outcome.failure_code, 64), (outcome.failure_message, 1000))):
+        raise CallbackRejected("malformed notification")
     return await apply_payout_outcome(uow, connector.name, outcome)
 
 

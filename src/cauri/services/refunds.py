@@ -23,6 +23,7 @@ from cauri.domain.payments import PaymentStatus
 from cauri.domain.refunds import RefundRequest as ValidRefundRequest
 from cauri.domain.refunds import RefundStatus, check_refund, refundable_left
 from cauri.domain.representation import Refund, refund_object
+from cauri.domain.text import storable
 from cauri.services.idempotency import IdempotencyKey, StoredResponse, run_once
 from cauri.services.runtime import UnitOfWork
 from cauri.store.refunds import new_refund_row
@@ -145,6 +146,8 @@ async def handle_refund_callback(
         outcome = connector.parse_refund_callback(body, headers)
     except NotImplementedError as exc:
         raise NotFound("Unknown connector.") from exc
+    if not storable(((outcome.refund_id, 100), (outcome.failure_code, 64), (outcome.failure_message, 1000))):
+        raise CallbackRejected("malformed notification")
     return await apply_refund_outcome(uow, connector.name, outcome)
 
 
