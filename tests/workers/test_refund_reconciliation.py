@@ -9,7 +9,7 @@ import httpx
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from cauri.connectors.base import ProviderUnavailable, RefundRequest
+from cauri.connectors.base import Connector, ProviderUnavailable, RefundRequest
 from cauri.connectors.registry import ConnectorRegistry
 from cauri.connectors.sandbox import SandboxConnector
 from cauri.domain.apps import Scope
@@ -25,6 +25,13 @@ from tests.workers.test_payout_reconciliation import NOWHERE
 class Unreachable(SandboxConnector):
     async def refund(self, request: RefundRequest, callback_url: str) -> str:
         raise ProviderUnavailable
+
+
+class NoRefunds(SandboxConnector):
+    """Takes payments but cannot refund: the base connector's refund, as a connector that has none leaves it."""
+
+    async def refund(self, request: RefundRequest, callback_url: str) -> str:
+        return await Connector.refund(self, request, callback_url)
 
 
 class Crashing(SandboxConnector):
@@ -82,3 +89,18 @@ async def test_lost_notifications_and_crashes_are_repaired_and_an_unreachable_pr
     shown = (await client.get(f"/v1/payments/{unreachable_payment}", headers=merchant.headers)).json()["data"]
     assert shown["amount_refundable"] == 100
     assert shown["refunds"][0]["failure_message"] == "The refund provider could not be reached."
+
+
+async def test_a_provider_that_does_not_refund_fails_the_refund_and_gives_its_amount_back(
+    client: httpx.AsyncClient, engine: AsyncEngine, merchant: MerchantApp
+) -> None:
+    # Nothing can have been sent: left pending, the refund would hold its amount for good, and every
+    # reconciliation would ask a provider that cannot answer.
+    payment_id = await paid_payment(client, engine, merchant, phone=None)
+    failed = await refund(engine, merchant, ConnectorRegistry(NoRefunds(b"secret", 0)), payment_id)
+    assert await state(engine, failed, payment_id) == ("failed", ["refund.failed"])
+    shown = (await client.get(f"/v1/payments/{payment_id}", headers=merchant.headers)).json()["data"]
+    assert shown["amount_refundable"] == 100
+    assert shown["refunds"][0]["failure_message"] == "The provider that took this payment does not refund."
+    [balance] = (await client.get("/v1/balances", headers=merchant.headers)).json()["data"]
+    assert balance["refunded"] == 0 and balance["available"] == balance["collected"]

@@ -40,6 +40,8 @@ __all__ = [
 log = logging.getLogger("cauri.refunds")
 #: The failure a refund gets when its provider could not be reached at all (nothing was sent).
 PROVIDER_UNREACHABLE = "The refund provider could not be reached."
+#: The failure a refund gets when the connector that took its payment has no refunds (nothing was sent).
+NOT_REFUNDED_BY_PROVIDER = "The provider that took this payment does not refund."
 
 
 def refund_callback_url(base_url: str, connector: str) -> str:
@@ -104,6 +106,12 @@ async def send_refund(uow: UnitOfWork, connectors: ConnectorRegistry, refund_id:
     except ProviderUnavailable:
         log.warning("refund provider unavailable", extra={"refund_id": refund_id, "connector": connector.name})
         outcome = RefundOutcome(refund_id, RefundStatus.FAILED, "provider_unavailable", PROVIDER_UNREACHABLE)
+        await apply_refund_outcome(uow, connector.name, outcome)
+        return True
+    except NotImplementedError:
+        # A connector without refunds sent nothing: pending, the refund would hold its amount for good.
+        log.error("connector does not refund", extra={"refund_id": refund_id, "connector": connector.name})
+        outcome = RefundOutcome(refund_id, RefundStatus.FAILED, "refund_unsupported", NOT_REFUNDED_BY_PROVIDER)
         await apply_refund_outcome(uow, connector.name, outcome)
         return True
     except Exception:
