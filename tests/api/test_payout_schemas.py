@@ -3,11 +3,13 @@ to undeclared fields, as the payments' are in ``test_response_schemas``)."""
 
 from __future__ import annotations
 
+import re
 import time
 
 import httpx
 import orjson
 
+from cauri.api.openapi import openapi_document
 from tests.api.test_payouts import payout_body
 from tests.api.test_response_schemas import Contract, gateway, webhook_bodies
 from tests.conftest import MerchantApp
@@ -51,3 +53,21 @@ def test_payout_answers_and_webhooks_match_the_documents_schemas(
         errors = [f"{e.instance_path}: {e.message}" for e in validator.iter_errors(body)]
         assert not errors, f"webhook {body.get('event')}: {errors}"
     assert {orjson.loads(raw)["event"] for raw in bodies} == {"payout.initiated", "payout.success"}
+
+
+async def test_the_payout_list_parameters_state_the_servers_rules(
+    client: httpx.AsyncClient, merchant: MerchantApp
+) -> None:
+    """What the document lets a client send to ``GET /v1/payouts`` the server takes, and what it refuses the
+    server refuses too (a payment's status is not a payout's)."""
+    document = openapi_document("http://127.0.0.1")
+    parameters = {p["name"]: p["schema"] for p in document["paths"]["/v1/payouts"]["get"]["parameters"]}
+    for status, allowed in (("success", True), ("initiated,failed", True), ("cancelled", False), ("nope", False)):
+        assert (re.fullmatch(parameters["status"]["pattern"], status) is not None) is allowed, status
+        answer = await client.get("/v1/payouts", params={"status": status}, headers=merchant.headers)
+        assert (answer.status_code == 200) is allowed, (status, answer.text)
+    for name, value in (("customer_email", "a" * 300 + "@example.com"), ("cursor", "")):
+        schema = parameters[name]
+        assert len(value) > schema.get("maxLength", len(value)) or len(value) < schema.get("minLength", 0), name
+        answer = await client.get("/v1/payouts", params={name: value}, headers=merchant.headers)
+        assert answer.status_code == 422, (name, answer.text)

@@ -34,6 +34,7 @@ from cauri.domain.payment_request import (
 )
 from cauri.domain.payments import PaymentStatus
 from cauri.domain.payout_request import PAYOUT_CURRENCIES, RECIPIENT_DIGITS_MAX
+from cauri.domain.payouts import PayoutStatus
 from cauri.domain.representation import EventType
 from cauri.services.idempotency import KEY_MAX
 
@@ -305,6 +306,8 @@ IDEMPOTENCY_KEY: Schema = {
 }
 _STATUS = "(" + "|".join(s.value for s in PaymentStatus) + ")"
 STATUSES = f"^{_STATUS}(,{_STATUS})*$"
+_PAYOUT_STATUS = "(" + "|".join(s.value for s in PayoutStatus) + ")"
+PAYOUT_STATUSES = f"^{_PAYOUT_STATUS}(,{_PAYOUT_STATUS})*$"
 PAYMENT_ID: Schema = {"name": "payment_id", "in": "path", "required": True, "schema": {"type": "string"}}
 PAYOUT_ID: Schema = {"name": "payout_id", "in": "path", "required": True, "schema": {"type": "string"}}
 
@@ -366,12 +369,31 @@ def _payout_paths(secured: list[dict[str, list[str]]]) -> dict[str, Any]:
                 "`customer_email`, `metadata[key]`, `limit`, `cursor`.",
                 "security": secured,
                 "parameters": [
-                    {"name": "status", "in": "query", "schema": {"type": "string"}},
+                    {
+                        "name": "status",
+                        "in": "query",
+                        "description": "One or more statuses, comma-separated or repeated.",
+                        "schema": {"type": "string", "pattern": PAYOUT_STATUSES},
+                    },
                     {"name": "created_from", "in": "query", "schema": {"type": "string", "format": "date-time"}},
-                    {"name": "created_to", "in": "query", "schema": {"type": "string", "format": "date-time"}},
-                    {"name": "customer_email", "in": "query", "schema": {"type": "string"}},
+                    {
+                        "name": "created_to",
+                        "in": "query",
+                        "description": "Exclusive; a date alone includes that whole day.",
+                        "schema": {"type": "string", "format": "date-time"},
+                    },
+                    {
+                        "name": "customer_email",
+                        "in": "query",
+                        "schema": {"type": "string", "maxLength": EMAIL_MAX, "pattern": NO_CONTROL},
+                    },
                     {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 100}},
-                    {"name": "cursor", "in": "query", "schema": {"type": "string"}},
+                    {
+                        "name": "cursor",
+                        "in": "query",
+                        "description": "`meta.next_cursor` of the previous page, as it was.",
+                        "schema": {"type": "string", "minLength": 1, "pattern": "^[A-Za-z0-9_-]+$"},
+                    },
                 ],
                 "responses": {
                     "200": _answer(
