@@ -126,7 +126,7 @@ def serve(
 
     metrics.share_across(workers)
     uvicorn.run(
-        "cauri.app:create_app",
+        "cauri.app:serve_app",
         factory=True,
         host=settings.host,
         port=settings.port,

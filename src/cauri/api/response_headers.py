@@ -6,7 +6,6 @@ the middleware only fills in what is missing, so no header is sent twice.
 
 from __future__ import annotations
 
-from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 #: Nothing here is meant to be framed, sniffed into another type, or to leak its URL (a checkout URL is a
@@ -19,29 +18,35 @@ DEFAULTS = (
 )
 
 
+#: The same, as the raw (lower-case name, value) pairs of an ASGI message, built once.
+_RAW_DEFAULTS = tuple((name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in DEFAULTS)
+_HSTS = b"strict-transport-security"
+
+
 class SecurityHeaders:
     """Pure ASGI. ``hsts_seconds`` > 0 adds Strict-Transport-Security to answers served over HTTPS (directly,
     through a trusted proxy, or when the public URL is https: browsers ignore it over plain HTTP anyway)."""
 
     def __init__(self, app: ASGIApp, *, hsts_seconds: int = 0, public_https: bool = False) -> None:
         self.app = app
-        self.hsts = f"max-age={hsts_seconds}" if hsts_seconds > 0 else ""
+        self.hsts = f"max-age={hsts_seconds}".encode() if hsts_seconds > 0 else b""
         self.public_https = public_https
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        hsts = self.hsts if self.hsts and (self.public_https or scope.get("scheme") == "https") else ""
+        hsts = self.hsts if self.hsts and (self.public_https or scope.get("scheme") == "https") else b""
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                for name, value in DEFAULTS:
-                    if name not in headers:
-                        headers[name] = value
-                if hsts and "Strict-Transport-Security" not in headers:
-                    headers["Strict-Transport-Security"] = hsts
+                # Raw pairs appended to the message's own list: no Headers object nor per-name scan per answer.
+                headers = list(message.get("headers", ()))
+                present = {name.lower() for name, _ in headers}
+                headers += [pair for pair in _RAW_DEFAULTS if pair[0] not in present]
+                if hsts and _HSTS not in present:
+                    headers.append((_HSTS, hsts))
+                message["headers"] = headers
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
