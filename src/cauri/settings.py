@@ -96,6 +96,9 @@ class Settings(BaseSettings):
     webhook_retry_scale: float = Field(default=1.0, gt=0)
     #: Live apps' webhooks may target loopback or private addresses only when this is set.
     webhooks_allow_private: bool = False
+    #: Operator-set and feed exchange rates are used this long after they were set, never after (the legal
+    #: pegs of XOF and XAF to the euro never age).
+    rate_max_age_hours: float = Field(default=24.0, gt=0)
     #: Outgoing mail. With no host, messages are written as .eml files under ``data_dir/mail`` instead.
     smtp_host: str = ""
     smtp_port: int = 587

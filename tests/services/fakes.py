@@ -22,6 +22,7 @@ from cauri.domain.payments import (
     check_transition,
 )
 from cauri.domain.payouts import PAYOUT_EVENT_FOR_STATUS, STAMP_FOR_STATUS, PayoutStatus, payout_sources_of
+from cauri.domain.rates import Rate
 
 
 def row(**fields: Any) -> SimpleNamespace:
@@ -138,6 +139,20 @@ class FakePayouts:
         self.uow.staged.append(("payout", payout_id, {"provider_reference": reference}))
 
 
+class FakeRates:
+    """Rates by (base, quote, source); a put is staged and applied on commit."""
+
+    def __init__(self, uow: FakeUnitOfWork) -> None:
+        self.uow = uow
+        self.rows: dict[tuple[str, str, str], Rate] = {}
+
+    async def put(self, rate: Rate) -> None:
+        self.uow.staged.append(("rate", f"{rate.base}/{rate.quote}/{rate.source.value}", {"rate": rate}))
+
+    async def all(self) -> list[Rate]:
+        return [self.rows[key] for key in sorted(self.rows)]
+
+
 class FakeApps:
     def __init__(self) -> None:
         self.apps: dict[str, App] = {}
@@ -156,6 +171,7 @@ class FakeUnitOfWork:
         self.attempts = FakeAttempts(self)
         self.payouts = FakePayouts(self)
         self.apps = FakeApps()
+        self.rates = FakeRates(self)
         self.staged: list[tuple[str, str, dict[str, Any]]] = []
         self.pending_events: list[tuple[str, str]] = []
         self.events: list[tuple[str, str]] = []
@@ -188,6 +204,9 @@ class FakeUnitOfWork:
                 self.payouts.rows[key] = dict(changes)
             elif kind == "payout":
                 self.payouts.rows[key].update(changes)
+            elif kind == "rate":
+                base, quote, source = key.split("/")
+                self.rates.rows[(base, quote, source)] = changes["rate"]
             else:
                 self.attempts.rows[key].update(changes)
         self.events += self.pending_events

@@ -304,3 +304,16 @@ balances = Table(
     Column("available", BigInteger, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
 )
+
+# Exchange rates set by the operator or a feed (the legal pegs are in the domain, never stored): one row per
+# pair and source, replaced when set again. The rate is its exact decimal text: neither database's numeric type
+# round-trips a Decimal unchanged through both drivers.
+rates = Table(
+    "rates",
+    metadata,
+    Column("base", String(3), primary_key=True),
+    Column("quote", String(3), primary_key=True),
+    Column("source", String(8), primary_key=True),  # operator, feed
+    Column("rate", String(32), nullable=False),  # units of quote per unit of base
+    Column("set_at", UTCDateTime, nullable=False),
+)

@@ -32,6 +32,7 @@ from cauri.store.monitoring import MonitoringRepository
 from cauri.store.outbox import insert_event, insert_payout_event
 from cauri.store.payments import PaymentRepository
 from cauri.store.payouts import PayoutRepository, payout_views
+from cauri.store.rates import RateRepository
 from cauri.store.refunds import RefundRepository
 from cauri.store.views import payment_views
 from cauri.store.webhooks import WebhookRepository
@@ -48,6 +49,7 @@ class SqlUnitOfWork:
     payouts: PayoutRepository
     refunds: RefundRepository
     ledger: Ledger
+    rates: RateRepository
 
     def __init__(
         self,
@@ -79,6 +81,7 @@ class SqlUnitOfWork:
         self.emails = EmailRepository(conn)
         self.idempotency = IdempotencyRepository(conn)
         self.monitoring = MonitoringRepository(conn)
+        self.rates = RateRepository(conn)
 
     async def __aenter__(self) -> Self:
         if self._conn is not None:
