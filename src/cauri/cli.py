@@ -1,4 +1,4 @@
-"""The ``cauri`` command: serve, migrate, and the apps and keys admin."""
+"""The ``cauri`` command: serve, migrate, and the apps, keys and rates admin."""
 
 from __future__ import annotations
 
@@ -29,6 +29,7 @@ from cauri.domain.text import visible
 from cauri.services import apps as app_service
 from cauri.services import balances as balance_service
 from cauri.services import payouts as payout_service
+from cauri.services import rates as rate_service
 from cauri.services import webhooks as webhook_service
 from cauri.services.runtime import Runtime, create_runtime
 from cauri.services.runtime import migrate as upgrade
@@ -49,6 +50,8 @@ webhooks_cli = typer.Typer(
     help="Webhook endpoints (signed, retried deliveries of payment events).", no_args_is_help=True
 )
 cli.add_typer(webhooks_cli, name="webhooks")
+rates_cli = typer.Typer(help="Exchange rates for payments paid in another currency.", no_args_is_help=True)
+cli.add_typer(rates_cli, name="rates")
 # Markup off: names, URLs and messages carry merchants' text, and "[/bold]" in a name must print as it is.
 # What comes from a merchant is also passed through ``visible`` (an escape sequence is shown, not obeyed).
 console = Console(stderr=True, soft_wrap=True, markup=False)
@@ -418,6 +421,35 @@ def balances(
     for row in rows:
         table.add_row(row["currency"], str(row["collected"]), str(row["refunded"]), str(row["paid_out"]),
                       str(row["available"]))  # fmt: skip
+    Console().print(table)
+
+
+@rates_cli.command("set")
+def rates_set(
+    base: Annotated[str, typer.Argument(help="The currency priced in, e.g. USD.")],
+    quote: Annotated[str, typer.Argument(help="The currency paid in, e.g. NGN.")],
+    rate: Annotated[str, typer.Argument(help="Units of QUOTE per unit of BASE, e.g. 1550.25.")],
+) -> None:
+    """Set the rate from BASE to QUOTE (replacing the pair's previous one); used for CAURI_RATE_MAX_AGE_HOURS."""
+    saved = _with_store(Settings(), lambda runtime: rate_service.set_rate(runtime.uow(), base, quote, rate))
+    print(f"1 {saved.base} = {saved.rate} {saved.quote} (set {saved.set_at:%Y-%m-%d %H:%M} UTC)")
+
+
+@rates_cli.command("list")
+def rates_list(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
+    """The legal pegs and the rates set, with whether each is still fresh enough to be used."""
+    settings = Settings()
+    max_age = timedelta(hours=settings.rate_max_age_hours)
+    rows = _with_store(settings, lambda runtime: rate_service.list_rates(runtime.uow(), max_age))
+    if as_json:
+        print(orjson.dumps([rate_service.rate_json(row) for row in rows]).decode())
+        return
+    table = Table("base", "quote", "rate", "source", "set at", "used")
+    for row in rows:
+        r = row.rate
+        set_at = f"{r.set_at:%Y-%m-%d %H:%M}" if r.set_at else ""
+        table.add_row(escape(r.base), escape(r.quote), escape(str(r.rate)), escape(r.source.value), set_at,
+                      "yes" if row.fresh else "no (too old)")  # fmt: skip
     Console().print(table)
 
 

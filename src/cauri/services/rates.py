@@ -6,13 +6,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from cauri.domain.clock import utcnow
+from cauri.domain.clock import iso, utcnow
 from cauri.domain.errors import FieldErrors, ValidationFailed
 from cauri.domain.methods import load_catalogue
 from cauri.domain.rates import PER_EURO, Rate, RateError, RateSource, find_rate, parse_rate, peg
 from cauri.services.runtime import UnitOfWork
 
-__all__ = ["ListedRate", "find_fresh_rate", "list_rates", "set_rate"]
+__all__ = ["ListedRate", "find_fresh_rate", "list_rates", "rate_json", "set_rate"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,3 +68,16 @@ async def find_fresh_rate(
     async with uow.reading():
         stored = await uow.rates.all()
     return find_rate(base, quote, stored, now or utcnow(), max_age)
+
+
+def rate_json(listed: ListedRate) -> dict[str, object]:
+    """A rate as the API and ``cauri rates list --json`` show it: the rate as exact decimal text."""
+    rate = listed.rate
+    return {
+        "base": rate.base,
+        "quote": rate.quote,
+        "rate": str(rate.rate),
+        "source": rate.source.value,
+        "set_at": iso(rate.set_at),
+        "fresh": listed.fresh,
+    }
