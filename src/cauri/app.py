@@ -18,7 +18,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp
 
 from cauri import __version__
-from cauri.api import balances, docs, events, health, payments, payouts, refunds, utilities, webhooks
+from cauri.api import balances, docs, events, health, payments, payouts, rates, refunds, utilities, webhooks
 from cauri.api.auth import FailureThrottle, KeyCache
 from cauri.api.context import Gateway
 from cauri.api.envelope import EnvelopeResponse
@@ -105,6 +105,7 @@ def create_app(
         *payouts.routes,
         *refunds.routes,
         *balances.routes,
+        *rates.routes,
         *webhooks.routes,
         *events.routes,
         *utilities.routes,

@@ -88,6 +88,7 @@ PROBES: dict[tuple[str, str], Probe] = {
     ("GET", "/v1/payouts/{payout_id:payout_id}/verify"): API,
     ("GET", "/v1/payouts/{payout_id:payout_id}"): API,
     ("GET", "/v1/balances"): API,
+    ("GET", "/v1/rates"): API,
     ("POST", "/v1/webhooks"): Probe("api", json={"url": "https://example.com/hook", "secret": "s" * 24,
                                                  "events": ["payment.success"]},
                                     fields=("url", "secret", "events.0"), authenticated=True),
