@@ -18,7 +18,7 @@ from typing_extensions import TypedDict  # pydantic needs this TypedDict before 
 
 from cauri import __version__
 from cauri.api.listing import EMAIL_MAX
-from cauri.domain import ledger, payout_representation, representation
+from cauri.domain import ledger, payout_representation, rates, representation
 from cauri.domain.methods import CATALOGUE
 from cauri.domain.money import MAX_AMOUNT
 from cauri.domain.payment_request import (
@@ -200,6 +200,7 @@ ANSWERS = (
     representation.Payment,
     representation.Refund,
     ledger.Balance,
+    rates.ExchangeRate,
     representation.Initialized,
     representation.ListMeta,
     representation.PaymentMethod,
@@ -586,6 +587,21 @@ def openapi_document(public_url: str) -> dict[str, Any]:
                     "security": secured,
                     "responses": {
                         "200": _answer("The balances.", _envelope(_list("Balance"))),
+                        **_errors("401", "403", "429", "503"),
+                    },
+                }
+            },
+            "/v1/rates": {
+                "get": {
+                    "operationId": "listRates",
+                    "summary": "The exchange rates the gateway converts with (our extension)",
+                    "description": (
+                        "The legal pegs first (XOF and XAF to EUR at 655.957), then the rates the operator set "
+                        "(`cauri rates set`), each with whether it is fresh enough to be used. The same for every app."
+                    ),
+                    "security": secured,
+                    "responses": {
+                        "200": _answer("The rates.", _envelope(_list("ExchangeRate"))),
                         **_errors("401", "403", "429", "503"),
                     },
                 }

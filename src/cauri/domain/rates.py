@@ -14,6 +14,10 @@ from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation, localcontext
 from enum import StrEnum
 from fractions import Fraction
+from typing import Annotated, Literal
+
+from pydantic import ConfigDict, Field, with_config
+from typing_extensions import TypedDict  # pydantic needs this TypedDict before Python 3.12
 
 from cauri.domain.clock import as_utc
 
@@ -36,6 +40,22 @@ class RateSource(StrEnum):
     PEG = "peg"
     OPERATOR = "operator"
     FEED = "feed"
+
+
+@with_config(ConfigDict(use_attribute_docstrings=True))
+class ExchangeRate(TypedDict):
+    """A rate as ``GET /v1/rates`` and ``cauri rates list --json`` show it (our extension)."""
+
+    base: Annotated[str, Field(examples=["USD"])]
+    quote: Annotated[str, Field(examples=["NGN"])]
+    rate: Annotated[str, Field(pattern=r"^[0-9]+(\.[0-9]+)?$", examples=["1550.25"])]
+    """Units of ``quote`` per unit of ``base``, as exact decimal text (never a float)."""
+    source: Literal["peg", "operator", "feed"]
+    """``peg``: fixed by law (XOF and XAF to EUR at 655.957), never ages."""
+    set_at: str | None
+    """When the operator or the feed set it; null for a peg."""
+    fresh: bool
+    """False when older than ``CAURI_RATE_MAX_AGE_HOURS``: such a rate is not used."""
 
 
 class RateError(ValueError):

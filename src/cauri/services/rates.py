@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from cauri.domain.clock import iso, utcnow
 from cauri.domain.errors import FieldErrors, ValidationFailed
 from cauri.domain.methods import load_catalogue
-from cauri.domain.rates import PER_EURO, Rate, RateError, RateSource, find_rate, parse_rate, peg
+from cauri.domain.rates import PER_EURO, ExchangeRate, Rate, RateError, RateSource, find_rate, parse_rate, peg
 from cauri.services.runtime import UnitOfWork
 
 __all__ = ["ListedRate", "find_fresh_rate", "list_rates", "rate_json", "set_rate"]
@@ -70,7 +70,7 @@ async def find_fresh_rate(
     return find_rate(base, quote, stored, now or utcnow(), max_age)
 
 
-def rate_json(listed: ListedRate) -> dict[str, object]:
+def rate_json(listed: ListedRate) -> ExchangeRate:
     """A rate as the API and ``cauri rates list --json`` show it: the rate as exact decimal text."""
     rate = listed.rate
     return {
