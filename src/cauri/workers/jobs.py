@@ -35,9 +35,14 @@ async def reconcile(runtime: Runtime) -> None:
         log.info("reconciled attempts", extra={"count": applied})
 
 
-async def reconcile_payouts(runtime: Runtime) -> None:
+#: The reconciliation of money going out: payouts and refunds take the same arguments.
+ReconcileOut = Callable[..., Awaitable[int]]
+
+
+async def reconcile_out(runtime: Runtime, reconcile: ReconcileOut, what: str) -> None:
+    """Send what a dead process never handed over, and ask connectors about what is still pending."""
     settings = runtime.settings
-    changed = await payouts.reconcile_payouts(
+    changed = await reconcile(
         runtime.uow(),
         runtime.connectors,
         older_than=timedelta(seconds=settings.reconcile_after_seconds),
@@ -45,20 +50,7 @@ async def reconcile_payouts(runtime: Runtime) -> None:
         callback_base=settings.internal_url,
     )
     if changed:
-        log.info("reconciled payouts", extra={"count": changed})
-
-
-async def reconcile_refunds(runtime: Runtime) -> None:
-    settings = runtime.settings
-    changed = await refunds.reconcile_refunds(
-        runtime.uow(),
-        runtime.connectors,
-        older_than=timedelta(seconds=settings.reconcile_after_seconds),
-        lease=timedelta(seconds=settings.reconcile_lease_seconds),
-        callback_base=settings.internal_url,
-    )
-    if changed:
-        log.info("reconciled refunds", extra={"count": changed})
+        log.info(f"reconciled {what}", extra={"count": changed})
 
 
 async def purge(runtime: Runtime) -> None:
@@ -86,8 +78,16 @@ def background_tasks(runtime: Runtime, *, dispatch: bool) -> list[Callable[[], C
     tasks: list[Callable[[], Coroutine[Any, Any, None]]] = [
         lambda: every(settings.reconcile_every_seconds, lambda: expire(runtime), "expiry"),
         lambda: every(settings.reconcile_every_seconds, lambda: reconcile(runtime), "reconciliation"),
-        lambda: every(settings.reconcile_every_seconds, lambda: reconcile_payouts(runtime), "payout reconciliation"),
-        lambda: every(settings.reconcile_every_seconds, lambda: reconcile_refunds(runtime), "refund reconciliation"),
+        lambda: every(
+            settings.reconcile_every_seconds,
+            lambda: reconcile_out(runtime, payouts.reconcile_payouts, "payouts"),
+            "payout reconciliation",
+        ),
+        lambda: every(
+            settings.reconcile_every_seconds,
+            lambda: reconcile_out(runtime, refunds.reconcile_refunds, "refunds"),
+            "refund reconciliation",
+        ),
         lambda: every(PURGE_EVERY_SECONDS, lambda: purge(runtime), "purge"),
     ]
     if dispatch:
