@@ -106,12 +106,17 @@ class SandboxConnector(Connector):
             outcome = Outcome(attempt["id"], status, _code(status), reason)
         self._notify_later(callback_url, outcome)
 
-    def parse_callback(self, body: bytes, headers: Mapping[str, str]) -> Outcome:
-        expected = hmac.new(self._secret, body, hashlib.sha256).hexdigest()
+    def _signed(self, body: bytes, headers: Mapping[str, str]) -> Any:
+        """The notification's JSON once its signature is checked (``CallbackRejected`` otherwise); a
+        ``ValueError`` when it is not JSON, for the caller's "malformed" answer."""
+        expected = self.sign(body)
         if not hmac.compare_digest(expected.encode(), headers.get(SIGNATURE_HEADER, "").encode("utf-8", "replace")):
             raise CallbackRejected("bad signature")
+        return orjson.loads(body)  # orjson.JSONDecodeError is a ValueError
+
+    def parse_callback(self, body: bytes, headers: Mapping[str, str]) -> Outcome:
         try:
-            data = orjson.loads(body)
+            data = self._signed(body, headers)
             return Outcome(
                 attempt_id=str(data["attempt_id"]),
                 status=AttemptStatus(data["status"]),
@@ -146,11 +151,8 @@ class SandboxConnector(Connector):
         return "sbx_" + request.payout_id.removeprefix("po_")
 
     def parse_payout_callback(self, body: bytes, headers: Mapping[str, str]) -> PayoutOutcome:
-        expected = self.sign(body)
-        if not hmac.compare_digest(expected.encode(), headers.get(SIGNATURE_HEADER, "").encode("utf-8", "replace")):
-            raise CallbackRejected("bad signature")
         try:
-            data = orjson.loads(body)
+            data = self._signed(body, headers)
             if data["kind"] != "payout":
                 raise ValueError("not a payout notification")
             return PayoutOutcome(
@@ -185,12 +187,8 @@ class SandboxConnector(Connector):
         return "sbx_" + request.refund_id.removeprefix("rf_")
 
     def parse_refund_callback(self, body: bytes, headers: Mapping[str, str]) -> RefundOutcome:
-        if not hmac.compare_digest(
-            self.sign(body).encode(), headers.get(SIGNATURE_HEADER, "").encode("utf-8", "replace")
-        ):
-            raise CallbackRejected("bad signature")
         try:
-            data = orjson.loads(body)
+            data = self._signed(body, headers)
             if data["kind"] != "refund":
                 raise ValueError("not a refund notification")
             return RefundOutcome(
