@@ -8,7 +8,7 @@ import logging
 import orjson
 from starlette.convertors import Convertor, register_url_convertor
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from cauri.api.auth import authenticate
@@ -17,14 +17,13 @@ from cauri.api.context import gateway_of
 from cauri.api.envelope import EnvelopeResponse, envelope_bytes
 from cauri.api.identifiers import path_id
 from cauri.api.listing import next_cursor, parse_list_query
+from cauri.api.notifications import receive
 from cauri.api.payments import _answer, _idempotency
-from cauri.domain.errors import NotFound
 from cauri.domain.payments import Environment
 from cauri.domain.payout_request import validate_payout_request
 from cauri.domain.payouts import PAYOUT_NOT_FOUND, PayoutStatus
 from cauri.services.idempotency import StoredResponse
 from cauri.services.payouts import (
-    CallbackRejected,
     handle_payout_callback,
     initialize_payout,
     list_payouts,
@@ -35,8 +34,6 @@ log = logging.getLogger("cauri.api.payouts")
 INITIALIZED = "Payout transaction initialized successfully"
 FETCHED = "Payout transaction fetched successfully"
 LISTED = "Payout transactions fetched successfully"
-#: A provider's notification is a few KB.
-CALLBACK_MAX = 65536
 
 
 class PayoutIdConvertor(Convertor[str]):
@@ -91,17 +88,7 @@ async def list_all(request: Request) -> Response:
 
 async def connector_callback(request: Request) -> Response:
     """A provider's payout notification: authenticated by the connector, applied once by the state machine."""
-    name = request.path_params["connector"]
-    body = await read_body(request, CALLBACK_MAX)  # no key guards this route: bound what it reads
-    try:
-        applied = await handle_payout_callback(gateway_of(request).uow(), gateway_of(request).runtime.connectors,
-                                               name, body, dict(request.headers))  # fmt: skip
-    except NotFound:
-        return JSONResponse({"received": False, "error": "unknown connector"}, status_code=404)
-    except CallbackRejected as exc:
-        log.warning("payout notification rejected", extra={"connector": name, "reason": str(exc)})
-        return JSONResponse({"received": False, "error": str(exc)}, status_code=400)
-    return JSONResponse({"received": True, "applied": applied})
+    return await receive(request, handle_payout_callback, "payout notification", log)
 
 
 routes = [

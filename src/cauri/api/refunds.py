@@ -7,7 +7,7 @@ import logging
 
 import orjson
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from cauri.api.auth import authenticate
@@ -15,18 +15,16 @@ from cauri.api.body import parse_json_object, read_body
 from cauri.api.context import gateway_of
 from cauri.api.envelope import envelope_bytes
 from cauri.api.identifiers import path_id
+from cauri.api.notifications import receive
 from cauri.api.payments import _answer, _idempotency
-from cauri.domain.errors import NotFound
 from cauri.domain.refunds import validate_refund_request
 from cauri.domain.representation import Refund
 from cauri.services.idempotency import StoredResponse
 from cauri.services.payments import NOT_FOUND
-from cauri.services.refunds import CallbackRejected, handle_refund_callback, refund_payment
+from cauri.services.refunds import handle_refund_callback, refund_payment
 
 log = logging.getLogger("cauri.api.refunds")
 INITIATED = "Refund initiated successfully"
-#: A provider's notification is a few KB.
-CALLBACK_MAX = 65536
 
 
 async def refund(request: Request) -> Response:
@@ -48,17 +46,7 @@ async def refund(request: Request) -> Response:
 
 async def connector_callback(request: Request) -> Response:
     """A provider's refund notification: authenticated by the connector, applied once by the state machine."""
-    name = request.path_params["connector"]
-    body = await read_body(request, CALLBACK_MAX)  # no key guards this route: bound what it reads
-    try:
-        applied = await handle_refund_callback(gateway_of(request).uow(), gateway_of(request).runtime.connectors,
-                                               name, body, dict(request.headers))  # fmt: skip
-    except NotFound:
-        return JSONResponse({"received": False, "error": "unknown connector"}, status_code=404)
-    except CallbackRejected as exc:
-        log.warning("refund notification rejected", extra={"connector": name, "reason": str(exc)})
-        return JSONResponse({"received": False, "error": str(exc)}, status_code=400)
-    return JSONResponse({"received": True, "applied": applied})
+    return await receive(request, handle_refund_callback, "refund notification", log)
 
 
 routes = [

@@ -24,6 +24,7 @@ from cauri.api.context import Gateway, gateway_of
 from cauri.api.errors import ApiError
 from cauri.api.forwarded import client_address, limit_key
 from cauri.api.identifiers import path_id
+from cauri.api.notifications import receive
 from cauri.checkout.security import (
     CSRF_COOKIE,
     csrf_token,
@@ -42,12 +43,11 @@ from cauri.domain.payments import TransitionRefused
 from cauri.domain.sandbox import TEST_CARDS, TEST_PHONES
 from cauri.i18n import LANGUAGES, choose_language, format_money, translate, translations
 from cauri.services import checkout as service
-from cauri.services.checkout import AttemptForm, AttemptFormInvalid, CallbackRejected, CheckoutState, Payer
+from cauri.services.checkout import AttemptForm, AttemptFormInvalid, CheckoutState, Payer
 
 log = logging.getLogger("cauri.checkout")
 #: The page's largest form (a card) is well under 1 KB; a provider's notification, a few KB.
 FORM_MAX = 8192
-CALLBACK_MAX = 65536
 templates = Environment(
     loader=PackageLoader("cauri.checkout", "templates"), autoescape=select_autoescape(default=True), auto_reload=False
 )
@@ -329,17 +329,7 @@ async def qr_code(request: Request) -> Response:
 
 async def connector_callback(request: Request) -> Response:
     """A provider's notification: authenticated by the connector, applied once by the state machine."""
-    name = request.path_params["connector"]
-    body = await read_body(request, CALLBACK_MAX)  # no key guards this route: bound what it reads
-    try:
-        applied = await service.handle_callback(_gateway(request).uow(), _registry(request), name, body,
-                                                request.headers)  # fmt: skip
-    except NotFound:
-        return JSONResponse({"received": False, "error": "unknown connector"}, status_code=404)
-    except CallbackRejected as exc:
-        log.warning("connector notification rejected", extra={"connector": name, "reason": str(exc)})
-        return JSONResponse({"received": False, "error": str(exc)}, status_code=400)
-    return JSONResponse({"received": True, "applied": applied})
+    return await receive(request, service.handle_callback, "connector notification", log)
 
 
 # Pages and their assets travel compressed: the customer is often on a slow, metered mobile connection.

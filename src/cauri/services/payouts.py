@@ -8,7 +8,7 @@ event in the same transaction. A payout is handed to its connector only by the c
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -130,7 +130,7 @@ async def apply_payout_outcome(uow: UnitOfWork, connector: str, outcome: PayoutO
 
 
 async def handle_payout_callback(
-    uow: UnitOfWork, connectors: ConnectorRegistry, name: str, body: bytes, headers: dict[str, str]
+    uow: UnitOfWork, connectors: ConnectorRegistry, name: str, body: bytes, headers: Mapping[str, str]
 ) -> bool:
     """A provider's payout notification: authenticated by its connector (``CallbackRejected`` otherwise),
     applied once. ``NotFound`` for a connector unknown or that does not pay out."""

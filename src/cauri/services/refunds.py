@@ -11,7 +11,7 @@ caller that moved it from ``initiated`` to ``pending``, so it is sent once.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import timedelta
 
 from cauri.connectors.base import CallbackRejected, ProviderUnavailable, RefundOutcome, RefundRequest
@@ -143,7 +143,7 @@ async def apply_refund_outcome(uow: UnitOfWork, connector: str, outcome: RefundO
 
 
 async def handle_refund_callback(
-    uow: UnitOfWork, connectors: ConnectorRegistry, name: str, body: bytes, headers: dict[str, str]
+    uow: UnitOfWork, connectors: ConnectorRegistry, name: str, body: bytes, headers: Mapping[str, str]
 ) -> bool:
     """A provider's refund notification: authenticated by its connector (``CallbackRejected`` otherwise),
     applied once. ``NotFound`` for a connector unknown or that does not refund."""
