@@ -166,3 +166,47 @@ class Connector(ABC):
     async def fetch_payout_status(self, payout: Mapping[Any, Any]) -> PayoutOutcome:
         """What the provider knows of a payout it went silent about (the reconciliation job asks)."""
         raise NotImplementedError
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderAccount:
+    """One merchant's account at a real provider, as its connector needs it. The store keeps the credentials
+    sealed; the connector gets them opened, in memory only, and must never log them."""
+
+    #: Cauri's id for the account (``pa_…``); it is also the connector's ``name``, so the provider's
+    #: notifications for this account arrive at ``/connectors/{id}/callback`` and are checked with its secrets.
+    id: str
+    provider: str  # ``pawapay``, ``fedapay``, ``paystack``…
+    credentials: Mapping[str, str]
+    #: The provider's own sandbox (its test host and keys) rather than its live service.
+    sandbox: bool
+    #: The provider's API root when it is not the documented one (a simulator in tests, a regional host).
+    base_url: str | None = None
+
+
+class CredentialsRefused(Exception):
+    """The provider answered, and refused the account's credentials (``cauri doctor`` reports it)."""
+
+
+class ProviderConnector(Connector):
+    """A connector to a real provider, one instance per merchant account. A provider module defines one
+    subclass and lists it in ``PROVIDERS`` (``connectors/providers.py``); routing picks among the accounts."""
+
+    #: The provider's name in ``cauri providers add APP PROVIDER``.
+    provider: str
+    #: The credential names an operator gives (read from standard input or the environment, never argv).
+    credential_fields: tuple[str, ...]
+    #: The catalogue's payment method codes the provider can collect with (an account may serve fewer).
+    payment_methods: frozenset[str]
+    #: The catalogue's payout method codes the provider can pay out to.
+    payout_methods: frozenset[str] = frozenset()
+
+    def __init__(self, account: ProviderAccount, http: Any = None) -> None:
+        """``http`` is an ``httpx.AsyncClient`` to share (timeouts set); a connector makes its own otherwise."""
+        self.account = account
+        self.name = account.id
+
+    @abstractmethod
+    async def check_credentials(self) -> str:
+        """Ask the provider something harmless with the credentials; return what it said in one line.
+        Raise ``CredentialsRefused`` when it refuses them, ``ProviderUnavailable`` when it cannot be reached."""

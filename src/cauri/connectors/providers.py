@@ -1,0 +1,8 @@
+"""The real providers Cauri ships connectors for, by name (``cauri providers add APP PROVIDER``)."""
+
+from __future__ import annotations
+
+from cauri.connectors.base import ProviderConnector
+
+#: Filled by each provider module's entry below, e.g. ``"pawapay": PawapayConnector``.
+PROVIDERS: dict[str, type[ProviderConnector]] = {}
