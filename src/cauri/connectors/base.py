@@ -39,6 +39,9 @@ class ActionKind(StrEnum):
     CONFIRM_ON_PHONE = "confirm_on_phone"  # mobile money: approve the push on the handset
     AUTHENTICATE = "authenticate"  # cards: a 3-D Secure step at the issuer (or the sandbox's stand-in)
     INSTRUCTIONS = "instructions"  # bank transfer, USSD, QR: the customer acts outside the page
+    #: The processor's own hosted page (live cards: Cauri never sees the number): ``data["url"]``, https only,
+    #: and the processor sends the customer back to the checkout page, which then waits for the outcome.
+    REDIRECT = "redirect"
 
 
 @dataclass(frozen=True, slots=True)
