@@ -62,6 +62,8 @@ class AttemptRequest:
     #: Card number and expiry live only in memory, for the call to the processor; they are never stored.
     card_number: str | None = None
     card_expiry: str | None = None
+    #: Where a processor's hosted page (``ActionKind.REDIRECT``) sends the customer back: the checkout page.
+    return_url: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,7 +182,7 @@ class ProviderAccount:
     #: notifications for this account arrive at ``/connectors/{id}/callback`` and are checked with its secrets.
     id: str
     provider: str  # ``pawapay``, ``fedapay``, ``paystack``…
-    credentials: Mapping[str, str]
+    credentials: Mapping[str, str] = field(repr=False)  # kept out of reprs, tracebacks and test failures
     #: The provider's own sandbox (its test host and keys) rather than its live service.
     sandbox: bool
     #: The provider's API root when it is not the documented one (a simulator in tests, a regional host).
