@@ -64,7 +64,8 @@ class Fedapay:
 
 @pytest.fixture
 def fedapay_sim() -> Iterator[Fedapay]:
-    simulator = FedapaySimulator(SECRET_KEY, WEBHOOK_SECRET, PAYOUT_WEBHOOK_SECRET)
+    # Stalls just past the connector's 1 s timeout, so the tests' "timeouts" end quickly.
+    simulator = FedapaySimulator(SECRET_KEY, WEBHOOK_SECRET, PAYOUT_WEBHOOK_SECRET, stall_seconds=1.3)
     port = free_port()
     with serving(simulator.app(), port) as url:
         yield Fedapay(simulator, url)
@@ -136,6 +137,13 @@ async def test_success_creates_sends_now_and_is_notified_by_a_signed_webhook(
     assert (outcome.attempt_id, outcome.status) == (request.attempt_id, AttemptStatus.SUCCESS)
     polled = await connector.fetch_status({"id": request.attempt_id, "provider_reference": started.reference})
     assert polled.status is AttemptStatus.SUCCESS
+    # Found by merchant_reference only on an exact match: the search is loose, and finds it for a prefix too.
+    prefix = {"id": request.attempt_id[:-1], "provider_reference": None}
+    assert (await connector.fetch_status(prefix)).status is AttemptStatus.PENDING
+    assert (await connector.fetch_status({**prefix, "id": request.attempt_id})).status is AttemptStatus.SUCCESS
+    # A provider reference that names another attempt's transaction is not believed.
+    other = {"id": "att_" + secrets.token_hex(8), "provider_reference": started.reference}
+    assert (await connector.fetch_status(other)).status is AttemptStatus.PENDING
 
 
 async def test_a_declined_payment_fails(connector: FedapayConnector, fedapay_sim: Fedapay) -> None:

@@ -12,10 +12,12 @@ Written from FedaPay's public documentation and its official SDKs:
   page's ``url``; ``GET /v1/transactions/{id}``.
 - fedapay/fedapay-php ``lib/Transaction.php`` and fedapay/fedapay-node ``src/Transaction.ts``: "send now"
   is ``POST /v1/{mode}`` with ``token`` and ``phone_number`` (the customer approves on the handset), the
-  mobile money modes (``AVAILABLE_MOBILE_MONEY``) and the paid statuses (``PAID_STATUS``).
+  mobile money modes (``AVAILABLE_MOBILE_MONEY``) and the paid statuses (``PAID_STATUS``). The API
+  reference's page for it shows ``/transactions/{mode}``; both SDKs post to ``/{mode}``, which we follow.
 - docs.fedapay.com, "Payouts management" and api-reference/payouts/update-start, with fedapay-php
   ``lib/Payout.php``: ``POST /v1/payouts`` then ``PUT /v1/payouts/start`` with
-  ``{"payouts": [{"id": …, "phone_number": …}]}`` (send now); statuses ``pending``, ``sent``, ``failed``.
+  ``{"payouts": [{"id": …, "phone_number": …}]}`` (send now, the SDK's wrapping of the reference's bare
+  array); statuses ``pending``, ``sent``, ``failed``.
 - docs.fedapay.com, "Webhooks" (development/webhooks, integration-api/en/webhooks): events such as
   ``transaction.approved``, ``transaction.declined``, ``transaction.canceled``, ``transaction.transferred``,
   posted as ``{"name": …, "object": …, "entity": {...}}``; and fedapay-php ``lib/WebhookSignature.php`` /
@@ -36,7 +38,10 @@ What FedaPay does not offer, and what follows from it:
   ``/connectors/{account id}/callback`` (transaction events, its secret is ``webhook_secret``) and, to pay
   out, one at ``/connectors/{account id}/payouts/callback`` (payout events; its secret is
   ``payout_webhook_secret`` when given, else ``webhook_secret``). The ``callback_url`` arguments of
-  ``start`` and ``payout`` are therefore not sent to FedaPay.
+  ``start`` and ``payout`` are therefore not sent to FedaPay. Nor is a customer-return link: the connector is
+  not told the checkout page's public address, so after paying on FedaPay's card page the customer sees
+  FedaPay's receipt and returns to the checkout page by hand (it waits for the outcome either way).
+- No published sandbox test numbers that we could find: the simulator (``tests/providers``) states its own.
 
 Nothing here logs the secret key or a webhook secret; errors are logged with ids only.
 """
@@ -45,7 +50,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import logging
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -71,8 +75,6 @@ from cauri.domain.attempts import AttemptStatus
 from cauri.domain.messages import N_
 from cauri.domain.methods import MethodKind
 from cauri.domain.payouts import PayoutStatus
-
-log = logging.getLogger("cauri.connectors.fedapay")
 
 SANDBOX_BASE = "https://sandbox-api.fedapay.com"
 LIVE_BASE = "https://api.fedapay.com"
@@ -217,7 +219,7 @@ class FedapayConnector(ProviderConnector):
         if reference:
             entity = _entity(await self._call("GET", f"/transactions/{reference}"), "transaction")
         else:
-            found = await self._by_merchant_reference("transactions", "transaction", str(attempt["id"]))
+            found = await self._by_merchant_reference("transactions", "attempt_id", str(attempt["id"]))
             if found is None:
                 return Outcome(str(attempt["id"]), AttemptStatus.PENDING)
             entity = found
@@ -226,12 +228,17 @@ class FedapayConnector(ProviderConnector):
             return Outcome(str(attempt["id"]), AttemptStatus.PENDING)  # not the transaction it claims to be
         return outcome
 
-    async def _by_merchant_reference(self, resource: str, name: str, reference: str) -> Mapping[str, Any] | None:
-        """The SDKs' ``search`` (``GET /v1/{resource}/search?search=…``), kept to an exact match only."""
+    async def _by_merchant_reference(self, resource: str, key: str, reference: str) -> Mapping[str, Any] | None:
+        """The SDKs' ``search`` (``GET /v1/{resource}/search?search=…``), kept to an exact match only, on
+        ``merchant_reference`` or on our id in ``custom_metadata``."""
         answer = await self._call("GET", f"/{resource}/search", params={"search": reference})
         items = answer.get(f"v1/{resource}", answer.get(resource, [])) if isinstance(answer, dict) else []
         for item in items if isinstance(items, list) else []:
-            if isinstance(item, dict) and item.get("merchant_reference") == reference:
+            if not isinstance(item, dict):
+                continue
+            metadata = item.get("custom_metadata")
+            ours = metadata.get(key) if isinstance(metadata, dict) else None
+            if reference in (item.get("merchant_reference"), ours):
                 return item
         return None
 
@@ -279,7 +286,7 @@ class FedapayConnector(ProviderConnector):
         if reference:
             entity = _entity(await self._call("GET", f"/payouts/{reference}"), "payout")
         else:
-            found = await self._by_merchant_reference("payouts", "payout", str(payout["id"]))
+            found = await self._by_merchant_reference("payouts", "payout_id", str(payout["id"]))
             if found is None:
                 return PayoutOutcome(str(payout["id"]), PayoutStatus.PENDING)
             entity = found
