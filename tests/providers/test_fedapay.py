@@ -40,6 +40,7 @@ from cauri.domain.payouts import PayoutStatus
 from cauri.services.checkout import reconcile
 from cauri.settings import Settings
 from cauri.store.tables import attempts, events
+from tests.api.test_payouts import payout_body
 from tests.conftest import MerchantApp, new_merchant, payment_body, serving, uow
 from tests.providers.fedapay_simulator import APPROVED, DECLINED, PENDING, SILENT, FedapaySimulator, signature
 
@@ -398,14 +399,16 @@ def fedapay_gateway(settings: Settings, fedapay_sim: Fedapay) -> Iterator[LiveGa
     connector = FedapayConnector(fedapay_account)
     registry: ConnectorRegistry = app.state.gateway.runtime.connectors
     registry.live.update({code: connector for code in FedapayConnector.payment_methods})
+    registry.live_payouts.update({code: connector for code in FedapayConnector.payout_methods})
     fedapay_sim.simulator.webhook_url = f"{url}/connectors/{fedapay_account.id}/callback"
+    fedapay_sim.simulator.payout_webhook_url = f"{url}/connectors/{fedapay_account.id}/payouts/callback"
     with serving(app, port):
         yield LiveGateway(url, fedapay_sim.simulator, fedapay_account)
 
 
-async def pay_on_checkout(http: httpx.AsyncClient, merchant: MerchantApp, phone: str) -> str:
+async def pay_on_checkout(http: httpx.AsyncClient, merchant: MerchantApp, phone: str, amount: int = 1500) -> str:
     created = await http.post("/v1/payments/initialize", headers=merchant.headers,
-                              json=payment_body(amount=1500, currency="XOF", methods=["mtn_bj"]))  # fmt: skip
+                              json=payment_body(amount=amount, currency="XOF", methods=["mtn_bj"]))  # fmt: skip
     assert created.status_code == 201, created.text
     payment_id: str = created.json()["data"]["id"]
     page = await http.get(f"/checkout/{payment_id}")
@@ -499,3 +502,30 @@ async def eventually_db(conn: Any, payment_id: str, status: str, seconds: float 
         assert time.monotonic() < deadline
         await conn.rollback()
         await asyncio.sleep(0.05)
+
+
+async def test_a_live_payout_is_sent_through_fedapay_and_its_webhook_applied_once(
+    fedapay_gateway: LiveGateway, engine: AsyncEngine
+) -> None:
+    sim = fedapay_gateway.simulator
+    sim.duplicate_webhooks = True
+    merchant = await new_merchant(engine, live=True)
+    async with httpx.AsyncClient(base_url=fedapay_gateway.url, headers=merchant.headers, timeout=10) as api:
+        funded = await pay_on_checkout(api, merchant, "01" + APPROVED, amount=10000)  # a live balance to pay from
+        await eventually_async(lambda: payment_status(api, merchant, funded), "success")
+        sim.sent.clear()
+        body = payout_body(amount=2000, currency="XOF", method="mtn_bj", recipient={"msisdn": number(APPROVED)})
+        created = await api.post("/v1/payouts/initialize", json=body)
+        assert created.status_code == 201, created.text
+        payout_id = created.json()["data"]["id"]
+
+        async def status() -> str:
+            return str((await api.get(f"/v1/payouts/{payout_id}/verify")).json()["data"]["status"])
+
+        await eventually(lambda: len(sim.sent) == 2, seconds=10)
+        await eventually_async(status, "success")
+    [payout] = sim.payouts.values()
+    assert (payout["merchant_reference"], payout["amount"], payout["mode"]) == (payout_id, 2000, "mtn_open")
+    async with engine.connect() as conn:
+        kinds = (await conn.execute(select(events.c.type).where(events.c.payout_id == payout_id))).scalars().all()
+    assert list(kinds).count("payout.success") == 1
