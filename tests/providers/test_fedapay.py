@@ -247,9 +247,12 @@ async def test_unreachable_or_refusing_fedapay_fails_the_attempt_cleanly(fedapay
         connector = FedapayConnector(account(fedapay_sim.url), http)
         with pytest.raises(ProviderUnavailable):  # the operator refuses the number: nothing was asked
             await connector.start(attempt_request(phone="229"), CALLBACK)
-        fedapay_sim.simulator.fail_next("*/token", "500")
-        with pytest.raises(ProviderUnavailable):  # no token: no one can pay this transaction
-            await connector.start(attempt_request(), CALLBACK)
+        sent_now = len([r for r in fedapay_sim.simulator.requests if r[1] == "/v1/mtn_open"])
+        for failure in ("500", "timeout"):
+            fedapay_sim.simulator.fail_next("*/token", failure)
+            with pytest.raises(ProviderUnavailable):  # no token: no one can pay this transaction
+                await connector.start(attempt_request(), CALLBACK)
+        assert len([r for r in fedapay_sim.simulator.requests if r[1] == "/v1/mtn_open"]) == sent_now
 
 
 async def test_an_ambiguous_create_is_never_retried_and_is_found_by_its_merchant_reference(

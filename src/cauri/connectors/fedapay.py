@@ -165,6 +165,8 @@ class FedapayConnector(ProviderConnector):
         transaction_id = str(created["id"])
         try:
             token = await self._call("POST", f"/transactions/{transaction_id}/token", {})
+            if not isinstance(token, dict) or not isinstance(token.get("token"), str):
+                raise FedapayFailed(200)
         except (httpx.HTTPError, FedapayError) as exc:
             # Only a token was asked for: no one holds it, so no money can move on this transaction.
             raise ProviderUnavailable("fedapay token") from exc
@@ -174,6 +176,8 @@ class FedapayConnector(ProviderConnector):
                 raise ProviderUnavailable("fedapay gave no https payment page")
             return Started(transaction_id, NextAction(ActionKind.REDIRECT, {"url": url}))
         mode, country = MOBILE_MODES[code]
+        # The documented way to name the payer: the number travels with "send now", not as a customer (whose
+        # creation wants a name and an email the checkout does not ask for).
         body = {"token": token["token"], "phone_number": _phone(request.phone, country)}
         try:
             await self._call("POST", f"/{mode}", body)
@@ -193,9 +197,7 @@ class FedapayConnector(ProviderConnector):
             "custom_metadata": {"attempt_id": request.attempt_id, "payment_id": request.payment_id},
         }
         if request.method.code in MOBILE_MODES:
-            mode, country = MOBILE_MODES[request.method.code]
-            body["mode"] = mode
-            body["customer"] = {"phone_number": _phone(request.phone, country)}
+            body["mode"] = MOBILE_MODES[request.method.code][0]
         try:
             answer = await self._call("POST", "/transactions", body)
         except (httpx.ConnectError, httpx.ConnectTimeout, FedapayRefused) as exc:
