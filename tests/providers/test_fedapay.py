@@ -26,6 +26,7 @@ from cauri.connectors.base import (
     AttemptRequest,
     CallbackRejected,
     CredentialsRefused,
+    Outcome,
     PayoutRequest,
     ProviderAccount,
     ProviderUnavailable,
@@ -228,8 +229,13 @@ async def test_out_of_order_and_foreign_events_change_nothing(
     customer = orjson.dumps({"name": "customer.created", "object": "customer", "entity": {"id": 3}})
     header = {"x-fedapay-signature": signature(customer, WEBHOOK_SECRET, int(time.time()))}
     assert connector.parse_callback(customer, header).status is AttemptStatus.PENDING
-    anonymous = {"name": "transaction.approved", "object": "transaction", "entity": {"status": "approved"}}
-    for signed_but_unreadable in (b"not json", b"[1]", orjson.dumps(anonymous)):
+    # Another integration's transaction on the same FedaPay account: authentic, acknowledged, applied to nothing.
+    foreign = orjson.dumps({"name": "transaction.approved", "object": "transaction",
+                            "entity": {"id": 7, "status": "approved", "merchant_reference": None}})  # fmt: skip
+    foreign_header = {"x-fedapay-signature": signature(foreign, WEBHOOK_SECRET, int(time.time()))}
+    assert connector.parse_callback(foreign, foreign_header) == Outcome("", AttemptStatus.PENDING)
+    no_entity = {"name": "transaction.approved", "object": "transaction", "entity": "approved"}
+    for signed_but_unreadable in (b"not json", b"[1]", orjson.dumps(no_entity)):
         header = {"x-fedapay-signature": signature(signed_but_unreadable, WEBHOOK_SECRET, int(time.time()))}
         with pytest.raises(CallbackRejected):
             connector.parse_callback(signed_but_unreadable, header)

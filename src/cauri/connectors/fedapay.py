@@ -212,7 +212,10 @@ class FedapayConnector(ProviderConnector):
         try:
             if event.get("object") != "transaction":
                 return Outcome("", AttemptStatus.PENDING)  # authentic but not ours to apply (customer.created…)
-            return _transaction_outcome(event["entity"])
+            entity = event["entity"]
+            if not isinstance(entity, dict):
+                raise TypeError("entity")
+            return _transaction_outcome(entity)
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise CallbackRejected("malformed notification") from exc
 
@@ -279,7 +282,10 @@ class FedapayConnector(ProviderConnector):
         try:
             if event.get("object") != "payout":
                 return PayoutOutcome("", PayoutStatus.PENDING)
-            return _payout_outcome(event["entity"])
+            entity = event["entity"]
+            if not isinstance(entity, dict):
+                raise TypeError("entity")
+            return _payout_outcome(entity)
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise CallbackRejected("malformed notification") from exc
 
@@ -397,15 +403,18 @@ def _entity(answer: Any, name: str) -> Mapping[str, Any]:
     return entity
 
 
-def _our_id(entity: Mapping[str, Any], key: str) -> str:
-    reference = entity.get("merchant_reference") or (entity.get("custom_metadata") or {}).get(key)
-    if not isinstance(reference, str) or not reference:
-        raise ValueError("no merchant reference")
-    return reference
+def _our_id(entity: Mapping[str, Any], key: str) -> str | None:
+    """Our id, as FedaPay echoes it; None for what Cauri did not create (the account may serve a shop's
+    other integrations too, whose events are authentic but none of ours)."""
+    metadata = entity.get("custom_metadata")
+    reference = entity.get("merchant_reference") or (metadata.get(key) if isinstance(metadata, dict) else None)
+    return reference if isinstance(reference, str) and reference else None
 
 
 def _transaction_outcome(entity: Mapping[str, Any]) -> Outcome:
     attempt_id = _our_id(entity, "attempt_id")
+    if attempt_id is None:
+        return Outcome("", AttemptStatus.PENDING)
     status = str(entity.get("status") or "")
     if status in PAID:
         return Outcome(attempt_id, AttemptStatus.SUCCESS)
@@ -416,6 +425,8 @@ def _transaction_outcome(entity: Mapping[str, Any]) -> Outcome:
 
 def _payout_outcome(entity: Mapping[str, Any]) -> PayoutOutcome:
     payout_id = _our_id(entity, "payout_id")
+    if payout_id is None:
+        return PayoutOutcome("", PayoutStatus.PENDING)
     status = str(entity.get("status") or "")
     if status == "sent":
         return PayoutOutcome(payout_id, PayoutStatus.SUCCESS)
