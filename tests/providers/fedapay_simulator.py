@@ -62,6 +62,8 @@ class FedapaySimulator:
     sent: list[tuple[str | None, bytes, dict[str, str]]] = field(default_factory=list)
     #: Every authenticated request: (method, path, JSON body or None).
     requests: list[tuple[str, str, Any]] = field(default_factory=list)
+    #: The status each webhook delivery was answered with (FedaPay retries what is not 2xx).
+    answers: list[int] = field(default_factory=list)
     unauthorized: int = 0
     failures: list[Failure] = field(default_factory=list)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1001))
@@ -95,7 +97,12 @@ class FedapaySimulator:
             self.unauthorized += 1
             return None, JSONResponse({"message": "Unauthenticated."}, status_code=401), None
         raw = await request.body()
-        body = orjson.loads(raw) if raw else None
+        if raw and request.headers.get("content-type") != "application/json":
+            return None, JSONResponse({"message": "Unsupported Media Type"}, status_code=415), None
+        try:
+            body = orjson.loads(raw) if raw else None
+        except orjson.JSONDecodeError:
+            return None, JSONResponse({"message": "Invalid JSON"}, status_code=400), None
         self.requests.append((request.method, request.url.path, body))
         failure = next((f for f in self.failures if _matches(f.path, request.url.path)), None)
         if failure is not None:
@@ -296,9 +303,9 @@ class FedapaySimulator:
             return
         try:
             async with httpx.AsyncClient(timeout=5.0) as client:
-                await client.post(url, content=body, headers=headers)
+                self.answers.append((await client.post(url, content=body, headers=headers)).status_code)
         except httpx.HTTPError:
-            pass  # FedaPay retries later; a test asks reconciliation instead
+            self.answers.append(0)  # FedaPay retries later; a test asks reconciliation instead
 
     def _later(self, job: Any) -> None:
         task = asyncio.get_running_loop().create_task(job)

@@ -446,8 +446,9 @@ async def test_a_live_payment_is_paid_through_fedapay_and_its_webhook(
         transaction = next(iter(sim.transactions.values()))
         assert transaction["mode"] == "mtn_open"
         assert transaction["custom_metadata"]["payment_id"] == payment_id
-        await eventually(lambda: len(sim.sent) == 3, seconds=10)
+        await eventually(lambda: len(sim.answers) == 3, seconds=10)
         await eventually_async(lambda: payment_status(http, merchant, payment_id), "success")
+        assert sim.answers == [200, 200, 200]  # the final event, its duplicate, the stale one: none retried
         # The duplicate and the stale webhook were answered, and applied nothing.
         replay = sim.sent[1]
         again = await http.post(f"/connectors/{fedapay_gateway.account.id}/callback", content=replay[1],
