@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from cauri.connectors.base import ProviderConnector
+from cauri.connectors.paystack import PaystackConnector
 
 #: Filled by each provider module's entry below, e.g. ``"pawapay": PawapayConnector``.
 PROVIDERS: dict[str, type[ProviderConnector]] = {}
+PROVIDERS["paystack"] = PaystackConnector
