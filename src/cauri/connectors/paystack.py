@@ -354,9 +354,7 @@ class PaystackConnector(ProviderConnector):
         try:
             for attempt in range(CONNECT_TRIES):
                 try:
-                    response = await client.request(
-                        verb, self._base + path, content=content, headers=headers, timeout=TIMEOUT
-                    )
+                    response = await client.request(verb, self._base + path, content=content, headers=headers)
                     break
                 except httpx.ConnectError as exc:
                     if attempt + 1 == CONNECT_TRIES:
