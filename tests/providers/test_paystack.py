@@ -236,6 +236,7 @@ async def test_events_that_are_not_our_charges_change_nothing(
         ("transfer.success", {"reference": "po_0000000000000001", "status": "success"}),
         ("charge.success", {"reference": "T685312322670591", "status": "success"}),  # not one of ours
         ("refund.processed", {"transaction_reference": "att-1", "status": "processed"}),
+        ("charge.dispute.create", {"reference": "att-0000000000000001", "status": "success"}),
     ):
         delivery = simulator.event(name, data)
         assert connector.parse_callback(delivery.body, delivery.headers).status is AttemptStatus.PENDING

@@ -198,7 +198,7 @@ class PaystackConnector(ProviderConnector):
     def parse_callback(self, body: bytes, headers: Mapping[str, str]) -> Outcome:
         event, data = self._event(body, headers)
         attempt_id = attempt_of(str(data.get("reference") or ""))
-        if not event.startswith("charge.") or attempt_id is None:
+        if event != "charge.success" or attempt_id is None:
             # Another kind of event (a transfer, a refund, a dispute…), or a transaction that is not Cauri's:
             # acknowledged so that Paystack stops sending it, and nothing changes.
             return Outcome(attempt_id or "", AttemptStatus.PENDING)
