@@ -36,6 +36,7 @@ from cauri.domain.methods import CATALOGUE
 from cauri.domain.payouts import PayoutStatus
 from cauri.domain.refunds import RefundStatus
 from cauri.services.checkout import reconcile
+from cauri.services.refunds import reconcile_refunds
 from cauri.settings import Settings
 from cauri.store.tables import attempts, events, payments
 from tests.conftest import new_merchant, payment_body, serving, uow
@@ -280,6 +281,31 @@ async def test_an_unreachable_paystack_is_unavailable() -> None:
         await connector.check_credentials()
 
 
+class RefusedFirst(httpx.AsyncBaseTransport):
+    """The network refusing the first ``n`` connections (nothing sent), then carrying requests as usual."""
+
+    def __init__(self, n: int) -> None:
+        self.refusals = n
+        self.inner = httpx.AsyncHTTPTransport()
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if self.refusals:
+            self.refusals -= 1
+            raise httpx.ConnectError("connection refused", request=request)
+        return await self.inner.handle_async_request(request)
+
+
+async def test_refused_connections_are_retried_with_the_same_reference(simulator: PaystackSimulator) -> None:
+    account = ProviderAccount("pa_x", "paystack", {"secret_key": SECRET}, True, simulator.base_url)
+    async with httpx.AsyncClient(transport=RefusedFirst(2), timeout=1.0) as http:
+        started = await PaystackConnector(account, http).start(attempt("card_ngn"), CALLBACK)
+    assert list(simulator.transactions) == [started.reference]
+    async with httpx.AsyncClient(transport=RefusedFirst(3), timeout=1.0) as http:
+        with pytest.raises(ProviderUnavailable):  # never sent: the attempt may fail and be tried again
+            await PaystackConnector(account, http).start(attempt("card_ngn", n=2), CALLBACK)
+    assert len(simulator.transactions) == 1
+
+
 async def test_a_transaction_paystack_never_saw_fails_on_reconciliation(connector: PaystackConnector) -> None:
     outcome = await connector.fetch_status(row("att-0000000000000009", "att_0000000000000009"))
     assert outcome.status is AttemptStatus.FAILED
@@ -426,8 +452,8 @@ def paystack_gateway(settings: Settings, simulator: PaystackSimulator) -> Iterat
         yield LiveGateway(url, simulator, connector, registry)
 
 
-async def pay_by_phone(gateway: LiveGateway, engine: AsyncEngine, phone: str) -> str:
-    merchant = await new_merchant(engine, live=True)
+async def pay_by_phone(gateway: LiveGateway, engine: AsyncEngine, phone: str, merchant: Any = None) -> str:
+    merchant = merchant or await new_merchant(engine, live=True)
     async with httpx.AsyncClient(base_url=gateway.url) as client:
         created = await client.post("/v1/payments/initialize", headers=merchant.headers,
                                     json=payment_body(amount=100, currency="GHS", methods=["mtn_gh"]))  # fmt: skip
@@ -517,3 +543,28 @@ async def test_a_pending_charge_succeeds_by_polling_through_the_gateway(
     assert await reconcile(uow(engine), registry, older_than=timedelta(0), lease=timedelta(0)) == 1
     assert await payment_status(engine, payment_id) == "success"
     assert simulator.requests[-1][1] == f"/transaction/verify/{reference}"
+
+
+async def test_a_refund_through_the_gateway_is_settled_by_polling(
+    paystack_gateway: LiveGateway, engine: AsyncEngine
+) -> None:
+    simulator = paystack_gateway.simulator
+    merchant = await new_merchant(engine, live=True)
+    payment_id = await pay_by_phone(paystack_gateway, engine, "0551234987", merchant)
+    await wait_status(engine, payment_id, "success")
+    async with httpx.AsyncClient(base_url=paystack_gateway.url, headers=merchant.headers) as api:
+        created = await api.post(f"/v1/payments/{payment_id}/refund", json={"amount": 40})
+        assert created.status_code == 201, created.text
+        refund_id = created.json()["data"]["id"]
+        [sent] = simulator.refunds.values()
+        assert (sent["amount"], sent["merchant_note"]) == (4000, f"Cauri refund {refund_id}")
+        # Its event reaches the one webhook URL Paystack has; it names no refund, so it is acknowledged only.
+        await until(lambda: len(simulator.deliveries) == 2 and simulator.deliveries[1].answers, "the event")
+        assert simulator.deliveries[1].answers == [200]
+        refunds_of = (await api.get(f"/v1/payments/{payment_id}/verify")).json()["data"]["refunds"]
+        assert [r["status"] for r in refunds_of] == ["pending"]
+        changed = await reconcile_refunds(uow(engine), paystack_gateway.registry, older_than=timedelta(0),
+                                          lease=timedelta(seconds=30), callback_base=paystack_gateway.url)  # fmt: skip
+        assert changed == 1
+        shown = (await api.get(f"/v1/payments/{payment_id}/verify")).json()["data"]
+    assert ([r["status"] for r in shown["refunds"]], shown["amount_refunded"]) == (["success"], 40)
