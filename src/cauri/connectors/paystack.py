@@ -36,6 +36,9 @@ What the documentation implies, and what this module does about it:
 - Paystack sends every event of an integration to the one webhook URL of its dashboard: point it at
   ``/connectors/{account id}/callback``. There, transfer and refund events are acknowledged without effect (the
   reconciliation jobs poll them); delivered to the payout or refund routes, they are applied.
+- Transfers stay ``otp`` when the integration asks an OTP for each transfer: payouts need it turned off on
+  Paystack's dashboard (they read as pending until then). Webhooks are authenticated by their signature only,
+  not by Paystack's published source addresses (a proxy in front of the gateway would hide them).
 - Retries: a call is retried only when the connection could not be made (nothing was sent), with the same body
   and reference. A timeout or a 5xx after sending may have been accepted: the attempt stays pending and the
   reconciliation job asks Verify Transaction. An explicit 503, a refusal of the key, or a request refused as
