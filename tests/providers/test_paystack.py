@@ -593,3 +593,32 @@ async def test_a_refund_through_the_gateway_is_settled_by_polling(
         assert changed == 1
         shown = (await api.get(f"/v1/payments/{payment_id}/verify")).json()["data"]
     assert ([r["status"] for r in shown["refunds"]], shown["amount_refunded"]) == (["success"], 40)
+
+
+async def test_a_card_through_the_gateway_is_paid_on_paystacks_page(
+    paystack_gateway: LiveGateway, engine: AsyncEngine
+) -> None:
+    """Today's checkout still asks for the card (the redesigned page will follow REDIRECT at once): the number
+    never leaves Cauri; the customer pays on the page the attempt's action names and comes back."""
+    simulator = paystack_gateway.simulator
+    merchant = await new_merchant(engine, live=True)
+    async with httpx.AsyncClient(base_url=paystack_gateway.url) as client:
+        created = await client.post("/v1/payments/initialize", headers=merchant.headers,
+                                    json=payment_body(amount=150, currency="NGN", methods=["card_ngn"]))  # fmt: skip
+        payment_id = created.json()["data"]["id"]
+        page = await client.get(f"/checkout/{payment_id}")
+        token = page.text.split('name="csrf" value="')[1].split('"')[0]
+        form = {"csrf": token, "method": "card_ngn", "card_number": "4000000000000002", "card_expiry": "12/30",
+                "card_cvc": "123", "country": "NG"}  # fmt: skip
+        assert (await client.post(f"/checkout/{payment_id}/pay", data=form)).status_code == 303
+        assert (await client.get(f"/checkout/{payment_id}")).status_code == 200
+    assert "4000000000000002" not in repr(simulator.requests)
+    async with engine.connect() as conn:
+        attempt_row = (await conn.execute(select(attempts).where(attempts.c.payment_id == payment_id))).one()
+    assert attempt_row.next_action["kind"] == "redirect"
+    assert simulator.requests[-1][2]["amount"] == 15000
+    async with httpx.AsyncClient() as browser:
+        back = await browser.post(attempt_row.next_action["data"]["url"], data={"card_number": PAYING_CARD})
+    assert back.status_code == 302
+    assert f"/checkout/{payment_id}?trxref={attempt_row.provider_reference}" in back.headers["location"]
+    await wait_status(engine, payment_id, "success")
