@@ -148,7 +148,7 @@ async def test_a_declined_card_is_learnt_by_polling_only(
     )  # fmt: skip
 
 
-async def test_a_hosted_page_off_https_is_not_followed(simulator: PaystackSimulator) -> None:
+async def test_a_hosted_page_off_https_is_not_followed() -> None:
     """Against the real API (no base_url override), an authorization_url must be https."""
     account = ProviderAccount("pa_x", "paystack", {"secret_key": SECRET}, sandbox=True)
     assert not PaystackConnector(account)._trusted_page("http://checkout.paystack.com/abc")
