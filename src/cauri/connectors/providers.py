@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from cauri.connectors.base import ProviderConnector
 from cauri.connectors.fedapay import FedapayConnector
+from cauri.connectors.paystack import PaystackConnector
 
-#: Filled by each provider module's entry below, e.g. ``"pawapay": PawapayConnector``.
-PROVIDERS: dict[str, type[ProviderConnector]] = {}
-PROVIDERS["fedapay"] = FedapayConnector
+PROVIDERS: dict[str, type[ProviderConnector]] = {
+    FedapayConnector.provider: FedapayConnector,
+    PaystackConnector.provider: PaystackConnector,
+}
