@@ -119,8 +119,6 @@ class PawapaySimulator:
     # -- financial requests --------------------------------------------------------------------------------------
 
     def initiate(self, kind: str) -> Any:
-        id_field = f"{kind}Id"
-
         async def endpoint(request: Request) -> Response:
             if (refused := self._refused(request)) is not None:
                 return refused
@@ -136,25 +134,26 @@ class PawapaySimulator:
             problem = self._invalid(kind, body)
             if problem is not None:
                 return _failure(400, *problem)
-            tx_id = body[id_field]
-            if tx_id in self.records[kind]:
-                return JSONResponse({id_field: tx_id, "status": "DUPLICATE_IGNORED", "created": _now()})
-            rejection = self._rejection(kind, body)
-            if rejection is not None:
-                code, message = rejection
-                return JSONResponse(
-                    {id_field: tx_id, "status": "REJECTED",
-                     "failureReason": {"failureCode": code, "failureMessage": message}}
-                )  # fmt: skip
-            record = self._record(kind, body)
-            self.records[kind][tx_id] = record
-            self._later(self._settle(kind, tx_id))
-            if self.knobs.slow_next > 0:
+            answer = self._accept(kind, body)
+            if self.knobs.slow_next > 0:  # the answer comes too late for the client, whatever it says
                 self.knobs.slow_next -= 1
                 await asyncio.sleep(self.knobs.slow_seconds)
-            return JSONResponse({id_field: tx_id, "status": "ACCEPTED", "created": record["created"]})
+            return answer
 
         return endpoint
+
+    def _accept(self, kind: str, body: dict[str, Any]) -> Response:
+        id_field, tx_id = f"{kind}Id", body[f"{kind}Id"]
+        if tx_id in self.records[kind]:
+            return JSONResponse({id_field: tx_id, "status": "DUPLICATE_IGNORED", "created": _now()})
+        rejection = self._rejection(kind, body)
+        if rejection is not None:
+            reason = {"failureCode": rejection[0], "failureMessage": rejection[1]}
+            return JSONResponse({id_field: tx_id, "status": "REJECTED", "failureReason": reason})
+        record = self._record(kind, body)
+        self.records[kind][tx_id] = record
+        self._later(self._settle(kind, tx_id))
+        return JSONResponse({id_field: tx_id, "status": "ACCEPTED", "created": record["created"]})
 
     def _invalid(self, kind: str, body: dict[str, Any]) -> tuple[str, str] | None:
         allowed = {

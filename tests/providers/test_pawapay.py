@@ -128,6 +128,8 @@ async def test_a_deposit_completes_by_signed_callback(simulator: Served, connect
     record = await settled(simulator.sim, "deposit", started.reference)
     outcome = connector.parse_callback(*callback(simulator.sim, record))
     assert (outcome.attempt_id, outcome.status) == ("att_ok1", AttemptStatus.SUCCESS)
+    cold = connector_for(simulator.url)  # a fresh process: pawaPay's key is fetched on the first callback
+    assert cold.parse_callback(*callback(simulator.sim, record)) == outcome
 
 
 async def test_a_deposit_fails_with_pawapays_code(simulator: Served, connector: PawapayConnector) -> None:
@@ -170,6 +172,7 @@ async def test_forged_and_replayed_callbacks_are_refused(simulator: Served, conn
         callback(simulator.sim, record, route="payouts/callback"),  # signed for another route
         callback(simulator.sim, record, created=int(time.time()) - 3600),  # a replay outside the window
         (body, {**headers, "Signature-Input": headers["Signature-Input"].replace("expires=", "expires=9")}),
+        (body, {**headers, "Signature-Input": headers["Signature-Input"].replace("KEY:1", "KEY:2")}),  # no such key
     ]
     for bad_body, bad_headers in cases:
         with pytest.raises(CallbackRejected):
@@ -197,12 +200,18 @@ async def test_initiation_answers_are_mapped_precisely(simulator: Served, connec
     assert transaction_id(ACCOUNT_ID, "att_down") not in sim.records["deposit"]
 
 
-async def test_a_timeout_after_sending_is_left_pending(simulator: Served, connector: PawapayConnector) -> None:
-    simulator.sim.knobs.slow_next, simulator.sim.knobs.slow_seconds = 1, 2.5
+async def test_timeouts_retry_the_same_deposit_or_leave_it_pending(
+    simulator: Served, connector: PawapayConnector
+) -> None:
+    sim = simulator.sim
+    sim.knobs.slow_next, sim.knobs.slow_seconds = 1, 2.5  # the answer is lost once: the retry hears DUPLICATE
+    started = await connector.start(attempt("att_late", COMPLETES), "")
+    assert list(sim.records["deposit"]) == [started.reference]
+    sim.knobs.slow_next = 2  # lost twice: accepted or not, only pawaPay knows; the attempt stays pending
     with pytest.raises(PawapayUncertain) as uncertain:
         await connector.start(attempt("att_slow", COMPLETES), "")
-    assert not isinstance(uncertain.value, ProviderUnavailable)  # it may have been accepted: it was
-    await settled(simulator.sim, "deposit", transaction_id(ACCOUNT_ID, "att_slow"))
+    assert not isinstance(uncertain.value, ProviderUnavailable)
+    await settled(sim, "deposit", transaction_id(ACCOUNT_ID, "att_slow"))
     assert (await connector.fetch_status({"id": "att_slow"})).status is AttemptStatus.SUCCESS
 
 

@@ -176,25 +176,29 @@ class PawapayConnector(ProviderConnector):
         return await self._http.get(self.base_url + path, headers=self._headers())
 
     async def _initiate(self, path: str, body: dict[str, Any], id_field: str) -> None:
-        """Ask pawaPay to start a deposit, payout or refund, retrying with the same id; returns once pawaPay
-        has it. ``ProviderUnavailable`` when nothing can have been accepted, ``PawapayUncertain`` when it may."""
+        """Ask pawaPay to start a deposit, payout or refund, retrying with the same id (pawaPay ignores a
+        duplicate, and says so); returns once pawaPay has it. ``ProviderUnavailable`` when nothing can have
+        been accepted, ``PawapayUncertain`` when it may have been."""
         payload = orjson.dumps(body)
         headers = {**self._headers(), "Content-Type": "application/json"}
-        answered_5xx = False
+        answered_5xx = maybe_sent = False
+        last: Exception | None = None
         for _ in range(INITIATION_TRIES):
             try:
                 response = await self._http.post(self.base_url + path, content=payload, headers=headers)
             except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
-                last: Exception = exc  # nothing reached pawaPay: the same id again is safe
+                last = exc  # nothing reached pawaPay
                 continue
             except httpx.HTTPError as exc:
-                raise PawapayUncertain(f"{type(exc).__name__} after sending") from exc
+                last, maybe_sent = exc, True  # sent, unanswered: the retry's DUPLICATE_IGNORED would tell
+                continue
             if response.status_code >= 500:
-                answered_5xx = True
-                last = PawapayUncertain(f"HTTP {response.status_code}")
+                answered_5xx, last = True, PawapayUncertain(f"HTTP {response.status_code}")
                 continue
             self._read_initiation(response)
             return
+        if maybe_sent:
+            raise PawapayUncertain(f"{type(last).__name__} after sending") from last
         if not answered_5xx:
             raise ProviderUnavailable("pawaPay could not be reached") from last
         # A 5xx may follow an acceptance: only pawaPay's own record says whether nothing was taken.
