@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -373,3 +374,41 @@ async def test_a_live_payment_is_paid_by_polling_only(pawapay_gateway: LiveGatew
     assert applied == 1
     assert await status_when(engine, payment_id, "success") == "success"
     assert gateway.sim.sent == []
+
+
+async def test_a_live_refund_and_payout_settle_by_pawapays_callbacks(
+    pawapay_gateway: LiveGateway, engine: AsyncEngine
+) -> None:
+    gateway = pawapay_gateway
+    headers = gateway.merchant.headers
+    async with httpx.AsyncClient(base_url=gateway.url, timeout=10) as client:
+        payment_id = await pay(gateway, client, "0151345789")
+        assert await status_when(engine, payment_id, "success") == "success"
+        refund = await client.post(f"/v1/payments/{payment_id}/refund", json={"amount": 500}, headers=headers)
+        assert refund.status_code == 201, refund.text
+        payout_body = {
+            "amount": 700, "currency": "XOF", "description": "Supplier", "method": "mtn_bj",
+            "customer": {"email": "awa@example.com", "first_name": "Awa", "last_name": "Dossou"},
+            "recipient": {"msisdn": "2290151345789"},
+        }  # fmt: skip
+        created = await client.post("/v1/payouts/initialize", json=payout_body, headers=headers)
+        assert created.status_code == 201, created.text
+        payout_id = created.json()["data"]["id"]
+
+        async def ended() -> bool:
+            shown = (await client.get(f"/v1/payments/{payment_id}/verify", headers=headers)).json()["data"]
+            paid_out = (await client.get(f"/v1/payouts/{payout_id}/verify", headers=headers)).json()["data"]
+            return [r["status"] for r in shown["refunds"]] == ["success"] and paid_out["status"] == "success"
+
+        deadline = time.monotonic() + 10
+        while not await ended():
+            assert time.monotonic() < deadline, "the refund and the payout did not settle"
+            await asyncio.sleep(0.05)
+    (refunded,) = gateway.sim.records["refund"].values()
+    assert refunded["amount"] == "500" and refunded["depositId"] in gateway.sim.records["deposit"]
+    (paid_out,) = gateway.sim.records["payout"].values()
+    assert paid_out["recipient"]["accountDetails"] == {"phoneNumber": "2290151345789", "provider": "MTN_MOMO_BEN"}
+    routes = {urlsplit(url).path for url, _, _ in gateway.sim.sent}
+    name = gateway.connector.name
+    assert routes == {f"/connectors/{name}/callback", f"/connectors/{name}/refunds/callback",
+                      f"/connectors/{name}/payouts/callback"}  # fmt: skip
