@@ -12,10 +12,11 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
+from playwright.async_api import Browser
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -42,6 +43,7 @@ from cauri.services.checkout import reconcile
 from cauri.settings import Settings
 from cauri.store.tables import events, payments
 from tests.conftest import MerchantApp, new_merchant, payment_body, serving, uow
+from tests.e2e.conftest import browser, merchant_site  # noqa: F401 - Chromium and the merchant's site, shared
 from tests.providers.pawapay_simulator import PawapaySimulator
 
 TOKEN = "pp-test-token-9f8e7d6c5b4a"
@@ -412,3 +414,28 @@ async def test_a_live_refund_and_payout_settle_by_pawapays_callbacks(
     name = gateway.connector.name
     assert routes == {f"/connectors/{name}/callback", f"/connectors/{name}/refunds/callback",
                       f"/connectors/{name}/payouts/callback"}  # fmt: skip
+
+
+async def test_a_live_payment_is_paid_end_to_end_in_chromium(
+    pawapay_gateway: LiveGateway,
+    browser: Browser,
+    merchant_site: str,  # noqa: F811 - the fixtures imported above
+) -> None:
+    gateway = pawapay_gateway
+    body = payment_body(currency="XOF", amount=5000, methods=["mtn_bj"], return_url=f"{merchant_site}/return?order=42")
+    async with httpx.AsyncClient(base_url=gateway.url, timeout=10) as client:
+        created = await client.post("/v1/payments/initialize", json=body, headers=gateway.merchant.headers)
+        assert created.status_code == 201, created.text
+        payment = created.json()["data"]
+        page = await (await browser.new_context(locale="en-US")).new_page()
+        await page.goto(payment["checkout_url"])
+        await page.check("input[value=mtn_bj]")
+        await page.fill("#phone", "01 51 34 57 89")
+        await page.click("#pay")
+        await page.wait_for_url(f"{merchant_site}/return**", timeout=15_000)
+        assert parse_qs(urlsplit(page.url).query)["paymentStatus"] == ["success"]
+        await page.context.close()
+        verified = await client.get(f"/v1/payments/{payment['id']}/verify", headers=gateway.merchant.headers)
+    assert verified.json()["data"]["status"] == "success"
+    (deposit,) = gateway.sim.records["deposit"].values()
+    assert deposit["amount"] == "5000" and deposit["payer"]["accountDetails"]["phoneNumber"] == "2290151345789"
