@@ -37,7 +37,7 @@ DEPOSIT_NUMBERS: dict[str, tuple[str | None, str | None]] = {
     "22951345029": ("FAILED", "PAYER_NOT_FOUND"),
     "22951345039": ("FAILED", "PAYMENT_NOT_APPROVED"),
     "22951345069": ("FAILED", "UNSPECIFIED_FAILURE"),
-    "22951345129": (None, None),
+    "22951345129": (None, None),  # stays PROCESSING ("SUBMITTED" in the v1 table): no callback
     "22951345789": ("COMPLETED", None),
 }
 PAYOUT_NUMBERS: dict[str, tuple[str | None, str | None]] = {
@@ -233,7 +233,7 @@ class PawapaySimulator:
         """Reach the outcome the number asks for, then call back as the knobs say."""
         await asyncio.sleep(self.knobs.delay)
         record = self.records[kind][tx_id]
-        record["status"] = "PROCESSING" if kind == "deposit" else "SUBMITTED"
+        record["status"] = "PROCESSING"  # v2: submitted to the provider
         if kind == "refund":
             final, code = "COMPLETED", None
         else:
@@ -241,7 +241,7 @@ class PawapaySimulator:
             party = record.get("payer") or record["recipient"]
             final, code = numbers.get(party["accountDetails"]["phoneNumber"], ("COMPLETED", None))
         if final is None:
-            return  # "stuck in SUBMITTED": no outcome, no callback
+            return  # stuck: no outcome, no callback
         stale = dict(record)
         record["status"] = final
         if kind == "deposit" and final == "COMPLETED":

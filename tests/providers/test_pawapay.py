@@ -418,8 +418,8 @@ async def test_a_live_refund_and_payout_settle_by_pawapays_callbacks(
 
 async def test_a_live_payment_is_paid_end_to_end_in_chromium(
     pawapay_gateway: LiveGateway,
-    browser: Browser,
-    merchant_site: str,  # noqa: F811 - the fixtures imported above
+    browser: Browser,  # noqa: F811 - the e2e fixtures imported above
+    merchant_site: str,  # noqa: F811
 ) -> None:
     gateway = pawapay_gateway
     body = payment_body(currency="XOF", amount=5000, methods=["mtn_bj"], return_url=f"{merchant_site}/return?order=42")

@@ -1,22 +1,25 @@
 """pawaPay: mobile money collections (deposits), payouts and refunds through pawaPay's Merchant API v2.
 
-Written from pawaPay's public documentation and its official signature examples:
+Written from pawaPay's public documentation (docs.pawapay.io) and its official signature examples:
 
-- docs.pawapay.io/v2/docs/how_to_start and /using_the_api: bearer token, hosts ``api.sandbox.pawapay.io`` and
-  ``api.pawapay.io``; callback URLs are configured per operation in pawaPay's dashboard (not per request).
-- docs.pawapay.io/v2/api-reference/deposits (initiate deposit, check deposit status, deposit callback),
-  /payouts and /refunds (the same three each): ``POST /v2/deposits`` answers ``ACCEPTED``, ``REJECTED`` (with a
-  ``failureReason``) or ``DUPLICATE_IGNORED`` (the same ``depositId`` was already accepted: the documented,
-  safe way to retry); ``GET /v2/deposits/{depositId}`` answers ``FOUND`` with the deposit under ``data`` or
-  ``NOT_FOUND``; a callback is the deposit itself, its ``metadata`` echoed back as one JSON object.
-- docs.pawapay.io/v2/docs/failure_codes and /v2/docs/test_numbers: failure codes and sandbox numbers.
-- docs.pawapay.io/v2/docs/providers: the provider codes (``MTN_MOMO_BEN``…) mapped below.
-- docs.pawapay.io/v2/docs/signatures and /v2/api-reference/toolkit/public-keys, with the official repositories
+- ``/using_the_api`` and ``/v2/api-reference/openapi_v2.yaml``: a bearer token; the hosts
+  ``api.sandbox.pawapay.io`` and ``api.pawapay.io``. ``/v2/docs/what_to_know``: callbacks are configured per
+  operation in pawaPay's dashboard (not per request), and the check-status endpoints are the fallback.
+- ``/v2/docs/deposits``, ``/v2/api-reference/deposits/*``, ``/v2/api-reference/payouts/*`` and
+  ``/v2/api-reference/refunds/*`` (initiate, check status, callback, resend callback): an initiation answers
+  ``ACCEPTED``, ``REJECTED`` (with a ``failureReason``) or ``DUPLICATE_IGNORED`` (the same id was already
+  accepted: the documented, safe way to retry); ``GET /v2/{deposits|payouts|refunds}/{id}`` answers
+  ``FOUND`` with the transaction under ``data`` or ``NOT_FOUND``; a callback is the transaction itself, its
+  ``metadata`` echoed back as one JSON object.
+- ``/v2/docs/failure_codes``, ``/v2/docs/test_numbers`` and ``/v2/docs/providers`` (the provider codes mapped
+  below); ``/v2/api-reference/toolkit/active-configuration`` (what ``check_credentials`` asks).
+- ``/v2/docs/signatures`` and ``/v2/api-reference/toolkit/public-keys``, with the official repositories
   ``pawaPay/signatures-java-example`` and ``pawaPay/signatures-node-example``: callbacks are signed per
   RFC 9421 (``Signature``, ``Signature-Input`` with ``alg``, ``keyid``, ``created``, ``expires``) over a
   ``Content-Digest`` (RFC 9530, sha-256 or sha-512) of the body; pawaPay's keys are published at
   ``GET /v2/public-key/http`` as ``[{"id": keyid, "key": PEM}]``. pawaPay's own libraries sign ECDSA with the
-  JCA/Node default (a DER signature); RFC 9421's raw ``r||s`` is accepted too.
+  JCA/Node default (a DER signature); RFC 9421's raw ``r||s`` is accepted too. ``@authority`` and ``@path``
+  are checked against the request's ``Host`` and Cauri's callback routes: a proxy in front must keep the Host.
 
 Cauri's ids become pawaPay's: the ``depositId``, ``payoutId`` and ``refundId`` are UUIDv4-shaped digests of
 the account and Cauri's id, so a retry, a status check or a reconciliation after a lost answer always names
@@ -208,8 +211,8 @@ class PawapayConnector(ProviderConnector):
 
     def _read_initiation(self, response: httpx.Response) -> None:
         if response.status_code in (401, 403):
-            code = _failure(_json(response))[0] or "AUTHENTICATION_ERROR"
-            raise InitiationRejected(code, "pawaPay refused the account's credentials")
+            code = _failure(_json(response))[0]
+            raise InitiationRejected(code or "AUTHENTICATION_ERROR", "pawaPay refused the account's credentials")
         data = _json(response)
         if response.status_code >= 400 or not isinstance(data, dict):
             code, message = _failure(data)
@@ -218,7 +221,8 @@ class PawapayConnector(ProviderConnector):
         if status in ("ACCEPTED", "DUPLICATE_IGNORED"):
             return  # DUPLICATE_IGNORED: this very id was accepted before (a retry after a lost answer)
         if status == "REJECTED":
-            raise InitiationRejected(*_failure(data))
+            code, message = _failure(data)
+            raise InitiationRejected(code or "REJECTED", message)
         raise PawapayUncertain(f"unknown initiation status {status!r}")
 
     async def _never_accepted(self, status_path: str) -> bool:
@@ -461,16 +465,16 @@ def _json(response: httpx.Response) -> Any:
         return None
 
 
-def _failure(data: Any) -> tuple[str, str | None]:
+def _failure(data: Any) -> tuple[str | None, str | None]:
     """``failureReason``'s code and message (v2), or the top-level ones of an HTTP error answer."""
     if not isinstance(data, dict):
-        return "UNKNOWN", None
+        return None, None
     reason = data.get("failureReason")
     if not isinstance(reason, dict):
         reason = data
     code = reason.get("failureCode")
     message = reason.get("failureMessage")
-    return (str(code)[:60] if code else "UNKNOWN"), (str(message)[:1000] if message else None)
+    return (str(code)[:60] if code else None), (str(message)[:1000] if message else None)
 
 
 def _attempt_status(record: Mapping[str, Any]) -> tuple[AttemptStatus, str | None, str | None]:
@@ -479,7 +483,7 @@ def _attempt_status(record: Mapping[str, Any]) -> tuple[AttemptStatus, str | Non
         return AttemptStatus.SUCCESS, None, None
     if status == "FAILED":
         code, message = _failure(record)
-        return AttemptStatus.FAILED, code.lower(), message
+        return AttemptStatus.FAILED, (code or "failed").lower(), message
     if status in _UNDECIDED:
         return AttemptStatus.PENDING, None, None
     raise CallbackRejected(f"unknown status {status!r}")
@@ -492,7 +496,7 @@ def _out_status(record: Mapping[str, Any], kind: type[Any]) -> tuple[Any, str | 
         return kind.SUCCESS, None, None
     if status == "FAILED":
         code, message = _failure(record)
-        return kind.FAILED, code.lower(), message
+        return kind.FAILED, (code or "failed").lower(), message
     if status in _UNDECIDED:
         return kind.PENDING, None, None
     raise CallbackRejected(f"unknown status {status!r}")
