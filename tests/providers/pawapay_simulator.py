@@ -79,6 +79,8 @@ class PawapaySimulator:
         default_factory=lambda: {"deposit": {}, "payout": {}, "refund": {}}
     )
     sent: list[tuple[str, dict[str, str], bytes]] = field(default_factory=list)
+    #: What the merchant answered to each callback sent (status code and JSON), in order.
+    answers: list[tuple[int, Any]] = field(default_factory=list)
     seen_requests: list[tuple[str, str]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -264,8 +266,9 @@ class PawapaySimulator:
         self.sent.append((url, headers, body))
         try:
             async with httpx.AsyncClient(timeout=5.0) as client:
-                await client.post(url, content=body, headers=headers)
-        except httpx.HTTPError:
+                answer = await client.post(url, content=body, headers=headers)
+            self.answers.append((answer.status_code, answer.json()))
+        except (httpx.HTTPError, ValueError):
             pass  # pawaPay would retry; the merchant's reconciliation covers it
 
     def signed(self, url: str, record: dict[str, Any], *, created: int | None = None) -> tuple[bytes, dict[str, str]]:

@@ -260,8 +260,9 @@ async def test_refunds(simulator: Served, connector: PawapayConnector) -> None:
 async def test_check_credentials(simulator: Served, connector: PawapayConnector) -> None:
     said = await connector.check_credentials()
     assert "signed callbacks" in said and TOKEN not in said
-    with pytest.raises(CredentialsRefused):
+    with pytest.raises(CredentialsRefused) as refused:
         await connector_for(simulator.url, token="wrong-token").check_credentials()
+    assert "wrong-token" not in str(refused.value)
 
 
 # -- through the gateway ----------------------------------------------------------------------------------------
@@ -335,10 +336,13 @@ async def test_a_live_payment_is_paid_by_callback_once(pawapay_gateway: LiveGate
         payment_id = await pay(gateway, client, "+229 01 51 34 57 89")
         assert await status_when(engine, payment_id, "success") == "success"
         for _ in range(100):
-            if len(gateway.sim.sent) == 3:
+            if len(gateway.sim.answers) == 3:
                 break
             await asyncio.sleep(0.05)
         assert len(gateway.sim.sent) == 3
+        applied = {"received": True, "applied": True}
+        ignored = {"received": True, "applied": False}
+        assert gateway.sim.answers == [(200, applied), (200, ignored), (200, ignored)]
         verified = await client.get(f"/v1/payments/{payment_id}/verify", headers=gateway.merchant.headers)
         assert verified.json()["data"]["status"] == "success"
     async with engine.connect() as conn:
