@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+import socket
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -54,8 +55,6 @@ RECIPIENT_NOT_FOUND = "22951345089"
 
 
 def free_port() -> int:
-    import socket
-
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
@@ -377,7 +376,7 @@ async def test_a_live_payment_is_paid_by_polling_only(pawapay_gateway: LiveGatew
     assert await status_when(engine, payment_id, "success", within=0.3) == "pending"
     lease = timedelta(seconds=60)
     applied = await reconcile(uow(engine), gateway.registry, older_than=timedelta(0), lease=lease)
-    assert applied == 1
+    assert applied >= 1  # ours, and maybe other tests' sandbox attempts in this database
     assert await status_when(engine, payment_id, "success") == "success"
     assert gateway.sim.sent == []
 
