@@ -179,6 +179,13 @@ async def test_forged_and_replayed_callbacks_are_refused(simulator: Served, conn
     for bad_body, bad_headers in cases:
         with pytest.raises(CallbackRejected):
             connector.parse_callback(bad_body, {**bad_headers, "Host": bad_headers.get("Host", "cauri.test")})
+    # Unknown key ids make the connector ask pawaPay's public-keys endpoint at most once a minute.
+    key_requests = [r for r in simulator.sim.seen_requests if r[1] == "/v2/public-key/http"]
+    unknown = {**headers, "Signature-Input": headers["Signature-Input"].replace("KEY:1", "KEY:3")}
+    for _ in range(5):
+        with pytest.raises(CallbackRejected):
+            connector.parse_callback(body, unknown)
+    assert [r for r in simulator.sim.seen_requests if r[1] == "/v2/public-key/http"] == key_requests
     # Signed by pawaPay, but another account's transaction (its id does not derive from ours).
     other = connector_for(simulator.url, account_id="pa_someoneelse")
     with pytest.raises(CallbackRejected):
