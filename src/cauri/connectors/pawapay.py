@@ -278,7 +278,7 @@ class PawapayConnector(ProviderConnector):
         record = await self._status(f"/v2/deposits/{deposit_id}")
         if record is None:
             # Never reached pawaPay (reconciliation asks only about attempts pending for a while).
-            return Outcome(attempt["id"], AttemptStatus.FAILED, "not_found", "pawaPay has no record of this payment.")
+            return Outcome(attempt["id"], AttemptStatus.FAILED, "not_found")
         if record.get("depositId") != deposit_id:
             raise PawapayUncertain("status check answered another deposit")
         status, code, message = _attempt_status(record)
@@ -312,9 +312,7 @@ class PawapayConnector(ProviderConnector):
         payout_id = transaction_id(self.account.id, payout["id"])
         record = await self._status(f"/v2/payouts/{payout_id}")
         if record is None:
-            return PayoutOutcome(
-                payout["id"], PayoutStatus.FAILED, "not_found", "pawaPay has no record of this payout."
-            )
+            return PayoutOutcome(payout["id"], PayoutStatus.FAILED, "not_found")
         if record.get("payoutId") != payout_id:
             raise PawapayUncertain("status check answered another payout")
         return PayoutOutcome(payout["id"], *_out_status(record, PayoutStatus))
@@ -344,9 +342,7 @@ class PawapayConnector(ProviderConnector):
         refund_id = transaction_id(self.account.id, refund["id"])
         record = await self._status(f"/v2/refunds/{refund_id}")
         if record is None:
-            return RefundOutcome(
-                refund["id"], RefundStatus.FAILED, "not_found", "pawaPay has no record of this refund."
-            )
+            return RefundOutcome(refund["id"], RefundStatus.FAILED, "not_found")
         if record.get("refundId") != refund_id:
             raise PawapayUncertain("status check answered another refund")
         return RefundOutcome(refund["id"], *_out_status(record, RefundStatus))
