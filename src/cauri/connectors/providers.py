@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from cauri.connectors.base import ProviderConnector
 from cauri.connectors.fedapay import FedapayConnector
+from cauri.connectors.pawapay import PawapayConnector
 from cauri.connectors.paystack import PaystackConnector
 
 PROVIDERS: dict[str, type[ProviderConnector]] = {
-    FedapayConnector.provider: FedapayConnector,
-    PaystackConnector.provider: PaystackConnector,
+    connector.provider: connector for connector in (FedapayConnector, PawapayConnector, PaystackConnector)
 }
