@@ -148,4 +148,3 @@ def stub_providers(count: int) -> Iterator[list[StubProvider]]:
             yield stubs
     finally:
         PROVIDERS.pop("stub", None)
-

@@ -6,7 +6,7 @@ import httpx
 import pytest
 
 from cauri.connectors.base import ActionKind, AttemptRequest, NextAction, ProviderUnavailable, Started
-from cauri.connectors.router import BreakerState, Breakers, Candidate, Step, route
+from cauri.connectors.router import Breakers, BreakerState, Candidate, Step, route
 from cauri.connectors.sandbox import SandboxConnector
 from cauri.domain.methods import CATALOGUE
 
