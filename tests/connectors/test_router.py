@@ -118,6 +118,11 @@ async def test_a_cancelled_customer_stops_routing() -> None:
     async def refused(candidate: Candidate, steps: list[Step]) -> bool:
         return False  # the attempt ended meanwhile
 
+    clock = Clock()
+    breakers = Breakers(threshold=1, cooldown=30, clock=clock)
+    breakers.failed("b")
+    clock.now += 31  # b's breaker may be probed: routing takes the probe, then finds the attempt over
     candidates = [Candidate(a, "stub"), Candidate(b, "stub")]
-    routed = await route(candidates, request(), lambda name: "http://127.0.0.1:9/", Breakers(), refused)
+    routed = await route(candidates, request(), lambda name: "http://127.0.0.1:9/", breakers, refused)
     assert b.calls == 0 and routed.started is None
+    assert breakers.admit("b"), "the probe not sent is given back"

@@ -4,7 +4,8 @@ An attempt goes to the first account (in routing order) whose breaker lets it th
 before anything could have reached the provider (``ProviderUnavailable``, a refused or timed-out connection), the
 attempt moves to the next account. Any other error is ambiguous (the provider may have taken the request, and
 the customer's money with it): routing stops there and the attempt stays pending with that account, for the
-reconciliation job to ask about. Trying another account then could collect twice.
+reconciliation job to ask about. Trying another account then could collect twice. Both kinds of failure count
+toward the account's breaker; a start that succeeds closes it.
 
 The breakers live in this process's memory: each server process keeps its own, and a restart closes them all.
 That is enough for their purpose (stop sending customers to an account that keeps failing, and let it back
@@ -144,6 +145,7 @@ async def route(
             steps.append(_step(candidate, StepResult.SKIPPED, "circuit open"))
             continue
         if (holder is not None or steps) and not await move_to(candidate, steps):
+            breakers.released(name)  # a probe it may have taken was never sent
             return Routed(steps, holder or candidate)
         holder = candidate
         verdict = False
