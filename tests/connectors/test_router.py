@@ -54,8 +54,13 @@ async def run(connectors: list[Scripted], breakers: Breakers) -> tuple[list[Step
     return routed.steps, moves
 
 
+def status_error(code: int) -> httpx.HTTPStatusError:
+    request = httpx.Request("POST", "https://provider.example/collect")
+    return httpx.HTTPStatusError(f"{code}", request=request, response=httpx.Response(code, request=request))
+
+
 @pytest.mark.parametrize("error", [ProviderUnavailable("503"), httpx.ConnectError("refused"),
-                                   httpx.ConnectTimeout("no connection")])  # fmt: skip
+                                   httpx.ConnectTimeout("no connection"), status_error(503)])  # fmt: skip
 async def test_nothing_sent_moves_the_attempt_to_the_next_account(error: Exception) -> None:
     a, b = Scripted("a", error), Scripted("b")
     steps, moves = await run([a, b], Breakers())
@@ -63,7 +68,8 @@ async def test_nothing_sent_moves_the_attempt_to_the_next_account(error: Excepti
     assert moves == ["b"] and (a.calls, b.calls) == (1, 1)
 
 
-@pytest.mark.parametrize("error", [httpx.ReadTimeout("late"), RuntimeError("500 after sending"), TimeoutError()])
+@pytest.mark.parametrize("error", [httpx.ReadTimeout("late"), RuntimeError("500 after sending"), TimeoutError(),
+                                   status_error(500), status_error(502), status_error(504)])  # fmt: skip
 async def test_an_ambiguous_answer_stops_routing(error: Exception) -> None:
     a, b = Scripted("a", error), Scripted("b")
     steps, moves = await run([a, b], Breakers())

@@ -1,11 +1,11 @@
 """Routing one attempt across a merchant's provider accounts: failover, and a circuit breaker per account.
 
 An attempt goes to the first account (in routing order) whose breaker lets it through. When starting there fails
-before anything could have reached the provider (``ProviderUnavailable``, a refused or timed-out connection), the
-attempt moves to the next account. Any other error is ambiguous (the provider may have taken the request, and
-the customer's money with it): routing stops there and the attempt stays pending with that account, for the
-reconciliation job to ask about. Trying another account then could collect twice. Both kinds of failure count
-toward the account's breaker; a start that succeeds closes it.
+before anything could have reached the provider (``ProviderUnavailable``, a refused or timed-out connection, a
+503: see ``nothing_sent``), the attempt moves to the next account. Any other error is ambiguous (the provider
+may have taken the request, and the customer's money with it): routing stops there and the attempt stays
+pending with that account, for the reconciliation job to ask about. Trying another account then could collect
+twice. Both kinds of failure count toward the account's breaker; a start that succeeds closes it.
 
 The breakers live in this process's memory: each server process keeps its own, and a restart closes them all.
 That is enough for their purpose (stop sending customers to an account that keeps failing, and let it back
@@ -28,6 +28,17 @@ log = logging.getLogger("cauri.routing")
 
 #: Errors raised before a byte of the request reached the provider: safe to try elsewhere.
 NOTHING_SENT: tuple[type[BaseException], ...] = (ProviderUnavailable, httpx.ConnectError, httpx.ConnectTimeout)
+
+
+def nothing_sent(exc: BaseException) -> bool:
+    """Whether ``exc`` proves the provider did not take the request: the connector said so
+    (``ProviderUnavailable``), the connection never opened, or the provider answered 503 (it refused to handle
+    it). Any other 5xx or a timeout waiting for the answer may follow a request the provider recorded: only the
+    connector, knowing its provider (an idempotent reference it can look up, say), may turn those into
+    ``ProviderUnavailable``."""
+    if isinstance(exc, NOTHING_SENT):
+        return True
+    return isinstance(exc, httpx.HTTPStatusError) and exc.response.status_code == 503
 
 
 class BreakerState(StrEnum):
@@ -151,16 +162,14 @@ async def route(
         verdict = False
         try:
             started = await candidate.connector.start(request, callback_url(name))
-        except NOTHING_SENT as exc:
-            breakers.failed(name)
-            verdict = True
-            log.warning("provider unavailable; trying the next account",
-                        extra={"attempt_id": request.attempt_id, "connector": name})  # fmt: skip
-            steps.append(_step(candidate, StepResult.UNAVAILABLE, _reason(exc)))
-            continue
         except Exception as exc:
             breakers.failed(name)
             verdict = True
+            if nothing_sent(exc):
+                log.warning("provider unavailable; trying the next account",
+                            extra={"attempt_id": request.attempt_id, "connector": name})  # fmt: skip
+                steps.append(_step(candidate, StepResult.UNAVAILABLE, _reason(exc)))
+                continue
             log.exception("connector start failed; left to reconciliation",
                           extra={"attempt_id": request.attempt_id, "connector": name})  # fmt: skip
             steps.append(_step(candidate, StepResult.AMBIGUOUS, _reason(exc)))
