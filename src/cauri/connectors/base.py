@@ -117,8 +117,9 @@ class RefundOutcome:
 class ProviderUnavailable(Exception):
     """Raised by ``start`` when the provider could not be reached at all (connection refused, DNS failure, an
     explicit "unavailable" before anything was accepted): nothing can have been collected, so routing moves
-    the attempt to the merchant's next account, or it fails and the customer may try again. Any other error leaves the attempt pending, since the provider may
-    have received it: the reconciliation job asks about it later."""
+    the attempt to the merchant's next account, or it fails and the customer may try again. Any other error
+    leaves the attempt pending, since the provider may have received it: the reconciliation job asks about it
+    later."""
 
 
 class CallbackRejected(Exception):
