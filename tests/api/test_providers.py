@@ -128,3 +128,12 @@ async def test_the_routes_need_the_apps_key(client: httpx.AsyncClient) -> None:
     assert (await client.get("/v1/providers")).status_code == 401
     assert (await client.post("/v1/providers", json=BODY)).status_code == 401
     assert (await client.delete("/v1/providers/pa_0000000000000000")).status_code == 401
+
+
+async def test_an_app_has_a_bounded_number_of_accounts(client: httpx.AsyncClient, merchant: MerchantApp) -> None:
+    from cauri.domain.providers import MAX_ACCOUNTS
+
+    for n in range(MAX_ACCOUNTS):
+        assert (await create(client, merchant, label=f"Account {n}")).status_code == 201
+    refused = await create(client, merchant, label="One too many")
+    assert refused.status_code == 422 and f"at most {MAX_ACCOUNTS}" in refused.json()["message"]
