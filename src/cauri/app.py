@@ -18,7 +18,19 @@ from starlette.routing import Route
 from starlette.types import ASGIApp
 
 from cauri import __version__
-from cauri.api import balances, docs, events, health, payments, payouts, rates, refunds, utilities, webhooks
+from cauri.api import (
+    balances,
+    docs,
+    events,
+    health,
+    payments,
+    payouts,
+    providers,
+    rates,
+    refunds,
+    utilities,
+    webhooks,
+)
 from cauri.api.auth import FailureThrottle, KeyCache
 from cauri.api.context import Gateway
 from cauri.api.envelope import EnvelopeResponse
@@ -107,6 +119,7 @@ def create_app(
         *balances.routes,
         *rates.routes,
         *webhooks.routes,
+        *providers.routes,
         *events.routes,
         *utilities.routes,
         *docs.routes,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import sys
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Annotated, Any, TypeVar
@@ -29,6 +30,7 @@ from cauri.domain.text import visible
 from cauri.services import apps as app_service
 from cauri.services import balances as balance_service
 from cauri.services import payouts as payout_service
+from cauri.services import providers as provider_service
 from cauri.services import rates as rate_service
 from cauri.services import webhooks as webhook_service
 from cauri.services.runtime import Runtime, create_runtime
@@ -52,6 +54,12 @@ webhooks_cli = typer.Typer(
 cli.add_typer(webhooks_cli, name="webhooks")
 rates_cli = typer.Typer(help="Exchange rates for payments paid in another currency.", no_args_is_help=True)
 cli.add_typer(rates_cli, name="rates")
+providers_cli = typer.Typer(
+    help="Accounts at real providers, which live payments are routed to (credentials read from standard input "
+    "or CAURI_CREDENTIAL_<FIELD> variables, never from the command line).",
+    no_args_is_help=True,
+)
+cli.add_typer(providers_cli, name="providers")
 # Markup off: names, URLs and messages carry merchants' text, and "[/bold]" in a name must print as it is.
 # What comes from a merchant is also passed through ``visible`` (an escape sequence is shown, not obeyed).
 console = Console(stderr=True, soft_wrap=True, markup=False)
@@ -451,6 +459,159 @@ def rates_list(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.
         table.add_row(escape(r.base), escape(r.quote), escape(str(r.rate)), escape(r.source.value), set_at,
                       "yes" if row.fresh else "no (too old)")  # fmt: skip
     Console().print(table)
+
+
+#: A credential may come from the environment: ``CAURI_CREDENTIAL_SECRET_KEY`` for the field ``secret_key``.
+CREDENTIAL_ENV = "CAURI_CREDENTIAL_"
+
+
+def _read_credentials(fields: tuple[str, ...]) -> dict[str, str]:
+    """The credentials from ``CAURI_CREDENTIAL_<FIELD>`` variables, then from standard input: a JSON object,
+    ``field=value`` lines, or (a provider with one field) the value alone; asked for, unechoed, on a terminal."""
+    found = {
+        name: os.environ[CREDENTIAL_ENV + name.upper()]
+        for name in fields
+        if CREDENTIAL_ENV + name.upper() in os.environ
+    }
+    missing = [name for name in fields if name not in found]
+    if not missing:
+        return found
+    if sys.stdin.isatty():
+        for name in missing:
+            found[name] = typer.prompt(name, hide_input=True)
+        return found
+    text = sys.stdin.read().strip()
+    if text.startswith("{"):
+        try:
+            given = orjson.loads(text)
+        except orjson.JSONDecodeError:
+            given = None
+        if not isinstance(given, dict):
+            _error("standard input is not a JSON object of credentials")
+            raise typer.Exit(1)
+        found.update({k: v for k, v in given.items() if k in missing})
+    elif len(missing) == 1 and not text.startswith(missing[0] + "="):
+        found[missing[0]] = text
+    else:
+        for line in text.splitlines():
+            name, sep, value = line.partition("=")
+            if sep and name.strip() in missing:
+                found[name.strip()] = value.strip()
+    return found
+
+
+@providers_cli.command("add")
+def providers_add(
+    app: Annotated[str, typer.Argument(help="The app's id or name.")],
+    provider: Annotated[str, typer.Argument(help="The provider's code (pawapay, paystack, fedapay…).")],
+    label: Annotated[str, typer.Option(help="Your name for the account.")],
+    sandbox: Annotated[bool, typer.Option("--sandbox", help="Use the provider's own sandbox.")] = False,
+    live: Annotated[bool, typer.Option("--live", help="For the live environment instead of the sandbox.")] = False,
+    methods: Annotated[str | None, typer.Option(help="Comma-separated method codes (default: all it serves).")] = None,
+    priority: Annotated[int | None, typer.Option(help="Routing tries lower priorities first (default 100).")] = None,
+    base_url: Annotated[str | None, typer.Option(help="The provider's API root, when not the documented one.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Connect an account at a provider; live payments are routed to it for its methods."""
+    settings = Settings()
+    specs = provider_service.provider_specs()
+    spec = specs.get(provider)
+    if spec is None:
+        _error(f"unknown provider {provider!r}; installed: {', '.join(sorted(specs)) or 'none'}")
+        raise typer.Exit(1)
+    body: dict[str, Any] = {
+        "provider": provider,
+        "label": label,
+        "credentials": _read_credentials(spec.credential_fields),
+    }
+    if sandbox:
+        body["sandbox"] = True
+    elif live:
+        body["sandbox"] = False
+    if methods is not None:
+        body["methods"] = [code.strip() for code in methods.split(",") if code.strip()]
+    if priority is not None:
+        body["priority"] = priority
+    if base_url is not None:
+        body["base_url"] = base_url
+    try:
+        account = provider_service.check_account(body, _env(live).value)
+    except DomainError as exc:
+        for name, messages in (exc.errors.by_field if exc.errors else {}).items():
+            _error(f"{name}: {' '.join(messages)}")
+        raise typer.Exit(1) from exc
+
+    async def add(runtime: Runtime) -> provider_service.ProviderAccountSummary:
+        found = await app_service.find_app(runtime.uow(), app)
+        return await provider_service.add_account(runtime.uow(), Scope(found.id, _env(live).value), account,
+                                                  settings.secret)  # fmt: skip
+
+    result = _with_store(settings, add)
+    if as_json:
+        print(orjson.dumps(result).decode())
+    else:
+        print(
+            f"{result['id']}  {result['provider']}  {visible(result['label'])}  methods: {', '.join(result['methods'])}"
+        )
+
+
+@providers_cli.command("list")
+def providers_list(
+    app: Annotated[str, typer.Argument(help="The app's id or name.")],
+    live: Annotated[bool, typer.Option("--live", help="The live environment instead of the sandbox.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """The app's provider accounts, in routing order (credentials are never shown)."""
+
+    async def listed(runtime: Runtime) -> list[provider_service.ProviderAccountSummary]:
+        found = await app_service.find_app(runtime.uow(), app)
+        return await provider_service.list_accounts(runtime.uow(), Scope(found.id, _env(live).value))
+
+    rows = _with_store(Settings(), listed)
+    if as_json:
+        print(orjson.dumps(rows).decode())
+        return
+    table = Table("id", "provider", "label", "mode", "priority", "methods")
+    for row in rows:
+        table.add_row(row["id"], row["provider"], Text(visible(row["label"])), "sandbox" if row["sandbox"] else "live",
+                      str(row["priority"]), ", ".join(row["methods"]))  # fmt: skip
+    Console(markup=False).print(table)
+
+
+@providers_cli.command("remove")
+def providers_remove(
+    app: Annotated[str, typer.Argument(help="The app's id or name.")],
+    account_id: Annotated[str, typer.Argument(help="The account's id (pa_…).")],
+    live: Annotated[bool, typer.Option("--live", help="The live environment instead of the sandbox.")] = False,
+) -> None:
+    """Stop routing payments to an account (its pending attempts still settle)."""
+
+    async def removed(runtime: Runtime) -> None:
+        found = await app_service.find_app(runtime.uow(), app)
+        await provider_service.remove_account(runtime.uow(), Scope(found.id, _env(live).value), account_id)
+
+    _with_store(Settings(), removed)
+    console.print(f"removed {account_id}")
+
+
+@cli.command()
+def doctor(app: Annotated[str, typer.Argument(help="The app's id or name.")]) -> None:
+    """Ask each of the app's provider accounts' providers whether they take its credentials; exits 1 unless all do."""
+
+    async def checked(runtime: Runtime) -> list[provider_service.AccountCheck]:
+        found = await app_service.find_app(runtime.uow(), app)
+        return await provider_service.check_accounts(runtime.uow(), runtime.connectors, found.id)
+
+    checks = _with_store(Settings(), checked)
+    if not checks:
+        print("no provider accounts: live payments offer no method")
+    for check in checks:
+        account = check.account
+        mark = "ok" if check.reachable else "FAIL"
+        print(f"{mark:<4} {account['environment']:<7} {account['provider']:<10} {account['id']}  "
+              f"{visible(account['label'])}: {visible(check.detail)}")  # fmt: skip
+    if any(not check.reachable for check in checks):
+        raise typer.Exit(1)
 
 
 @cli.command()

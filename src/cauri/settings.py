@@ -74,6 +74,10 @@ class Settings(BaseSettings):
     #: A sandbox app's credit, per currency: how far below zero its available balance may go, so that payouts
     #: and refunds can be tried before anything is collected (live, nothing beyond what is available).
     sandbox_balance: int = Field(default=DEFAULT_SANDBOX_CREDIT, ge=0)
+    #: A provider account whose attempts failed this many times in a row is skipped by routing (its circuit
+    #: opens) for ``breaker_cooldown_seconds``; then one attempt probes it. Kept per server process.
+    breaker_failures: int = Field(default=3, ge=1)
+    breaker_cooldown_seconds: float = Field(default=30.0, ge=0)
     #: Attempts still pending after this long are asked about (reconciliation), and expiry is checked, this often.
     reconcile_every_seconds: float = Field(default=30.0, gt=0)
     reconcile_after_seconds: float = Field(default=120.0, ge=0)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
@@ -22,9 +22,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.routing import Mount, Route
 
 from cauri.app import create_app
+from cauri.connectors.providers import PROVIDERS
 from cauri.settings import Settings
 from cauri.store.tables import metadata
 from tests.conftest import MerchantApp, payment_body
+from tests.providers_stub import StubConnector
 
 CONTROL = ["\x00", "a\x00b", "\x1b[2J", "x\r\nX-Injected: 1", "\x7f", "\x85", "\u2028"]
 SCRIPT = "<script>alert(1)</script>"
@@ -67,6 +69,8 @@ PAYOUT_BODY = {
     "customer": {"email": "a@example.com", "first_name": "Awa", "last_name": "Dossou"},
     "recipient": {"msisdn": "4149518161"}, "metadata": {"order_id": "1"},
 }  # fmt: skip
+PROVIDER_BODY = {"provider": "stub", "label": "Main", "credentials": {"api_key": "k" * 24}, "methods": ["mtn_bj"],
+                 "base_url": "https://provider.example/api"}  # fmt: skip
 LIST_QUERY = ("status", "created_from", "created_to", "customer_email", "limit", "cursor", "metadata[order_id]",
               "metadata[<key>]")  # fmt: skip
 API = Probe("api", authenticated=True)
@@ -94,6 +98,11 @@ PROBES: dict[tuple[str, str], Probe] = {
                                     fields=("url", "secret", "events.0"), authenticated=True),
     ("GET", "/v1/webhooks"): API,
     ("DELETE", "/v1/webhooks/{endpoint_id}"): API,
+    ("POST", "/v1/providers"): Probe("api", json=PROVIDER_BODY, authenticated=True,
+                                     fields=("provider", "label", "credentials.api_key", "methods.0", "base_url")),
+    ("GET", "/v1/providers"): API,
+    ("DELETE", "/v1/providers/{account_id}"): Probe("api", authenticated=True,
+                                                    extra={"account_id": "pa_0000000000000000"}),
     ("GET", "/v1/events"): Probe("api", query=("limit", "before"), authenticated=True),
     ("POST", "/v1/events/{event_id}/resend"): API,
     ("GET", "/v1/deliveries/{delivery_id}"): API,
@@ -135,6 +144,14 @@ def served_routes(settings: Settings) -> set[tuple[str, str]]:
 
 def test_every_route_is_probed(settings: Settings) -> None:
     assert served_routes(settings) == set(PROBES)
+
+
+@pytest.fixture(autouse=True)
+def stub_provider() -> Iterator[None]:
+    """A provider connector installed, so that a valid account body reaches past the provider check."""
+    PROVIDERS["stub"] = StubConnector
+    yield
+    PROVIDERS.pop("stub", None)
 
 
 @pytest.fixture

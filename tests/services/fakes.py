@@ -80,6 +80,13 @@ class FakeAttempts:
     async def record_started(self, attempt_id: str, reference: str, next_action: dict[str, Any]) -> None:
         self.uow.staged.append(("attempt", attempt_id, {"provider_reference": reference, "next_action": next_action}))
 
+    async def record_routing(self, attempt_id: str, steps: list[Any], connector: str | None = None) -> bool:
+        changes: dict[str, Any] = {"routing": steps}
+        if connector is not None:
+            changes["connector"] = connector
+        self.uow.staged.append(("attempt", attempt_id, changes))
+        return True
+
     async def finish(
         self, attempt_id: str, connector: str, status: AttemptStatus, code: str | None, message: str | None
     ) -> tuple[str, str] | None:
@@ -153,6 +160,13 @@ class FakeRates:
         return [self.rows[key] for key in sorted(self.rows)]
 
 
+class FakeProviders:
+    """No provider accounts: the sandbox serves every attempt."""
+
+    async def enabled(self, app_id: str, environment: str | None = None) -> list[Any]:
+        return []
+
+
 class FakeApps:
     def __init__(self) -> None:
         self.apps: dict[str, App] = {}
@@ -172,6 +186,7 @@ class FakeUnitOfWork:
         self.payouts = FakePayouts(self)
         self.apps = FakeApps()
         self.rates = FakeRates(self)
+        self.providers = FakeProviders()
         self.staged: list[tuple[str, str, dict[str, Any]]] = []
         self.pending_events: list[tuple[str, str]] = []
         self.events: list[tuple[str, str]] = []

@@ -18,7 +18,7 @@ from typing_extensions import TypedDict  # pydantic needs this TypedDict before 
 
 from cauri import __version__
 from cauri.api.listing import EMAIL_MAX
-from cauri.domain import ledger, payout_representation, rates, representation
+from cauri.domain import ledger, payout_representation, providers, rates, representation
 from cauri.domain.methods import CATALOGUE
 from cauri.domain.money import MAX_AMOUNT
 from cauri.domain.payment_request import (
@@ -174,6 +174,26 @@ class WebhookEndpointRequest(TypedDict):
     ``whsec_`` must continue with the standard base64 of a 24 to 64 byte key (Standard Webhooks)."""
 
 
+@with_config(_DOCUMENTED)
+class ProviderAccountRequest(TypedDict):
+    """Our extension: an account of the app at a real provider, for the key's environment."""
+
+    provider: Annotated[str, Field(max_length=32, pattern=NO_CONTROL, examples=["pawapay"])]
+    """The provider's code: one of the connectors installed (``cauri providers add --help`` lists them)."""
+    label: Annotated[str, Field(min_length=1, max_length=providers.MAX_LABEL, pattern=NO_CONTROL)]
+    """Your name for the account, unique among the app's accounts of the environment."""
+    credentials: dict[str, Annotated[str, Field(min_length=1, max_length=providers.MAX_CREDENTIAL, pattern=NO_CONTROL)]]
+    """Exactly the provider's credential fields. Stored sealed, never returned."""
+    sandbox: NotRequired[bool]
+    """Use the provider's own sandbox; required (and the default) with a sandbox key."""
+    methods: NotRequired[Annotated[list[str], Field(min_length=1)]]
+    """The payment methods to route to this account, among the provider's; absent: all of them."""
+    priority: NotRequired[Annotated[int, Field(ge=0, le=providers.MAX_PRIORITY)]]
+    """Routing tries the accounts serving a method by priority, lower first (default 100)."""
+    base_url: NotRequired[Annotated[str, Field(max_length=2048, pattern=HTTP_URL)] | None]
+    """The provider's API root when not the documented one: https, or http to this machine only."""
+
+
 # The error envelopes (``cauri.api.envelope``): success false, no data.
 
 
@@ -206,6 +226,7 @@ ANSWERS = (
     representation.PaymentMethod,
     representation.PayoutMethod,
     representation.WebhookEndpoint,
+    providers.ProviderAccountSummary,
     representation.Event,
     representation.Resent,
     representation.Delivery,
@@ -216,7 +237,7 @@ ANSWERS = (
     Error,
     ValidationError,
 )
-REQUESTS = (InitializeRequest, PayoutInitializeRequest, RefundRequest, WebhookEndpointRequest)
+REQUESTS = (InitializeRequest, PayoutInitializeRequest, RefundRequest, WebhookEndpointRequest, ProviderAccountRequest)
 REF = "#/components/schemas/{model}"
 
 
@@ -332,6 +353,15 @@ Cauri speaks Moneroo's v1 API: point a Moneroo client at this server's `/v1` and
 * **Money**: amounts are integers in the currency's main unit.
 * The methods lists (`/utils/...`) are public and outside `/v1`, as on Moneroo.
 """
+
+
+PROVIDERS_DESCRIPTION = (
+    "Live payments are collected through the app's accounts at real providers: for each method, the enabled "
+    "accounts serving it are tried by priority. When a provider cannot be reached before anything was sent, the "
+    "attempt moves to the next account; an account that keeps failing is skipped for a while (circuit breaker). "
+    "The payment's `capture.gateway` names the account that served it. Sandbox payments use the sandbox, unless "
+    "an account of the sandbox environment (in its provider's sandbox) serves the method."
+)
 
 
 def _payout_paths(secured: list[dict[str, list[str]]]) -> dict[str, Any]:
@@ -638,6 +668,45 @@ def openapi_document(public_url: str) -> dict[str, Any]:
                         **_errors("401", "403", "429", "503"),
                     },
                 },
+            },
+            "/v1/providers": {
+                "post": {
+                    "operationId": "createProviderAccount",
+                    "summary": "Connect an account at a real provider (our extension; credentials are never returned)",
+                    "description": PROVIDERS_DESCRIPTION,
+                    "security": secured,
+                    "requestBody": {
+                        "required": True,
+                        "content": {"application/json": {"schema": _ref("ProviderAccountRequest")}},
+                    },
+                    "responses": {
+                        "201": _answer("Created.", _envelope(_ref("ProviderAccountSummary"))),
+                        **_errors("400", "401", "403", "408", "413", "422", "429", "503"),
+                    },
+                },
+                "get": {
+                    "operationId": "listProviderAccounts",
+                    "summary": "The app's provider accounts for the key's environment, in routing order",
+                    "security": secured,
+                    "responses": {
+                        "200": _answer("The accounts.", _envelope(_list("ProviderAccountSummary"))),
+                        **_errors("401", "403", "429", "503"),
+                    },
+                },
+            },
+            "/v1/providers/{account_id}": {
+                "delete": {
+                    "operationId": "deleteProviderAccount",
+                    "summary": "Stop routing payments to an account",
+                    "security": secured,
+                    "parameters": [
+                        {"name": "account_id", "in": "path", "required": True, "schema": {"type": "string"}}
+                    ],
+                    "responses": {
+                        "200": _answer("Deleted.", _envelope({"type": "null"})),
+                        **_errors("401", "403", "404", "429", "503"),
+                    },
+                }
             },
             "/v1/webhooks/{endpoint_id}": {
                 "delete": {

@@ -1,6 +1,6 @@
 """The connector interface: what a payment provider's adapter does, and nothing else.
 
-A real provider is one new module with a ``Connector`` subclass, registered in ``registry.py``. The gateway
+A real provider is one new module with a ``ProviderConnector`` subclass, listed in ``providers.py``. The gateway
 owns every state change: a connector reports outcomes, and the one state machine applies them (at most one
 success per payment, whatever the connector or the order in which its notifications arrive).
 
@@ -118,9 +118,10 @@ class RefundOutcome:
 
 class ProviderUnavailable(Exception):
     """Raised by ``start`` when the provider could not be reached at all (connection refused, DNS failure, an
-    explicit "unavailable" before anything was accepted): nothing can have been collected, so the attempt
-    fails and the customer may try again. Any other error leaves the attempt pending, since the provider may
-    have received it: the reconciliation job asks about it later."""
+    explicit "unavailable" before anything was accepted): nothing can have been collected, so routing moves
+    the attempt to the merchant's next account, or it fails and the customer may try again. Any other error
+    leaves the attempt pending, since the provider may have received it: the reconciliation job asks about it
+    later."""
 
 
 class CallbackRejected(Exception):

@@ -1,35 +1,96 @@
-"""Which connector serves which method. The sandbox serves every method of sandbox payments; live
-payments need a real connector registered here (none ships yet, so live payments offer no method)."""
+"""Which connector answers to which name. The sandbox serves every method of sandbox payments; real providers
+are merchants' accounts (``ProviderAccount``), whose connectors are built from the stored account on first use
+and kept, rebuilt when the account changes. Routing (``router.py``) chooses among them for each attempt."""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
-from cauri.connectors.base import Connector
+import httpx
+
+from cauri.connectors.base import Connector, ProviderAccount, ProviderConnector
+from cauri.connectors.providers import PROVIDERS
+from cauri.connectors.router import Breakers
 from cauri.connectors.sandbox import SandboxConnector
-from cauri.domain.methods import PaymentMethod, PayoutMethod
+from cauri.domain.methods import PayoutMethod
+
+#: The shape of an account id (``pa_`` and 16 base36 characters): nothing else is looked up in the database.
+ACCOUNT_ID = re.compile(r"pa_[0-9a-z]{16}")
+#: Outbound calls to providers: a connection that does not open in 5 s, or an answer not there in 20 s, fails.
+PROVIDER_TIMEOUT = httpx.Timeout(20.0, connect=5.0)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredAccount:
+    """An account as the store hands it over: opened only when its connector must be (re)built."""
+
+    id: str
+    #: Changes whenever the account does (its ``updated_at``): a connector built from an older one is rebuilt.
+    version: Any
+    open: Callable[[], ProviderAccount]
+    provider: str
+
+
+#: Finds an account by id (the runtime's database lookup); None when there is none.
+AccountLoader = Callable[[str], Awaitable[StoredAccount | None]]
 
 
 @dataclass
 class ConnectorRegistry:
     sandbox: SandboxConnector
-    #: Live connectors by method code. A real provider module registers itself here.
-    live: dict[str, Connector] = field(default_factory=dict)
     #: Live connectors that pay out, by payout method code (none ships yet: live payouts are refused).
     live_payouts: dict[str, Connector] = field(default_factory=dict)
-
-    def for_method(self, method: PaymentMethod, environment: str) -> Connector | None:
-        if environment == "sandbox":
-            return self.sandbox
-        return self.live.get(method.code)
+    breakers: Breakers = field(default_factory=Breakers)
+    #: How ``by_name`` finds an account it has not built yet (set by the runtime; None: only the sandbox).
+    accounts: AccountLoader | None = None
+    #: How a stored account's row becomes a ``StoredAccount`` (set by the runtime, which holds the sealing key).
+    stored_account: Callable[[Any], StoredAccount] = field(default=lambda row: _no_store(row))
+    _built: dict[str, tuple[Any, ProviderConnector]] = field(default_factory=dict)
+    _http: httpx.AsyncClient | None = None
 
     def for_payout(self, method: PayoutMethod, environment: str) -> Connector | None:
         if environment == "sandbox":
             return self.sandbox
         return self.live_payouts.get(method.code)
 
-    def by_name(self, name: str) -> Connector | None:
+    async def by_name(self, name: str) -> Connector | None:
+        """The connector a name designates: the sandbox, a payout connector, or a provider account (whose
+        notifications arrive at ``/connectors/{account id}/callback``)."""
         if name == self.sandbox.name:
             return self.sandbox
-        known = [*self.live.values(), *self.live_payouts.values()]
-        return next((c for c in known if c.name == name), None)
+        known = next((c for c in self.live_payouts.values() if c.name == name), None)
+        if known is not None or self.accounts is None or not ACCOUNT_ID.fullmatch(name):
+            return known
+        stored = await self.accounts(name)
+        return None if stored is None else self.connector_for(stored)
+
+    def connector_for(self, stored: StoredAccount) -> ProviderConnector | None:
+        """The account's connector, built once per version of the account; None when its provider's connector
+        is not installed."""
+        kind = PROVIDERS.get(stored.provider)
+        if kind is None:
+            return None
+        cached = self._built.get(stored.id)
+        if cached is not None and cached[0] == stored.version and type(cached[1]) is kind:
+            return cached[1]
+        connector = kind(stored.open(), self.http())
+        self._built[stored.id] = (stored.version, connector)
+        return connector
+
+    def http(self) -> httpx.AsyncClient:
+        """One client for every provider call (its pool shared, its timeouts set), made on first use."""
+        if self._http is None:
+            self._http = httpx.AsyncClient(timeout=PROVIDER_TIMEOUT, follow_redirects=False)
+        return self._http
+
+    async def close(self) -> None:
+        if self._http is not None:
+            await self._http.aclose()
+            self._http = None
+
+
+def _no_store(row: Any) -> StoredAccount:
+    raise RuntimeError("this registry reads no stored accounts")

@@ -22,6 +22,7 @@ from cauri.domain.attempts import AttemptStatus
 from cauri.domain.countries import country_name
 from cauri.domain.methods import CATALOGUE, format_amount
 from cauri.domain.payments import Environment, PaymentStatus
+from cauri.domain.providers import provider_name
 from cauri.domain.refunds import RefundStatus, refundable_left
 from cauri.domain.webhooks import WEBHOOK_EVENTS
 
@@ -94,9 +95,13 @@ class CaptureGateway(TypedDict):
     """The connector that carried the attempt, and the provider's view of it."""
 
     id: str
+    """``sandbox``, or the id of the merchant's provider account that served the attempt."""
     name: str
+    """The provider's name (``Cauri Sandbox``, ``pawaPay``, ``Paystack``…)."""
     short_code: str
+    """The provider's code (``sandbox``, ``pawapay``, ``paystack``…)."""
     account_name: str | None
+    """The label of the merchant's account at the provider."""
     transaction_id: str | None
     """The provider's reference, once it has one."""
     transaction_status: AttemptStatus
@@ -389,6 +394,7 @@ def capture_object(attempt: Mapping[Any, Any], payment: Mapping[Any, Any], iso: 
     method = CATALOGUE.resolve_payment_method(attempt["method"])
     assert currency is not None
     action = attempt["next_action"] or {}
+    gateway_name, short_code, account_name = _gateway(attempt)
     return {
         "identifier": attempt["id"],
         "phone_number": attempt["phone"],
@@ -406,9 +412,9 @@ def capture_object(attempt: Mapping[Any, Any], payment: Mapping[Any, Any], iso: 
         },
         "gateway": {
             "id": attempt["connector"],
-            "name": "Cauri Sandbox" if attempt["connector"] == "sandbox" else attempt["connector"],
-            "short_code": attempt["connector"],
-            "account_name": None,
+            "name": gateway_name,
+            "short_code": short_code,
+            "account_name": account_name,
             "transaction_id": attempt["provider_reference"],
             "transaction_status": attempt["status"],
             "transaction_failure_message": attempt["failure_message"],
@@ -422,6 +428,19 @@ def capture_object(attempt: Mapping[Any, Any], payment: Mapping[Any, Any], iso: 
         "created_at": _stamp(iso, attempt["created_at"]),
         "completed_at": iso(attempt["completed_at"]),
     }
+
+
+def _gateway(attempt: Mapping[Any, Any]) -> tuple[str, str, str | None]:
+    """Who carried the attempt: the sandbox, or the provider account routing gave it to (its provider's name,
+    code, and the account's label, as the attempt's routing record has them)."""
+    connector = attempt["connector"]
+    if connector == "sandbox":
+        return "Cauri Sandbox", "sandbox", None
+    steps = attempt.get("routing") or ()
+    step = next((s for s in reversed(steps) if isinstance(s, dict) and s.get("account") == connector), None)
+    if step is None or not step.get("provider"):
+        return connector, connector, None
+    return provider_name(step["provider"]), step["provider"], step.get("label")
 
 
 def payment_object(

@@ -19,9 +19,9 @@ from cauri.connectors.base import (
     CallbackRejected,
     Connector,
     Outcome,
-    ProviderUnavailable,
 )
 from cauri.connectors.registry import ConnectorRegistry
+from cauri.connectors.router import Candidate, Step, route
 from cauri.domain import payer
 from cauri.domain.apps import App, Scope
 from cauri.domain.attempts import MAX_ATTEMPTS_PER_PAYMENT, AttemptRefused, AttemptStatus
@@ -30,8 +30,9 @@ from cauri.domain.clock import as_utc, utcnow
 from cauri.domain.errors import NotFound
 from cauri.domain.messages import N_
 from cauri.domain.methods import PHONE_KINDS, MethodKind, PaymentMethod
-from cauri.domain.payments import FINAL_STATUSES, PaymentStatus, TransitionRefused, new_id
+from cauri.domain.payments import FINAL_STATUSES, Environment, PaymentStatus, TransitionRefused, new_id
 from cauri.domain.text import has_control_characters
+from cauri.services import providers
 from cauri.services.runtime import UnitOfWork
 
 __all__ = ["CallbackRejected"]
@@ -49,6 +50,9 @@ class CheckoutState:
     payment: Row[Any]
     app: App
     attempt: Row[Any] | None
+    #: Live payments: the methods the app's provider accounts serve (None for sandbox payments, which the
+    #: sandbox connector serves whatever the accounts).
+    served: frozenset[str] | None = None
 
     @property
     def is_final(self) -> bool:
@@ -73,6 +77,9 @@ async def load_checkout(uow: UnitOfWork, payment_id: str) -> CheckoutState | Non
             return None
         app = await uow.apps.get(payment.app_id)
         attempt = await uow.attempts.latest(payment_id)
+    served = None
+    if payment.environment == Environment.LIVE.value and payment.status not in _FINAL:
+        served = await providers.served(uow, Scope(payment.app_id, payment.environment))
     deadline = as_utc(payment.initiated_at) + timedelta(minutes=app.expiry_minutes)
     if payment.status not in _FINAL and deadline <= utcnow():
         try:
@@ -80,13 +87,16 @@ async def load_checkout(uow: UnitOfWork, payment_id: str) -> CheckoutState | Non
         except TransitionRefused:
             pass  # finished meanwhile
         return await load_checkout(uow, payment_id)
-    return CheckoutState(payment, app, attempt)
+    return CheckoutState(payment, app, attempt, served)
 
 
 def payment_methods(state: CheckoutState, connectors: ConnectorRegistry) -> list[PaymentMethod]:
-    """The methods this payment may be paid with: its filters, the app's, and a connector to serve each."""
+    """The methods this payment may be paid with: its filters, the app's, and a connector to serve each (the
+    sandbox's for sandbox payments; an enabled provider account's for live ones)."""
     offered = offered_methods(state.payment._mapping, state.app.enabled_methods)
-    return [m for m in offered if connectors.for_method(m, state.payment.environment) is not None]
+    if state.payment.environment == Environment.SANDBOX.value:
+        return offered
+    return [m for m in offered if m.code in (state.served or ())]
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,12 +185,14 @@ async def start_attempt(
     payer_info: Payer,
     callback_url: Callable[[str], str],
 ) -> ActionKind | None:
-    """Record the attempt (the payment becomes pending), then ask its connector to collect; returns what the
-    page shows next, or None when the provider could not be reached (the attempt then failed). Refused
+    """Record the attempt (the payment becomes pending), then route it: the first account serving the method
+    that takes it collects (``connectors.router``); returns what the page shows next, or None when no provider
+    could be reached (the attempt then failed) or one answered ambiguously (left to reconciliation). Refused
     (``AttemptRefused``) when the payment is final, an attempt is under way, or past the attempts allowed."""
     payment = state.payment
-    connector = connectors.for_method(checked.method, payment.environment)
-    if connector is None:
+    scope = Scope(payment.app_id, payment.environment)
+    candidates = await providers.candidates(uow, connectors, scope, checked.method.code)
+    if not candidates:
         raise AttemptFormInvalid({"method": N_("Choose a payment method.")})
     now = utcnow()
     attempt_id = new_id("att_")
@@ -199,7 +211,7 @@ async def start_attempt(
                 "id": attempt_id,
                 "payment_id": payment.id,
                 "method": checked.method.code,
-                "connector": connector.name,
+                "connector": candidates[0].connector.name,
                 "status": AttemptStatus.PENDING.value,
                 "phone": checked.phone,
                 "card_last4": checked.card_number[-4:] if checked.card_number else None,
@@ -211,30 +223,35 @@ async def start_attempt(
             }
         )
         if locked.status == PaymentStatus.INITIATED.value:
-            await uow.payments.move(payment.id, Scope(locked.app_id, locked.environment), PaymentStatus.PENDING)
+            await uow.payments.move(payment.id, scope, PaymentStatus.PENDING)
         await uow.commit()
     request = AttemptRequest(
         attempt_id, payment.id, checked.method, payment.amount, payment.currency, checked.phone,
         checked.card_number, checked.card_expiry,
     )  # fmt: skip
-    try:
-        started = await connector.start(request, callback_url(connector.name))
-    except ProviderUnavailable:
-        # Nothing was sent: the attempt fails and the customer may try again, now or with another method.
-        log.warning("provider unavailable", extra={"attempt_id": attempt_id, "connector": connector.name})
-        outcome = Outcome(attempt_id, AttemptStatus.FAILED, "provider_unavailable", PROVIDER_UNREACHABLE)
-        await apply_outcome(uow, connector.name, outcome)
-        return None
-    except Exception:
-        # The provider may have accepted it (a timeout after sending, say): the attempt stays pending and the
-        # reconciliation job asks the provider; failing it here could drop a payment the customer made.
-        log.exception("connector start failed; left to reconciliation", extra={"attempt_id": attempt_id})
-        return None
+
+    async def move_to(candidate: Candidate, steps: list[Step]) -> bool:
+        async with uow:
+            moved = await uow.attempts.record_routing(attempt_id, steps, candidate.connector.name)
+            await uow.commit()
+        return moved
+
+    routed = await route(candidates, request, callback_url, connectors.breakers, move_to)
     async with uow:
-        action = {"kind": started.action.kind.value, "data": dict(started.action.data)}
-        await uow.attempts.record_started(attempt_id, started.reference, action)
+        await uow.attempts.record_routing(attempt_id, routed.steps)
+        if routed.started is not None:
+            action = {"kind": routed.started.action.kind.value, "data": dict(routed.started.action.data)}
+            await uow.attempts.record_started(attempt_id, routed.started.reference, action)
         await uow.commit()
-    return started.action.kind
+    if routed.started is not None:
+        return routed.started.action.kind
+    if not routed.ambiguous:
+        # Nothing was sent anywhere: the attempt fails and the customer may try again, now or with another method.
+        outcome = Outcome(attempt_id, AttemptStatus.FAILED, "provider_unavailable", PROVIDER_UNREACHABLE)
+        await apply_outcome(uow, routed.holder.connector.name, outcome)
+    # Ambiguous: the provider may have accepted it (a timeout after sending, say): the attempt stays pending and
+    # the reconciliation job asks the provider; failing it here could drop a payment the customer made.
+    return None
 
 
 async def confirm_authentication(
@@ -244,7 +261,7 @@ async def confirm_authentication(
     attempt = state.attempt
     if attempt is None or attempt.status != AttemptStatus.PENDING.value:
         return
-    connector = connectors.by_name(attempt.connector)
+    connector = await connectors.by_name(attempt.connector)
     if connector is not None:
         await connector.confirm_authentication(attempt._mapping, approved, callback_url(connector.name))
 
@@ -283,7 +300,7 @@ async def handle_callback(
 ) -> bool:
     """A provider's notification: authenticated by its connector (``CallbackRejected`` otherwise), applied
     once. ``NotFound`` for an unknown connector."""
-    connector: Connector | None = connectors.by_name(name)
+    connector: Connector | None = await connectors.by_name(name)
     if connector is None:
         raise NotFound("Unknown connector.")
     outcome = connector.parse_callback(body, headers)
@@ -344,7 +361,7 @@ async def reconcile(
         await uow.commit()
     applied = 0
     for attempt in claimed:
-        connector = connectors.by_name(attempt.connector)
+        connector = await connectors.by_name(attempt.connector)
         if connector is None:
             continue
         try:

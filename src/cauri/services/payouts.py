@@ -88,7 +88,7 @@ async def send_payout(uow: UnitOfWork, connectors: ConnectorRegistry, payout_id:
         await uow.commit()
     if row is None:
         return False
-    connector = connectors.by_name(row.connector)
+    connector = await connectors.by_name(row.connector)
     method = CATALOGUE.payout_methods.get(row.method)
     if connector is None or method is None:
         log.error("payout without a connector; left to reconciliation", extra={"payout_id": payout_id})
@@ -134,7 +134,7 @@ async def handle_payout_callback(
 ) -> bool:
     """A provider's payout notification: authenticated by its connector (``CallbackRejected`` otherwise),
     applied once. ``NotFound`` for a connector unknown or that does not pay out."""
-    connector = connectors.by_name(name)
+    connector = await connectors.by_name(name)
     if connector is None:
         raise NotFound("Unknown connector.")
     try:
@@ -167,7 +167,7 @@ async def reconcile_payouts(
         if row.status == PayoutStatus.INITIATED:
             changed += await send_payout(uow, connectors, row.id, callback_base)
             continue
-        connector = connectors.by_name(row.connector)
+        connector = await connectors.by_name(row.connector)
         if connector is None:
             continue
         try:

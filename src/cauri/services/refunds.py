@@ -96,7 +96,7 @@ async def send_refund(uow: UnitOfWork, connectors: ConnectorRegistry, refund_id:
         await uow.commit()
     if row is None:
         return False
-    connector = connectors.by_name(row.connector)
+    connector = await connectors.by_name(row.connector)
     if connector is None or payment is None or attempt is None:
         log.error("refund without its connector; left to reconciliation", extra={"refund_id": refund_id})
         return True
@@ -147,7 +147,7 @@ async def handle_refund_callback(
 ) -> bool:
     """A provider's refund notification: authenticated by its connector (``CallbackRejected`` otherwise),
     applied once. ``NotFound`` for a connector unknown or that does not refund."""
-    connector = connectors.by_name(name)
+    connector = await connectors.by_name(name)
     if connector is None:
         raise NotFound("Unknown connector.")
     try:
@@ -181,7 +181,7 @@ async def reconcile_refunds(
         if row.status == RefundStatus.INITIATED:
             changed += await send_refund(uow, connectors, row.id, callback_base)
             continue
-        connector = connectors.by_name(row.connector)
+        connector = await connectors.by_name(row.connector)
         payment = payments.get(row.payment_id)
         if connector is None or payment is None:
             continue

@@ -64,6 +64,14 @@ class AttemptRepository:
             .values(provider_reference=reference, next_action=next_action, updated_at=utcnow())
         )
 
+    async def record_routing(self, attempt_id: str, steps: list[Any], connector: str | None = None) -> bool:
+        """Record how the attempt was routed; with ``connector``, move the attempt to it (only while pending, so
+        that it is still the one a notification may end). False when the attempt is no longer pending."""
+        query = update(attempts).where(attempts.c.id == attempt_id).values(routing=steps, updated_at=utcnow())
+        if connector is not None:
+            query = query.where(attempts.c.status == AttemptStatus.PENDING.value).values(connector=connector)
+        return bool((await self.conn.execute(query)).rowcount)
+
     async def finish(
         self,
         attempt_id: str,

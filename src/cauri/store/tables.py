@@ -147,6 +147,8 @@ attempts = Table(
     Column("completed_at", UTCDateTime, nullable=True),
     # The reconciliation job's claim: no two workers ask the provider about one attempt at once.
     Column("locked_until", UTCDateTime, nullable=True),
+    # How routing chose the connector: each provider account tried or skipped, and why (null: none recorded).
+    Column("routing", JSON, nullable=True),
     Index(None, "status", "created_at"),
 )
 
@@ -316,4 +318,26 @@ rates = Table(
     Column("source", String(8), primary_key=True),  # operator, feed
     Column("rate", String(32), nullable=False),  # units of quote per unit of base
     Column("set_at", UTCDateTime, nullable=False),
+)
+
+# Merchants' accounts at real providers, per app and environment. An account removed keeps its row (disabled):
+# its attempts, refunds and late notifications still name it.
+provider_accounts = Table(
+    "provider_accounts",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("app_id", String(26), ForeignKey("apps.id"), nullable=False),
+    Column("environment", String(8), nullable=False),
+    Column("provider", String(32), nullable=False),
+    Column("label", String(100), nullable=False),
+    # The credentials as JSON, sealed with a key derived from CAURI_SECRET_KEY and bound to the account's id.
+    Column("credentials_encrypted", LargeBinary, nullable=False),
+    Column("sandbox", Boolean, nullable=False),  # the provider's own sandbox
+    Column("base_url", Text, nullable=True),
+    Column("methods", JSON, nullable=False),  # the payment method codes routed to it
+    Column("priority", Integer, nullable=False),  # routing tries lower first
+    Column("is_enabled", Boolean, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Index(None, "app_id", "environment"),
 )

@@ -32,6 +32,7 @@ from cauri.store.monitoring import MonitoringRepository
 from cauri.store.outbox import insert_event, insert_payout_event
 from cauri.store.payments import PaymentRepository
 from cauri.store.payouts import PayoutRepository, payout_views
+from cauri.store.providers import ProviderRepository
 from cauri.store.rates import RateRepository
 from cauri.store.refunds import RefundRepository
 from cauri.store.views import payment_views
@@ -50,6 +51,7 @@ class SqlUnitOfWork:
     refunds: RefundRepository
     ledger: Ledger
     rates: RateRepository
+    providers: ProviderRepository
 
     def __init__(
         self,
@@ -82,6 +84,7 @@ class SqlUnitOfWork:
         self.idempotency = IdempotencyRepository(conn)
         self.monitoring = MonitoringRepository(conn)
         self.rates = RateRepository(conn)
+        self.providers = ProviderRepository(conn)
 
     async def __aenter__(self) -> Self:
         if self._conn is not None:
