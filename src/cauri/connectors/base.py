@@ -78,6 +78,12 @@ class Outcome:
     status: AttemptStatus  # PENDING: nothing final yet
     failure_code: str | None = None
     failure_message: str | None = None
+    #: What the provider says it collected, in Cauri's units (the currency's main unit), when it says so: a
+    #: success whose amount or currency differs from the payment's is not applied as a success (the gateway
+    #: fails the attempt, ``amount_mismatch``, and logs it for an operator). A connector that reads an amount it
+    #: cannot express exactly in Cauri's units reports the attempt failed with that code itself.
+    amount: int | None = None
+    currency: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -417,7 +417,14 @@ def _transaction_outcome(entity: Mapping[str, Any]) -> Outcome:
         return Outcome("", AttemptStatus.PENDING)
     status = str(entity.get("status") or "")
     if status in PAID:
-        return Outcome(attempt_id, AttemptStatus.SUCCESS)
+        # What FedaPay collected, for the gateway to compare with the payment: amounts in XOF, FedaPay's one
+        # currency, are whole francs; anything else cannot be the payment's.
+        amount, currency = entity.get("amount"), entity.get("currency")
+        iso = currency.get("iso") if isinstance(currency, dict) else None
+        if amount is not None and (not isinstance(amount, int) or isinstance(amount, bool)):
+            return Outcome(attempt_id, AttemptStatus.FAILED, "amount_mismatch", N_("A payment attempt failed."))
+        return Outcome(attempt_id, AttemptStatus.SUCCESS, amount=amount,
+                       currency=iso if isinstance(iso, str) else None)  # fmt: skip
     if status in UNPAID:
         return Outcome(attempt_id, AttemptStatus.FAILED, status, UNPAID[status])
     return Outcome(attempt_id, AttemptStatus.PENDING)

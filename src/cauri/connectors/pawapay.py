@@ -37,6 +37,7 @@ import logging
 import re
 import time
 from collections.abc import Mapping
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import httpx
@@ -63,6 +64,7 @@ from cauri.connectors.base import (
     Started,
 )
 from cauri.domain.attempts import AttemptStatus
+from cauri.domain.messages import N_
 from cauri.domain.methods import CATALOGUE
 from cauri.domain.payouts import PayoutStatus
 from cauri.domain.refunds import RefundStatus
@@ -270,8 +272,7 @@ class PawapayConnector(ProviderConnector):
     def parse_callback(self, body: bytes, headers: Mapping[str, str]) -> Outcome:
         record = self._verified(body, headers, f"/connectors/{self.name}/callback")
         attempt_id = self._own_id(record, "depositId", "attemptId")
-        status, code, message = _attempt_status(record)
-        return Outcome(attempt_id, status, code, message)
+        return _deposit_outcome(attempt_id, record)
 
     async def fetch_status(self, attempt: Mapping[Any, Any]) -> Outcome:
         deposit_id = transaction_id(self.account.id, attempt["id"])
@@ -281,8 +282,7 @@ class PawapayConnector(ProviderConnector):
             return Outcome(attempt["id"], AttemptStatus.FAILED, "not_found")
         if record.get("depositId") != deposit_id:
             raise PawapayUncertain("status check answered another deposit")
-        status, code, message = _attempt_status(record)
-        return Outcome(attempt["id"], status, code, message)
+        return _deposit_outcome(attempt["id"], record)
 
     # -- payouts ---------------------------------------------------------------------------------------------
 
@@ -471,6 +471,29 @@ def _failure(data: Any) -> tuple[str | None, str | None]:
     code = reason.get("failureCode")
     message = reason.get("failureMessage")
     return (str(code)[:60] if code else None), (str(message)[:1000] if message else None)
+
+
+def _deposit_outcome(attempt_id: str, record: Mapping[str, Any]) -> Outcome:
+    """The deposit's outcome; a completed one carries what pawaPay collected (the gateway compares it with the
+    payment), and one whose amount is no whole number of main units cannot be the payment's: it fails here."""
+    status, code, message = _attempt_status(record)
+    if status is not AttemptStatus.SUCCESS:
+        return Outcome(attempt_id, status, code, message)
+    currency = record.get("currency")
+    currency = currency if isinstance(currency, str) else None
+    amount = record.get("amount")
+    if amount is None:
+        return Outcome(attempt_id, status, currency=currency)
+    try:
+        exact = Decimal(amount) if isinstance(amount, str) and _DECIMAL.fullmatch(amount) else None
+    except InvalidOperation:
+        exact = None
+    if exact is None or exact != exact.to_integral_value():
+        return Outcome(attempt_id, AttemptStatus.FAILED, "amount_mismatch", N_("A payment attempt failed."))
+    return Outcome(attempt_id, status, amount=int(exact), currency=currency)
+
+
+_DECIMAL = re.compile(r"[0-9]{1,18}(\.[0-9]{1,6})?")
 
 
 def _attempt_status(record: Mapping[str, Any]) -> tuple[AttemptStatus, str | None, str | None]:

@@ -41,8 +41,9 @@ What the documentation implies, and what this module does about it:
   not by Paystack's published source addresses (a proxy in front of the gateway would hide them).
 - Retries: a call is retried only when the connection could not be made (nothing was sent), with the same body
   and reference. A timeout or a 5xx after sending may have been accepted: the attempt stays pending and the
-  reconciliation job asks Verify Transaction. An explicit 503, a refusal of the key, or a request refused as
-  invalid (4xx, nothing created) raise ``ProviderUnavailable``.
+  reconciliation job asks Verify Transaction; so does a 503 (answered after sending), except on initialization
+  whose hosted page no customer was shown. A refusal of the key, or a request refused as invalid (4xx, nothing
+  created) raise ``ProviderUnavailable``.
 """
 
 from __future__ import annotations
@@ -178,7 +179,11 @@ class PaystackConnector(ProviderConnector):
         if method.kind is MethodKind.CARD:
             body["channels"] = ["card"]
             body["callback_url"] = checkout_return_url(callback_url, request.payment_id)
-            data = await self._call("POST", "/transaction/initialize", body)
+            try:
+                data = await self._call("POST", "/transaction/initialize", body)
+            except PaystackBusy as exc:
+                # The hosted page's address never reached the customer: nothing can be paid on it.
+                raise ProviderUnavailable("Paystack is unavailable") from exc
             url = str(data.get("authorization_url") or "")
             if not self._trusted_page(url):
                 raise PaystackError("authorization_url is not an https page")
@@ -376,6 +381,10 @@ class Unauthorized(ProviderUnavailable):
     """Paystack refused the key (401): nothing was accepted."""
 
 
+class PaystackBusy(PaystackError):
+    """Paystack answered 503: unavailable, though the request reached it (ambiguous but for initialization)."""
+
+
 class NotFoundAtPaystack(PaystackError):
     """Paystack knows no such object (404)."""
 
@@ -393,7 +402,9 @@ def _answer(verb: str, path: str, response: httpx.Response) -> Any:
     if response.status_code == 404:
         raise NotFoundAtPaystack(what)
     if response.status_code == 503:
-        raise ProviderUnavailable(what)  # "unavailable", said before anything was taken
+        # Said after the request was sent: a charge, a transfer or a refund may have been taken all the same,
+        # and ``ProviderUnavailable`` would let routing try another account (a second charge).
+        raise PaystackBusy(what)
     if response.status_code >= 500:
         raise PaystackError(what)  # it may have been taken: left to reconciliation
     if 400 <= response.status_code < 500:
@@ -443,12 +454,25 @@ def charge_action(data: Mapping[str, Any], request: AttemptRequest) -> NextActio
 def transaction_outcome(attempt_id: str, data: Mapping[str, Any]) -> Outcome:
     status = str(data.get("status") or "")
     if status in _PAID:
-        return Outcome(attempt_id, AttemptStatus.SUCCESS)
+        return paid_outcome(attempt_id, data.get("amount"), data.get("currency"))
     if status in _UNPAID:
         card = str(data.get("channel") or "") == "card"
         message = N_("The card was declined.") if card else N_("A payment attempt failed.")
         return Outcome(attempt_id, AttemptStatus.FAILED, "declined", message)
     return Outcome(attempt_id, AttemptStatus.PENDING)  # abandoned, ongoing, pending, processing, queued
+
+
+def paid_outcome(attempt_id: str, amount: Any, currency: Any) -> Outcome:
+    """A success with what Paystack says it collected, back in Cauri's units for the gateway to compare with the
+    payment; an amount that is no whole number of main units cannot be the payment's, so it fails here."""
+    code = currency if isinstance(currency, str) else None
+    if amount is None:
+        return Outcome(attempt_id, AttemptStatus.SUCCESS, currency=code)
+    found = CATALOGUE.currency(code) if code else None
+    unit = found.subunit_to_unit if found else 100
+    if not isinstance(amount, int) or isinstance(amount, bool) or amount % unit:
+        return Outcome(attempt_id, AttemptStatus.FAILED, "amount_mismatch", N_("A payment attempt failed."))
+    return Outcome(attempt_id, AttemptStatus.SUCCESS, amount=amount // unit, currency=code)
 
 
 def transfer_outcome(payout_id: str, data: Mapping[str, Any]) -> PayoutOutcome:
