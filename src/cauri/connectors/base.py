@@ -140,6 +140,11 @@ class Connector(ABC):
     @abstractmethod
     async def start(self, request: AttemptRequest, callback_url: str) -> Started: ...
 
+    async def prepare_callback(self, headers: Mapping[str, str]) -> None:
+        """Called before any ``parse_…callback``: the place to fetch, without blocking the event loop, what
+        checking the notification needs (a provider's public key). Parsing itself does no I/O."""
+        return None
+
     @abstractmethod
     def parse_callback(self, body: bytes, headers: Mapping[str, str]) -> Outcome: ...
 

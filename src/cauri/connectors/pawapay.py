@@ -200,6 +200,11 @@ class PawapayConnector(ProviderConnector):
             if response.status_code >= 500:
                 answered_5xx, last = True, PawapayUncertain(f"HTTP {response.status_code}")
                 continue
+            if response.status_code >= 400 and (maybe_sent or answered_5xx):
+                # A retry refused (rate limited, a proxy's 4xx) says nothing of the earlier try, which may
+                # have been accepted: not "unavailable", or routing could send the payment elsewhere too.
+                last = PawapayUncertain(f"retry answered HTTP {response.status_code}")
+                break
             self._read_initiation(response)
             return
         if maybe_sent:
@@ -414,30 +419,35 @@ class PawapayConnector(ProviderConnector):
             raise CallbackRejected("malformed notification")
         return data
 
-    def _key(self, keyid: str) -> Any:
-        """pawaPay's public key ``keyid``, from the cache or, once in a while, from its public-keys endpoint.
-        The callback route is synchronous, so a cold cache is filled with a short blocking call."""
+    async def prepare_callback(self, headers: Mapping[str, str]) -> None:
+        """Fetch pawaPay's public keys before a callback is checked, when the one it names is unknown or the
+        cache is old: asynchronously, so the event loop never waits on pawaPay (``parse_…`` reads the cache
+        only). An unknown key id refetches at most once a minute, whoever sends it."""
+        lower = {k.lower(): v for k, v in headers.items()}
+        try:
+            keyid = str(_signature_input(lower.get("signature-input", ""))[2].get("keyid", ""))
+        except ValueError:
+            return  # unsigned or malformed: parsing refuses it without any key
         now = time.monotonic()
-        if keyid not in self._keys or now - self._keys_at > KEYS_TTL_SECONDS:
-            if now - self._keys_at > KEYS_RETRY_SECONDS:
-                try:
-                    with httpx.Client(timeout=httpx.Timeout(5.0, connect=3.0), follow_redirects=False) as client:
-                        response = client.get(self.base_url + "/v2/public-key/http", headers=self._headers())
-                    self._store_keys(response)
-                except httpx.HTTPError:
-                    log.warning("pawaPay public keys unavailable", extra={"connector": self.name})
-                self._keys_at = now
+        stale = now - self._keys_at > KEYS_TTL_SECONDS
+        if (keyid not in self._keys or stale) and now - self._keys_at > KEYS_RETRY_SECONDS:
+            await self._refresh_keys()
+
+    def _key(self, keyid: str) -> Any:
+        """pawaPay's public key ``keyid`` from the cache (filled by ``prepare_callback`` and initiations)."""
         return self._keys.get(keyid)
 
     async def _refresh_keys_if_stale(self) -> None:
         """Warm the key cache off the callback path: each initiation refreshes it when it is old."""
-        if time.monotonic() - self._keys_at <= KEYS_TTL_SECONDS:
-            return
+        if time.monotonic() - self._keys_at > KEYS_TTL_SECONDS:
+            await self._refresh_keys()
+
+    async def _refresh_keys(self) -> None:
+        self._keys_at = time.monotonic()  # first: concurrent callbacks with an unknown key ask once
         try:
             self._store_keys(await self._get("/v2/public-key/http"))
         except httpx.HTTPError:
             log.warning("pawaPay public keys unavailable", extra={"connector": self.name})
-        self._keys_at = time.monotonic()
 
     def _store_keys(self, response: httpx.Response) -> None:
         data = _json(response)

@@ -311,6 +311,7 @@ async def handle_callback(
     connector: Connector | None = connectors.by_name(name)
     if connector is None:
         raise NotFound("Unknown connector.")
+    await connector.prepare_callback(headers)
     outcome = connector.parse_callback(body, headers)
     if not _storable(outcome):
         raise CallbackRejected("malformed notification")
