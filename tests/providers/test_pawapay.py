@@ -183,6 +183,8 @@ async def test_forged_and_replayed_callbacks_are_refused(simulator: Served, conn
         callback(simulator.sim, record, created=int(time.time()) - 3600),  # a replay outside the window
         (body, {**headers, "Signature-Input": headers["Signature-Input"].replace("expires=", "expires=9")}),
         (body, {**headers, "Signature-Input": headers["Signature-Input"].replace("KEY:1", "KEY:2")}),  # no such key
+        (body, {**headers, "Content-Digest": "sha-256=:\u00e9:"}),  # non-ASCII (latin-1 headers): no crash
+        (body, {**headers, "Signature": "sig-pp=:\u00e9:"}),
     ]
     for bad_body, bad_headers in cases:
         with pytest.raises(CallbackRejected):

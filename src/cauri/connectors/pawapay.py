@@ -578,7 +578,7 @@ def _digest_matches(header: str, body: bytes) -> bool:
             return False
         try:
             given = base64.b64decode(value[1:-1], validate=True)
-        except binascii.Error:
+        except ValueError:  # binascii.Error, and the ValueError of a non-ASCII value (a header is latin-1)
             return False
         if not hmac.compare_digest(given, known[alg](body).digest()):
             return False
