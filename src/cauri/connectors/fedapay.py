@@ -57,6 +57,7 @@ from typing import Any
 import httpx
 import orjson
 
+from cauri.connectors.answers import bounded_request
 from cauri.connectors.base import (
     ActionKind,
     AttemptRequest,
@@ -139,7 +140,8 @@ class FedapayConnector(ProviderConnector):
         """One request; its JSON on 2xx. ``httpx.ConnectError``/``ConnectTimeout`` (nothing sent), other
         ``httpx.HTTPError`` (perhaps received) and ``FedapayRefused`` (a 4xx: received and refused) and
         ``FedapayFailed`` (5xx) are left to the caller, who alone knows whether the call may have acted."""
-        response = await self._http.request(
+        response = await bounded_request(
+            self._http,
             method,
             self._root + path,
             content=None if body is None else orjson.dumps(body),

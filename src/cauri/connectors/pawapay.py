@@ -47,6 +47,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
+from cauri.connectors.answers import bounded_request
 from cauri.connectors.base import (
     ActionKind,
     AttemptRequest,
@@ -178,7 +179,7 @@ class PawapayConnector(ProviderConnector):
         return {"Authorization": f"Bearer {token}", "Accept": "application/json"}
 
     async def _get(self, path: str) -> httpx.Response:
-        return await self._http.get(self.base_url + path, headers=self._headers())
+        return await bounded_request(self._http, "GET", self.base_url + path, headers=self._headers())
 
     async def _initiate(self, path: str, body: dict[str, Any], id_field: str) -> None:
         """Ask pawaPay to start a deposit, payout or refund, retrying with the same id (pawaPay ignores a
@@ -190,7 +191,8 @@ class PawapayConnector(ProviderConnector):
         last: Exception | None = None
         for _ in range(INITIATION_TRIES):
             try:
-                response = await self._http.post(self.base_url + path, content=payload, headers=headers)
+                response = await bounded_request(self._http, "POST", self.base_url + path, content=payload,
+                                                 headers=headers)  # fmt: skip
             except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
                 last = exc  # nothing reached pawaPay
                 continue

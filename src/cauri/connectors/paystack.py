@@ -60,6 +60,7 @@ from urllib.parse import quote, urlsplit
 import httpx
 import orjson
 
+from cauri.connectors.answers import bounded_request
 from cauri.connectors.base import (
     ActionKind,
     AttemptRequest,
@@ -362,7 +363,8 @@ class PaystackConnector(ProviderConnector):
         try:
             for attempt in range(CONNECT_TRIES):
                 try:
-                    response = await client.request(verb, self._base + path, content=content, headers=headers)
+                    response = await bounded_request(client, verb, self._base + path, content=content,
+                                                     headers=headers)  # fmt: skip
                     break
                 except httpx.ConnectError as exc:
                     if attempt + 1 == CONNECT_TRIES:
