@@ -29,7 +29,7 @@ from cauri.connectors.base import (
     ProviderUnavailable,
     RefundRequest,
 )
-from cauri.connectors.paystack import PaystackConnector, PaystackError
+from cauri.connectors.paystack import PaystackConnector, PaystackError, paid_outcome
 from cauri.connectors.providers import PROVIDERS
 from cauri.connectors.registry import ConnectorRegistry
 from cauri.domain.attempts import AttemptStatus
@@ -666,3 +666,19 @@ async def test_a_5xx_on_a_charge_or_transfer_is_ambiguous_never_unavailable(
     with pytest.raises(PaystackError):
         await connector.payout(PayoutRequest("po_0000000000000007", found, 100, "GHS",
                                              {"msisdn": "233551234987"}), CALLBACK)  # fmt: skip
+
+
+def test_a_success_reports_the_requested_amount_and_the_fees_must_cover_it() -> None:
+    """Fees passed to customers make ``amount`` the requested amount plus the fee: the requested amount is what
+    the gateway compares; less taken than requested, or a fraction of a main unit, fails here."""
+    cases = [
+        ({"amount": 10150, "requested_amount": 10000}, (AttemptStatus.SUCCESS, 100)),
+        ({"amount": 10000}, (AttemptStatus.SUCCESS, 100)),
+        ({"amount": 9000, "requested_amount": 10000}, (AttemptStatus.FAILED, None)),
+        ({"amount": 10050}, (AttemptStatus.FAILED, None)),
+        ({"amount": "10000"}, (AttemptStatus.FAILED, None)),
+    ]
+    for data, (status, amount) in cases:
+        outcome = paid_outcome("att_1", data["amount"], "GHS", data.get("requested_amount"))
+        assert (outcome.status, outcome.amount) == (status, amount), data
+        assert outcome.failure_code == (None if status is AttemptStatus.SUCCESS else "amount_mismatch")

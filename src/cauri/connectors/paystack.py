@@ -456,7 +456,7 @@ def charge_action(data: Mapping[str, Any], request: AttemptRequest) -> NextActio
 def transaction_outcome(attempt_id: str, data: Mapping[str, Any]) -> Outcome:
     status = str(data.get("status") or "")
     if status in _PAID:
-        return paid_outcome(attempt_id, data.get("amount"), data.get("currency"))
+        return paid_outcome(attempt_id, data.get("amount"), data.get("currency"), data.get("requested_amount"))
     if status in _UNPAID:
         card = str(data.get("channel") or "") == "card"
         message = N_("The card was declined.") if card else N_("A payment attempt failed.")
@@ -464,17 +464,24 @@ def transaction_outcome(attempt_id: str, data: Mapping[str, Any]) -> Outcome:
     return Outcome(attempt_id, AttemptStatus.PENDING)  # abandoned, ongoing, pending, processing, queued
 
 
-def paid_outcome(attempt_id: str, amount: Any, currency: Any) -> Outcome:
+def paid_outcome(attempt_id: str, amount: Any, currency: Any, requested: Any = None) -> Outcome:
     """A success with what Paystack says it collected, back in Cauri's units for the gateway to compare with the
-    payment; an amount that is no whole number of main units cannot be the payment's, so it fails here."""
+    payment; an amount that is no whole number of main units cannot be the payment's, so it fails here. When the
+    merchant passes Paystack's fees to customers, ``amount`` is the requested amount plus the fee: the requested
+    amount is then the one compared, and the amount taken must cover it."""
     code = currency if isinstance(currency, str) else None
     if amount is None:
         return Outcome(attempt_id, AttemptStatus.SUCCESS, currency=code)
     found = CATALOGUE.currency(code) if code else None
     unit = found.subunit_to_unit if found else 100
-    if not isinstance(amount, int) or isinstance(amount, bool) or amount % unit:
+    asked = requested if _whole(requested) else amount
+    if not _whole(amount) or not _whole(asked) or asked % unit or amount < asked:
         return Outcome(attempt_id, AttemptStatus.FAILED, "amount_mismatch", N_("A payment attempt failed."))
-    return Outcome(attempt_id, AttemptStatus.SUCCESS, amount=amount // unit, currency=code)
+    return Outcome(attempt_id, AttemptStatus.SUCCESS, amount=asked // unit, currency=code)
+
+
+def _whole(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def transfer_outcome(payout_id: str, data: Mapping[str, Any]) -> PayoutOutcome:
