@@ -9,8 +9,10 @@ The life of an attempt, as a connector sees it:
 1. ``start`` is called once the customer chose a method and gave what it needs. It asks the provider to
    collect the money and returns the ``NextAction`` the checkout page shows (confirm on the phone,
    authenticate the card, follow instructions).
-2. The provider's notification arrives at ``POST /connectors/{name}/callback``; ``parse_callback`` checks
-   that it is authentic and turns it into an ``Outcome``.
+2. The provider's notification arrives at ``POST /connectors/{name}/callback``; ``prepare_callback`` may
+   fetch (asynchronously) what checking it needs, then ``parse_callback``, which does no I/O, checks that it
+   is authentic and turns it into an ``Outcome`` (a success says what was collected, compared with the
+   payment before it is applied).
 3. If no notification comes, the reconciliation job calls ``fetch_status`` for attempts pending too long.
 
 Payouts take the same three steps: ``payout`` hands one to the provider and returns its reference, the
