@@ -17,6 +17,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -196,7 +197,7 @@ class PawapaySimulator:
                 return "DEPOSIT_NOT_FOUND", "The deposit to refund does not exist."
             if deposit["status"] != "COMPLETED":
                 return "INVALID_STATE", "Only a completed deposit can be refunded."
-            if float(body["amount"]) > float(deposit["amount"]):
+            if Decimal(body["amount"]) > Decimal(deposit["amount"]):
                 return "AMOUNT_OUT_OF_BOUNDS", "A refund cannot exceed its deposit."
             return None
         details = (body.get("payer") or body.get("recipient"))["accountDetails"]

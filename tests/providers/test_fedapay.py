@@ -539,3 +539,22 @@ async def test_a_live_payout_is_sent_through_fedapay_and_its_webhook_applied_onc
     async with engine.connect() as conn:
         kinds = (await conn.execute(select(events.c.type).where(events.c.payout_id == payout_id))).scalars().all()
     assert list(kinds).count("payout.success") == 1
+
+
+async def test_an_approved_transaction_reports_what_fedapay_collected(
+    connector: FedapayConnector, fedapay_sim: Fedapay
+) -> None:
+    """The gateway compares a success's amount and currency with the payment's (``amount_mismatch`` otherwise):
+    FedaPay's amounts are whole francs; one that is not cannot be the payment's and fails here."""
+    request = attempt_request(phone=number(APPROVED))
+    await connector.start(request, CALLBACK)
+    await eventually(lambda: fedapay_sim.simulator.sent)
+    _, body, _headers = fedapay_sim.simulator.sent[0]
+    outcome = connector.parse_callback(body, {"x-fedapay-signature": signature(body, WEBHOOK_SECRET, int(time.time()))})
+    assert (outcome.status, outcome.amount, outcome.currency) == (AttemptStatus.SUCCESS, 1500, "XOF")
+    event = orjson.loads(body)
+    for amount in (1499.5, "1500", True):
+        odd = orjson.dumps({**event, "entity": {**event["entity"], "amount": amount}})
+        signed = {"x-fedapay-signature": signature(odd, WEBHOOK_SECRET, int(time.time()))}
+        failed = connector.parse_callback(odd, signed)
+        assert (failed.status, failed.failure_code) == (AttemptStatus.FAILED, "amount_mismatch"), amount

@@ -130,8 +130,16 @@ async def test_a_deposit_completes_by_signed_callback(simulator: Served, connect
     record = await settled(simulator.sim, "deposit", started.reference)
     outcome = connector.parse_callback(*callback(simulator.sim, record))
     assert (outcome.attempt_id, outcome.status) == ("att_ok1", AttemptStatus.SUCCESS)
-    cold = connector_for(simulator.url)  # a fresh process: pawaPay's key is fetched on the first callback
-    assert cold.parse_callback(*callback(simulator.sim, record)) == outcome
+    # A fresh process: pawaPay's key is fetched before the first callback is checked, asynchronously; parsing
+    # itself never waits on pawaPay (a blocking fetch would stall every request the event loop serves).
+    cold = connector_for(simulator.url)
+    body, headers = callback(simulator.sim, record)
+    asked = len(simulator.sim.seen_requests)
+    with pytest.raises(CallbackRejected):
+        cold.parse_callback(body, headers)  # no key yet, and no I/O to get one
+    assert len(simulator.sim.seen_requests) == asked
+    await cold.prepare_callback(headers)
+    assert cold.parse_callback(body, headers) == outcome
 
 
 async def test_a_deposit_fails_with_pawapays_code(simulator: Served, connector: PawapayConnector) -> None:
@@ -175,6 +183,8 @@ async def test_forged_and_replayed_callbacks_are_refused(simulator: Served, conn
         callback(simulator.sim, record, created=int(time.time()) - 3600),  # a replay outside the window
         (body, {**headers, "Signature-Input": headers["Signature-Input"].replace("expires=", "expires=9")}),
         (body, {**headers, "Signature-Input": headers["Signature-Input"].replace("KEY:1", "KEY:2")}),  # no such key
+        (body, {**headers, "Content-Digest": "sha-256=:\u00e9:"}),  # non-ASCII (latin-1 headers): no crash
+        (body, {**headers, "Signature": "sig-pp=:\u00e9:"}),
     ]
     for bad_body, bad_headers in cases:
         with pytest.raises(CallbackRejected):
@@ -183,6 +193,7 @@ async def test_forged_and_replayed_callbacks_are_refused(simulator: Served, conn
     key_requests = [r for r in simulator.sim.seen_requests if r[1] == "/v2/public-key/http"]
     unknown = {**headers, "Signature-Input": headers["Signature-Input"].replace("KEY:1", "KEY:3")}
     for _ in range(5):
+        await connector.prepare_callback(unknown)
         with pytest.raises(CallbackRejected):
             connector.parse_callback(body, unknown)
     assert [r for r in simulator.sim.seen_requests if r[1] == "/v2/public-key/http"] == key_requests
@@ -449,3 +460,50 @@ async def test_a_live_payment_is_paid_end_to_end_in_chromium(
     assert verified.json()["data"]["status"] == "success"
     (deposit,) = gateway.sim.records["deposit"].values()
     assert deposit["amount"] == "5000" and deposit["payer"]["accountDetails"]["phoneNumber"] == "2290151345789"
+
+
+class LostThenRefused(httpx.AsyncBaseTransport):
+    """The network delivering the first request and losing its answer (a read timeout), then a retry refused
+    before pawaPay's application (a rate limit): only pawaPay's record can say whether the first was taken."""
+
+    def __init__(self) -> None:
+        self.inner = httpx.AsyncHTTPTransport()
+        self.calls = 0
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self.calls += 1
+        if request.method == "POST" and self.calls == 1:
+            await self.inner.handle_async_request(request)
+            raise httpx.ReadTimeout("answer lost", request=request)
+        if request.method == "POST":
+            return httpx.Response(429, json={"failureReason": {"failureCode": "TOO_MANY_REQUESTS"}})
+        return await self.inner.handle_async_request(request)
+
+
+async def test_a_refused_retry_after_a_lost_answer_is_uncertain_not_unavailable(simulator: Served) -> None:
+    account = ProviderAccount(ACCOUNT_ID, "pawapay", {"api_token": TOKEN}, sandbox=True, base_url=simulator.url)
+    async with httpx.AsyncClient(transport=LostThenRefused(), timeout=httpx.Timeout(2.0)) as http:
+        connector = PawapayConnector(account, http=http)
+        connector._keys_at = time.monotonic()  # no key refresh in the way of the initiation's two tries
+        with pytest.raises(PawapayUncertain) as uncertain:
+            await connector.start(attempt("att_lost", COMPLETES), "")
+    assert not isinstance(uncertain.value, ProviderUnavailable)
+    assert transaction_id(ACCOUNT_ID, "att_lost") in simulator.sim.records["deposit"]  # it was taken
+
+
+async def test_a_completed_deposit_reports_what_pawapay_collected(
+    simulator: Served, connector: PawapayConnector
+) -> None:
+    """The gateway compares a success's amount and currency with the payment's (``amount_mismatch`` otherwise):
+    the connector reports them in Cauri's units, and fails outright an amount no whole number of units."""
+    started = await connector.start(attempt("att_amt", COMPLETES), "")
+    record = await settled(simulator.sim, "deposit", started.reference)
+    outcome = connector.parse_callback(*callback(simulator.sim, record))
+    assert (outcome.status, outcome.amount, outcome.currency) == (AttemptStatus.SUCCESS, 1500, "XOF")
+    polled = await connector.fetch_status({"id": "att_amt"})
+    assert (polled.amount, polled.currency) == (1500, "XOF")
+    less = connector.parse_callback(*callback(simulator.sim, {**record, "amount": "150", "currency": "XAF"}))
+    assert (less.status, less.amount, less.currency) == (AttemptStatus.SUCCESS, 150, "XAF")
+    for odd in ("1499.50", "1e3", "", 1500.0):
+        fractional = connector.parse_callback(*callback(simulator.sim, {**record, "amount": odd}))
+        assert (fractional.status, fractional.failure_code) == (AttemptStatus.FAILED, "amount_mismatch"), odd

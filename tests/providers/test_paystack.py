@@ -29,7 +29,7 @@ from cauri.connectors.base import (
     ProviderUnavailable,
     RefundRequest,
 )
-from cauri.connectors.paystack import PaystackConnector, PaystackError
+from cauri.connectors.paystack import PaystackConnector, PaystackError, paid_outcome
 from cauri.connectors.providers import PROVIDERS
 from cauri.connectors.registry import ConnectorRegistry
 from cauri.domain.attempts import AttemptStatus
@@ -622,3 +622,63 @@ async def test_a_card_through_the_gateway_is_paid_on_paystacks_page(
     assert back.status_code == 302
     assert f"/checkout/{payment_id}?trxref={attempt_row.provider_reference}" in back.headers["location"]
     await wait_status(engine, payment_id, "success")
+
+
+# -- review: money and ambiguity -------------------------------------------------------------------------------
+
+
+async def test_a_signed_success_for_another_amount_or_currency_does_not_pay_the_payment(
+    paystack_gateway: LiveGateway, engine: AsyncEngine
+) -> None:
+    """Paystack's advice: compare the amount and currency before giving value. A success for less (or in
+    another currency) fails the attempt, closed, rather than paying the payment or waiting forever."""
+    simulator = paystack_gateway.simulator
+    for n, (amount, currency) in enumerate([(100, "GHS"), (10000, "NGN"), (10001, "GHS")]):
+        payment_id = await pay_by_phone(paystack_gateway, engine, "0551234985")  # stays pending at Paystack
+        reference = list(simulator.transactions)[n]
+        assert simulator.transactions[reference]["amount"] == 10000  # 100 GHS in pesewas
+        short = simulator.event("charge.success", {"reference": reference, "status": "success",
+                                                   "amount": amount, "currency": currency})  # fmt: skip
+        assert await simulator.deliver(short) == 200
+        async with engine.connect() as conn:
+            attempt_row = (await conn.execute(select(attempts).where(attempts.c.payment_id == payment_id))).one()
+        assert (attempt_row.status, attempt_row.failure_code) == ("failed", "amount_mismatch")
+        assert await payment_status(engine, payment_id) == "pending"  # open for another try, never paid
+    # The right amount pays.
+    payment_id = await pay_by_phone(paystack_gateway, engine, "0551234985")
+    reference = list(simulator.transactions)[3]
+    exact = simulator.event("charge.success", {"reference": reference, "status": "success",
+                                               "amount": 10000, "currency": "GHS"})  # fmt: skip
+    assert await simulator.deliver(exact) == 200
+    assert await payment_status(engine, payment_id) == "success"
+
+
+async def test_a_5xx_on_a_charge_or_transfer_is_ambiguous_never_unavailable(
+    connector: PaystackConnector, simulator: PaystackSimulator
+) -> None:
+    """A 503 after the request was sent may follow an acceptance (the push on the handset, the transfer under
+    way): ``ProviderUnavailable`` would let routing send the same payment to another account and charge twice."""
+    simulator.fail_next("/charge", 503)
+    with pytest.raises(PaystackError):
+        await connector.start(attempt("mtn_gh", 100, phone="233551234987", n=7), CALLBACK)
+    simulator.fail_next("/transfer", 503)
+    found = CATALOGUE.payout_methods["mtn_gh"]
+    with pytest.raises(PaystackError):
+        await connector.payout(PayoutRequest("po_0000000000000007", found, 100, "GHS",
+                                             {"msisdn": "233551234987"}), CALLBACK)  # fmt: skip
+
+
+def test_a_success_reports_the_requested_amount_and_the_fees_must_cover_it() -> None:
+    """Fees passed to customers make ``amount`` the requested amount plus the fee: the requested amount is what
+    the gateway compares; less taken than requested, or a fraction of a main unit, fails here."""
+    cases = [
+        ({"amount": 10150, "requested_amount": 10000}, (AttemptStatus.SUCCESS, 100)),
+        ({"amount": 10000}, (AttemptStatus.SUCCESS, 100)),
+        ({"amount": 9000, "requested_amount": 10000}, (AttemptStatus.FAILED, None)),
+        ({"amount": 10050}, (AttemptStatus.FAILED, None)),
+        ({"amount": "10000"}, (AttemptStatus.FAILED, None)),
+    ]
+    for data, (status, amount) in cases:
+        outcome = paid_outcome("att_1", data["amount"], "GHS", data.get("requested_amount"))
+        assert (outcome.status, outcome.amount) == (status, amount), data
+        assert outcome.failure_code == (None if status is AttemptStatus.SUCCESS else "amount_mismatch")

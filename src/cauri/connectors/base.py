@@ -9,8 +9,10 @@ The life of an attempt, as a connector sees it:
 1. ``start`` is called once the customer chose a method and gave what it needs. It asks the provider to
    collect the money and returns the ``NextAction`` the checkout page shows (confirm on the phone,
    authenticate the card, follow instructions).
-2. The provider's notification arrives at ``POST /connectors/{name}/callback``; ``parse_callback`` checks
-   that it is authentic and turns it into an ``Outcome``.
+2. The provider's notification arrives at ``POST /connectors/{name}/callback``; ``prepare_callback`` may
+   fetch (asynchronously) what checking it needs, then ``parse_callback``, which does no I/O, checks that it
+   is authentic and turns it into an ``Outcome`` (a success says what was collected, compared with the
+   payment before it is applied).
 3. If no notification comes, the reconciliation job calls ``fetch_status`` for attempts pending too long.
 
 Payouts take the same three steps: ``payout`` hands one to the provider and returns its reference, the
@@ -78,6 +80,12 @@ class Outcome:
     status: AttemptStatus  # PENDING: nothing final yet
     failure_code: str | None = None
     failure_message: str | None = None
+    #: What the provider says it collected, in Cauri's units (the currency's main unit), when it says so: a
+    #: success whose amount or currency differs from the payment's is not applied as a success (the gateway
+    #: fails the attempt, ``amount_mismatch``, and logs it for an operator). A connector that reads an amount it
+    #: cannot express exactly in Cauri's units reports the attempt failed with that code itself.
+    amount: int | None = None
+    currency: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +142,11 @@ class Connector(ABC):
 
     @abstractmethod
     async def start(self, request: AttemptRequest, callback_url: str) -> Started: ...
+
+    async def prepare_callback(self, headers: Mapping[str, str]) -> None:
+        """Called before any ``parse_…callback``: the place to fetch, without blocking the event loop, what
+        checking the notification needs (a provider's public key). Parsing itself does no I/O."""
+        return None
 
     @abstractmethod
     def parse_callback(self, body: bytes, headers: Mapping[str, str]) -> Outcome: ...

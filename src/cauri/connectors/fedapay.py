@@ -57,6 +57,7 @@ from typing import Any
 import httpx
 import orjson
 
+from cauri.connectors.answers import bounded_request
 from cauri.connectors.base import (
     ActionKind,
     AttemptRequest,
@@ -139,7 +140,8 @@ class FedapayConnector(ProviderConnector):
         """One request; its JSON on 2xx. ``httpx.ConnectError``/``ConnectTimeout`` (nothing sent), other
         ``httpx.HTTPError`` (perhaps received) and ``FedapayRefused`` (a 4xx: received and refused) and
         ``FedapayFailed`` (5xx) are left to the caller, who alone knows whether the call may have acted."""
-        response = await self._http.request(
+        response = await bounded_request(
+            self._http,
             method,
             self._root + path,
             content=None if body is None else orjson.dumps(body),
@@ -417,7 +419,14 @@ def _transaction_outcome(entity: Mapping[str, Any]) -> Outcome:
         return Outcome("", AttemptStatus.PENDING)
     status = str(entity.get("status") or "")
     if status in PAID:
-        return Outcome(attempt_id, AttemptStatus.SUCCESS)
+        # What FedaPay collected, for the gateway to compare with the payment: amounts in XOF, FedaPay's one
+        # currency, are whole francs; anything else cannot be the payment's.
+        amount, currency = entity.get("amount"), entity.get("currency")
+        iso = currency.get("iso") if isinstance(currency, dict) else None
+        if amount is not None and (not isinstance(amount, int) or isinstance(amount, bool)):
+            return Outcome(attempt_id, AttemptStatus.FAILED, "amount_mismatch", N_("A payment attempt failed."))
+        return Outcome(attempt_id, AttemptStatus.SUCCESS, amount=amount,
+                       currency=iso if isinstance(iso, str) else None)  # fmt: skip
     if status in UNPAID:
         return Outcome(attempt_id, AttemptStatus.FAILED, status, UNPAID[status])
     return Outcome(attempt_id, AttemptStatus.PENDING)

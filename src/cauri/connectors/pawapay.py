@@ -37,6 +37,7 @@ import logging
 import re
 import time
 from collections.abc import Mapping
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import httpx
@@ -46,6 +47,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
+from cauri.connectors.answers import bounded_request
 from cauri.connectors.base import (
     ActionKind,
     AttemptRequest,
@@ -63,6 +65,7 @@ from cauri.connectors.base import (
     Started,
 )
 from cauri.domain.attempts import AttemptStatus
+from cauri.domain.messages import N_
 from cauri.domain.methods import CATALOGUE
 from cauri.domain.payouts import PayoutStatus
 from cauri.domain.refunds import RefundStatus
@@ -176,7 +179,7 @@ class PawapayConnector(ProviderConnector):
         return {"Authorization": f"Bearer {token}", "Accept": "application/json"}
 
     async def _get(self, path: str) -> httpx.Response:
-        return await self._http.get(self.base_url + path, headers=self._headers())
+        return await bounded_request(self._http, "GET", self.base_url + path, headers=self._headers())
 
     async def _initiate(self, path: str, body: dict[str, Any], id_field: str) -> None:
         """Ask pawaPay to start a deposit, payout or refund, retrying with the same id (pawaPay ignores a
@@ -188,7 +191,8 @@ class PawapayConnector(ProviderConnector):
         last: Exception | None = None
         for _ in range(INITIATION_TRIES):
             try:
-                response = await self._http.post(self.base_url + path, content=payload, headers=headers)
+                response = await bounded_request(self._http, "POST", self.base_url + path, content=payload,
+                                                 headers=headers)  # fmt: skip
             except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
                 last = exc  # nothing reached pawaPay
                 continue
@@ -198,6 +202,11 @@ class PawapayConnector(ProviderConnector):
             if response.status_code >= 500:
                 answered_5xx, last = True, PawapayUncertain(f"HTTP {response.status_code}")
                 continue
+            if response.status_code >= 400 and (maybe_sent or answered_5xx):
+                # A retry refused (rate limited, a proxy's 4xx) says nothing of the earlier try, which may
+                # have been accepted: not "unavailable", or routing could send the payment elsewhere too.
+                last = PawapayUncertain(f"retry answered HTTP {response.status_code}")
+                break
             self._read_initiation(response)
             return
         if maybe_sent:
@@ -270,8 +279,7 @@ class PawapayConnector(ProviderConnector):
     def parse_callback(self, body: bytes, headers: Mapping[str, str]) -> Outcome:
         record = self._verified(body, headers, f"/connectors/{self.name}/callback")
         attempt_id = self._own_id(record, "depositId", "attemptId")
-        status, code, message = _attempt_status(record)
-        return Outcome(attempt_id, status, code, message)
+        return _deposit_outcome(attempt_id, record)
 
     async def fetch_status(self, attempt: Mapping[Any, Any]) -> Outcome:
         deposit_id = transaction_id(self.account.id, attempt["id"])
@@ -281,8 +289,7 @@ class PawapayConnector(ProviderConnector):
             return Outcome(attempt["id"], AttemptStatus.FAILED, "not_found")
         if record.get("depositId") != deposit_id:
             raise PawapayUncertain("status check answered another deposit")
-        status, code, message = _attempt_status(record)
-        return Outcome(attempt["id"], status, code, message)
+        return _deposit_outcome(attempt["id"], record)
 
     # -- payouts ---------------------------------------------------------------------------------------------
 
@@ -414,30 +421,35 @@ class PawapayConnector(ProviderConnector):
             raise CallbackRejected("malformed notification")
         return data
 
-    def _key(self, keyid: str) -> Any:
-        """pawaPay's public key ``keyid``, from the cache or, once in a while, from its public-keys endpoint.
-        The callback route is synchronous, so a cold cache is filled with a short blocking call."""
+    async def prepare_callback(self, headers: Mapping[str, str]) -> None:
+        """Fetch pawaPay's public keys before a callback is checked, when the one it names is unknown or the
+        cache is old: asynchronously, so the event loop never waits on pawaPay (``parse_…`` reads the cache
+        only). An unknown key id refetches at most once a minute, whoever sends it."""
+        lower = {k.lower(): v for k, v in headers.items()}
+        try:
+            keyid = str(_signature_input(lower.get("signature-input", ""))[2].get("keyid", ""))
+        except ValueError:
+            return  # unsigned or malformed: parsing refuses it without any key
         now = time.monotonic()
-        if keyid not in self._keys or now - self._keys_at > KEYS_TTL_SECONDS:
-            if now - self._keys_at > KEYS_RETRY_SECONDS:
-                try:
-                    with httpx.Client(timeout=httpx.Timeout(5.0, connect=3.0), follow_redirects=False) as client:
-                        response = client.get(self.base_url + "/v2/public-key/http", headers=self._headers())
-                    self._store_keys(response)
-                except httpx.HTTPError:
-                    log.warning("pawaPay public keys unavailable", extra={"connector": self.name})
-                self._keys_at = now
+        stale = now - self._keys_at > KEYS_TTL_SECONDS
+        if (keyid not in self._keys or stale) and now - self._keys_at > KEYS_RETRY_SECONDS:
+            await self._refresh_keys()
+
+    def _key(self, keyid: str) -> Any:
+        """pawaPay's public key ``keyid`` from the cache (filled by ``prepare_callback`` and initiations)."""
         return self._keys.get(keyid)
 
     async def _refresh_keys_if_stale(self) -> None:
         """Warm the key cache off the callback path: each initiation refreshes it when it is old."""
-        if time.monotonic() - self._keys_at <= KEYS_TTL_SECONDS:
-            return
+        if time.monotonic() - self._keys_at > KEYS_TTL_SECONDS:
+            await self._refresh_keys()
+
+    async def _refresh_keys(self) -> None:
+        self._keys_at = time.monotonic()  # first: concurrent callbacks with an unknown key ask once
         try:
             self._store_keys(await self._get("/v2/public-key/http"))
         except httpx.HTTPError:
             log.warning("pawaPay public keys unavailable", extra={"connector": self.name})
-        self._keys_at = time.monotonic()
 
     def _store_keys(self, response: httpx.Response) -> None:
         data = _json(response)
@@ -471,6 +483,29 @@ def _failure(data: Any) -> tuple[str | None, str | None]:
     code = reason.get("failureCode")
     message = reason.get("failureMessage")
     return (str(code)[:60] if code else None), (str(message)[:1000] if message else None)
+
+
+def _deposit_outcome(attempt_id: str, record: Mapping[str, Any]) -> Outcome:
+    """The deposit's outcome; a completed one carries what pawaPay collected (the gateway compares it with the
+    payment), and one whose amount is no whole number of main units cannot be the payment's: it fails here."""
+    status, code, message = _attempt_status(record)
+    if status is not AttemptStatus.SUCCESS:
+        return Outcome(attempt_id, status, code, message)
+    currency = record.get("currency")
+    currency = currency if isinstance(currency, str) else None
+    amount = record.get("amount")
+    if amount is None:
+        return Outcome(attempt_id, status, currency=currency)
+    try:
+        exact = Decimal(amount) if isinstance(amount, str) and _DECIMAL.fullmatch(amount) else None
+    except InvalidOperation:
+        exact = None
+    if exact is None or exact != exact.to_integral_value():
+        return Outcome(attempt_id, AttemptStatus.FAILED, "amount_mismatch", N_("A payment attempt failed."))
+    return Outcome(attempt_id, status, amount=int(exact), currency=currency)
+
+
+_DECIMAL = re.compile(r"[0-9]{1,18}(\.[0-9]{1,6})?")
 
 
 def _attempt_status(record: Mapping[str, Any]) -> tuple[AttemptStatus, str | None, str | None]:
@@ -545,7 +580,7 @@ def _digest_matches(header: str, body: bytes) -> bool:
             return False
         try:
             given = base64.b64decode(value[1:-1], validate=True)
-        except binascii.Error:
+        except ValueError:  # binascii.Error, and the ValueError of a non-ASCII value (a header is latin-1)
             return False
         if not hmac.compare_digest(given, known[alg](body).digest()):
             return False

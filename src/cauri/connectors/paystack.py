@@ -41,8 +41,9 @@ What the documentation implies, and what this module does about it:
   not by Paystack's published source addresses (a proxy in front of the gateway would hide them).
 - Retries: a call is retried only when the connection could not be made (nothing was sent), with the same body
   and reference. A timeout or a 5xx after sending may have been accepted: the attempt stays pending and the
-  reconciliation job asks Verify Transaction. An explicit 503, a refusal of the key, or a request refused as
-  invalid (4xx, nothing created) raise ``ProviderUnavailable``.
+  reconciliation job asks Verify Transaction; so does a 503 (answered after sending), except on initialization
+  whose hosted page no customer was shown. A refusal of the key, or a request refused as invalid (4xx, nothing
+  created) raise ``ProviderUnavailable``.
 """
 
 from __future__ import annotations
@@ -59,6 +60,7 @@ from urllib.parse import quote, urlsplit
 import httpx
 import orjson
 
+from cauri.connectors.answers import bounded_request
 from cauri.connectors.base import (
     ActionKind,
     AttemptRequest,
@@ -178,7 +180,11 @@ class PaystackConnector(ProviderConnector):
         if method.kind is MethodKind.CARD:
             body["channels"] = ["card"]
             body["callback_url"] = checkout_return_url(callback_url, request.payment_id)
-            data = await self._call("POST", "/transaction/initialize", body)
+            try:
+                data = await self._call("POST", "/transaction/initialize", body)
+            except PaystackBusy as exc:
+                # The hosted page's address never reached the customer: nothing can be paid on it.
+                raise ProviderUnavailable("Paystack is unavailable") from exc
             url = str(data.get("authorization_url") or "")
             if not self._trusted_page(url):
                 raise PaystackError("authorization_url is not an https page")
@@ -357,7 +363,8 @@ class PaystackConnector(ProviderConnector):
         try:
             for attempt in range(CONNECT_TRIES):
                 try:
-                    response = await client.request(verb, self._base + path, content=content, headers=headers)
+                    response = await bounded_request(client, verb, self._base + path, content=content,
+                                                     headers=headers)  # fmt: skip
                     break
                 except httpx.ConnectError as exc:
                     if attempt + 1 == CONNECT_TRIES:
@@ -374,6 +381,10 @@ class PaystackConnector(ProviderConnector):
 
 class Unauthorized(ProviderUnavailable):
     """Paystack refused the key (401): nothing was accepted."""
+
+
+class PaystackBusy(PaystackError):
+    """Paystack answered 503: unavailable, though the request reached it (ambiguous but for initialization)."""
 
 
 class NotFoundAtPaystack(PaystackError):
@@ -393,7 +404,9 @@ def _answer(verb: str, path: str, response: httpx.Response) -> Any:
     if response.status_code == 404:
         raise NotFoundAtPaystack(what)
     if response.status_code == 503:
-        raise ProviderUnavailable(what)  # "unavailable", said before anything was taken
+        # Said after the request was sent: a charge, a transfer or a refund may have been taken all the same,
+        # and ``ProviderUnavailable`` would let routing try another account (a second charge).
+        raise PaystackBusy(what)
     if response.status_code >= 500:
         raise PaystackError(what)  # it may have been taken: left to reconciliation
     if 400 <= response.status_code < 500:
@@ -443,12 +456,32 @@ def charge_action(data: Mapping[str, Any], request: AttemptRequest) -> NextActio
 def transaction_outcome(attempt_id: str, data: Mapping[str, Any]) -> Outcome:
     status = str(data.get("status") or "")
     if status in _PAID:
-        return Outcome(attempt_id, AttemptStatus.SUCCESS)
+        return paid_outcome(attempt_id, data.get("amount"), data.get("currency"), data.get("requested_amount"))
     if status in _UNPAID:
         card = str(data.get("channel") or "") == "card"
         message = N_("The card was declined.") if card else N_("A payment attempt failed.")
         return Outcome(attempt_id, AttemptStatus.FAILED, "declined", message)
     return Outcome(attempt_id, AttemptStatus.PENDING)  # abandoned, ongoing, pending, processing, queued
+
+
+def paid_outcome(attempt_id: str, amount: Any, currency: Any, requested: Any = None) -> Outcome:
+    """A success with what Paystack says it collected, back in Cauri's units for the gateway to compare with the
+    payment; an amount that is no whole number of main units cannot be the payment's, so it fails here. When the
+    merchant passes Paystack's fees to customers, ``amount`` is the requested amount plus the fee: the requested
+    amount is then the one compared, and the amount taken must cover it."""
+    code = currency if isinstance(currency, str) else None
+    if amount is None:
+        return Outcome(attempt_id, AttemptStatus.SUCCESS, currency=code)
+    found = CATALOGUE.currency(code) if code else None
+    unit = found.subunit_to_unit if found else 100
+    asked = requested if _whole(requested) else amount
+    if not _whole(amount) or not _whole(asked) or asked % unit or amount < asked:
+        return Outcome(attempt_id, AttemptStatus.FAILED, "amount_mismatch", N_("A payment attempt failed."))
+    return Outcome(attempt_id, AttemptStatus.SUCCESS, amount=asked // unit, currency=code)
+
+
+def _whole(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def transfer_outcome(payout_id: str, data: Mapping[str, Any]) -> PayoutOutcome:

@@ -38,6 +38,8 @@ from cauri.services.runtime import UnitOfWork
 __all__ = ["CallbackRejected"]
 
 log = logging.getLogger("cauri.checkout")
+#: The failure code of an attempt the provider says succeeded for another amount or currency than the payment's.
+AMOUNT_MISMATCH = "amount_mismatch"
 _FINAL = frozenset(s.value for s in FINAL_STATUSES)
 #: What the checkout says when a provider cannot be reached at all; the customer may try again.
 PROVIDER_UNREACHABLE = N_("The payment provider could not be reached. Try again.")
@@ -273,6 +275,8 @@ async def apply_outcome(uow: UnitOfWork, connector: str, outcome: Outcome) -> bo
     if outcome.status is AttemptStatus.PENDING:
         return False
     async with uow:
+        if outcome.status is AttemptStatus.SUCCESS and (outcome.amount is not None or outcome.currency is not None):
+            outcome = await _checked_amount(uow, connector, outcome)
         finished = await uow.attempts.finish(
             outcome.attempt_id, connector, outcome.status, outcome.failure_code, outcome.failure_message
         )
@@ -295,6 +299,27 @@ async def apply_outcome(uow: UnitOfWork, connector: str, outcome: Outcome) -> bo
     return True
 
 
+async def _checked_amount(uow: UnitOfWork, connector: str, outcome: Outcome) -> Outcome:
+    """A success for another amount or currency than the payment's is not a success of this payment: the
+    attempt fails (closed, rather than left pending, so reconciliation does not ask forever) and an operator is
+    told, since the provider holds money that may need refunding."""
+    payment_id = await uow.attempts.payment_of(outcome.attempt_id, connector)
+    payment = None if payment_id is None else await uow.payments.find(payment_id)
+    if payment is None:
+        return outcome  # not this connector's attempt: ``finish`` changes nothing
+    amount_ok = outcome.amount is None or outcome.amount == payment.amount
+    currency_ok = outcome.currency is None or outcome.currency.upper() == payment.currency
+    if amount_ok and currency_ok:
+        return outcome
+    log.error(
+        "provider reported a success for another amount",
+        extra={"attempt_id": outcome.attempt_id, "connector": connector, "reported_amount": outcome.amount,
+               "reported_currency": outcome.currency, "expected_amount": payment.amount,
+               "expected_currency": payment.currency},
+    )  # fmt: skip
+    return Outcome(outcome.attempt_id, AttemptStatus.FAILED, AMOUNT_MISMATCH, N_("A payment attempt failed."))
+
+
 async def handle_callback(
     uow: UnitOfWork, connectors: ConnectorRegistry, name: str, body: bytes, headers: Mapping[str, str]
 ) -> bool:
@@ -303,6 +328,7 @@ async def handle_callback(
     connector: Connector | None = await connectors.by_name(name)
     if connector is None:
         raise NotFound("Unknown connector.")
+    await connector.prepare_callback(headers)
     outcome = connector.parse_callback(body, headers)
     if not _storable(outcome):
         raise CallbackRejected("malformed notification")

@@ -137,6 +137,7 @@ async def handle_payout_callback(
     connector = await connectors.by_name(name)
     if connector is None:
         raise NotFound("Unknown connector.")
+    await connector.prepare_callback(headers)
     try:
         outcome = connector.parse_payout_callback(body, headers)
     except NotImplementedError as exc:

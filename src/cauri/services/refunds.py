@@ -150,6 +150,7 @@ async def handle_refund_callback(
     connector = await connectors.by_name(name)
     if connector is None:
         raise NotFound("Unknown connector.")
+    await connector.prepare_callback(headers)
     try:
         outcome = connector.parse_refund_callback(body, headers)
     except NotImplementedError as exc:

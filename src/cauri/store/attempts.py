@@ -54,6 +54,12 @@ class AttemptRepository:
         ).one()
         return int(row[0]), int(row[1])
 
+    async def payment_of(self, attempt_id: str, connector: str) -> str | None:
+        """The payment of ``connector``'s attempt, or None when it has no such attempt."""
+        query = select(attempts.c.payment_id).where(attempts.c.id == attempt_id, attempts.c.connector == connector)
+        found = (await self.conn.execute(query)).scalar_one_or_none()
+        return None if found is None else str(found)
+
     async def add(self, row: dict[str, Any]) -> None:
         await self.conn.execute(attempts.insert(), row)
 
