@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -25,13 +25,15 @@ from cauri.connectors.registry import ConnectorRegistry
 from cauri.domain import payer
 from cauri.domain.apps import App, Scope
 from cauri.domain.attempts import MAX_ATTEMPTS_PER_PAYMENT, AttemptRefused, AttemptStatus
-from cauri.domain.checkout import offered_methods
+from cauri.domain.checkout import PricedMethods, foreign_currencies, offered_methods, price_methods
 from cauri.domain.clock import as_utc, utcnow
 from cauri.domain.errors import NotFound
 from cauri.domain.messages import N_
 from cauri.domain.methods import PHONE_KINDS, MethodKind, PaymentMethod
 from cauri.domain.payments import FINAL_STATUSES, PaymentStatus, TransitionRefused, new_id
+from cauri.domain.rates import DEFAULT_MAX_AGE, Conversion, Rate, decimal_text
 from cauri.domain.text import has_control_characters
+from cauri.services.rates import fresh_rates
 from cauri.services.runtime import UnitOfWork
 
 __all__ = ["CallbackRejected"]
@@ -49,6 +51,8 @@ class CheckoutState:
     payment: Row[Any]
     app: App
     attempt: Row[Any] | None
+    #: Fresh rates from the payment's currency to those of the other-currency methods it names (None: no rate).
+    rates: Mapping[str, Rate | None] = field(default_factory=dict)
 
     @property
     def is_final(self) -> bool:
@@ -65,8 +69,11 @@ class CheckoutState:
         return f"{p.status}:{a.id}:{a.status}" if a is not None else str(p.status)
 
 
-async def load_checkout(uow: UnitOfWork, payment_id: str) -> CheckoutState | None:
-    """The payment, its app and its latest attempt; a payment past its app's delay is cancelled on sight."""
+async def load_checkout(
+    uow: UnitOfWork, payment_id: str, *, rate_max_age: timedelta = DEFAULT_MAX_AGE
+) -> CheckoutState | None:
+    """The payment, its app and its latest attempt; a payment past its app's delay is cancelled on sight. An
+    open payment naming methods in other currencies comes with the rates that price them now."""
     async with uow.reading():
         payment = await uow.payments.find(payment_id)
         if payment is None:
@@ -79,14 +86,36 @@ async def load_checkout(uow: UnitOfWork, payment_id: str) -> CheckoutState | Non
             await cancel_payment(uow, payment_id, N_("Expired."))
         except TransitionRefused:
             pass  # finished meanwhile
-        return await load_checkout(uow, payment_id)
-    return CheckoutState(payment, app, attempt)
+        return await load_checkout(uow, payment_id, rate_max_age=rate_max_age)
+    rates: Mapping[str, Rate | None] = {}
+    if payment.status not in _FINAL:
+        others = foreign_currencies(payment._mapping, app.enabled_methods)
+        if others:
+            rates = await fresh_rates(uow, payment.currency, others, rate_max_age)
+    return CheckoutState(payment, app, attempt, rates)
 
 
 def payment_methods(state: CheckoutState, connectors: ConnectorRegistry) -> list[PaymentMethod]:
-    """The methods this payment may be paid with: its filters, the app's, and a connector to serve each."""
-    offered = offered_methods(state.payment._mapping, state.app.enabled_methods)
-    return [m for m in offered if connectors.for_method(m, state.payment.environment) is not None]
+    """The methods this payment may be paid with: its filters, the app's, a connector to serve each, and for a
+    method in another currency, a fresh rate to price it."""
+    return _priced(state, connectors).methods
+
+
+def conversions(state: CheckoutState, connectors: ConnectorRegistry) -> dict[str, Conversion]:
+    """What each offered method in another currency would debit, by method code (with the app's margin)."""
+    return _priced(state, connectors).conversions
+
+
+def unpriced_currencies(state: CheckoutState, connectors: ConnectorRegistry) -> tuple[str, ...]:
+    """The currencies whose methods the payment names but the page leaves out for want of a fresh rate."""
+    return _priced(state, connectors).unpriced
+
+
+def _priced(state: CheckoutState, connectors: ConnectorRegistry) -> PricedMethods:
+    payment = state.payment
+    offered = offered_methods(payment._mapping, state.app.enabled_methods, other_currencies=True)
+    served = [m for m in offered if connectors.for_method(m, payment.environment) is not None]
+    return price_methods(payment.amount, payment.currency, served, state.rates, state.app.rate_margin)
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +143,8 @@ class CheckedAttempt:
     phone: str | None
     card_number: str | None
     card_expiry: str | None
+    #: For a method in another currency: the rate, margin and amount locked when the attempt starts.
+    conversion: Conversion | None = None
 
 
 class AttemptFormInvalid(Exception):
@@ -132,7 +163,15 @@ def check_attempt_form(state: CheckoutState, methods: list[PaymentMethod], form:
     if method is None:
         raise AttemptFormInvalid({"method": N_("Choose a payment method.")})
     errors: dict[str, str] = {}
-    if not method.min_amount <= payment.amount <= method.max_amount:
+    converted = None
+    if method.currency != payment.currency:
+        converted = price_methods(
+            payment.amount, payment.currency, [method], state.rates, state.app.rate_margin
+        ).conversions.get(method.code)
+        if converted is None:  # the rate went stale since the page was shown
+            raise AttemptFormInvalid({"method": N_("Choose a payment method.")})
+    # The method's limits are in its own currency: a converted payment is checked on the amount debited.
+    if not method.min_amount <= (converted.amount if converted else payment.amount) <= method.max_amount:
         errors["method"] = N_("This amount cannot be paid with this method.")
     sandbox = payment.environment == "sandbox"
     phone = card_number = card_expiry = None
@@ -164,7 +203,7 @@ def check_attempt_form(state: CheckoutState, methods: list[PaymentMethod], form:
                 errors["country"] = N_("Choose your country.")
     if errors:
         raise AttemptFormInvalid(errors)
-    return CheckedAttempt(method, phone, card_number, card_expiry)
+    return CheckedAttempt(method, phone, card_number, card_expiry, converted)
 
 
 async def start_attempt(
@@ -206,6 +245,7 @@ async def start_attempt(
                 "client_ip": payer_info.ip,
                 "user_agent": payer_info.user_agent[:500],
                 "locale": payer_info.locale,
+                **_locked_rate(checked.conversion),
                 "created_at": now,
                 "updated_at": now,
             }
@@ -213,9 +253,12 @@ async def start_attempt(
         if locked.status == PaymentStatus.INITIATED.value:
             await uow.payments.move(payment.id, Scope(locked.app_id, locked.environment), PaymentStatus.PENDING)
         await uow.commit()
+    # The provider collects in the method's currency: the converted amount when the payment is priced in another.
+    converted = checked.conversion
+    amount, currency = (converted.amount, converted.currency) if converted else (payment.amount, payment.currency)
     request = AttemptRequest(
-        attempt_id, payment.id, checked.method, payment.amount, payment.currency, checked.phone,
-        checked.card_number, checked.card_expiry,
+        attempt_id, payment.id, checked.method, amount, currency, checked.phone, checked.card_number,
+        checked.card_expiry,
     )  # fmt: skip
     try:
         started = await connector.start(request, callback_url(connector.name))
@@ -235,6 +278,18 @@ async def start_attempt(
         await uow.attempts.record_started(attempt_id, started.reference, action)
         await uow.commit()
     return started.action.kind
+
+
+def _locked_rate(converted: Conversion | None) -> dict[str, Any]:
+    """The attempt's columns that lock a conversion (all null for a method in the payment's own currency)."""
+    if converted is None:
+        return {}
+    return {
+        "rate": decimal_text(converted.rate.rate),
+        "correction_rate": decimal_text(converted.margin),
+        "amount_debited": converted.amount,
+        "currency_debited": converted.currency,
+    }
 
 
 async def confirm_authentication(
