@@ -258,7 +258,7 @@ def apps_margin(
         return await app_service.set_rate_margin(runtime.uow(), app, percent)
 
     done = _with_store(Settings(), margin)
-    console.print(f"{visible(done.name)}: correction margin {decimal_text(done.rate_margin * 100)} %")
+    print(f"{visible(done.name)}: correction margin {decimal_text(done.rate_margin * 100)} %")
 
 
 @keys_cli.command("rotate")
