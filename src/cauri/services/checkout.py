@@ -88,7 +88,8 @@ async def load_checkout(
             pass  # finished meanwhile
         return await load_checkout(uow, payment_id, rate_max_age=rate_max_age)
     rates: Mapping[str, Rate | None] = {}
-    if payment.status not in _FINAL:
+    # Only a page that offers methods needs rates (not a final one, nor the status poll of an attempt under way).
+    if payment.status not in _FINAL and (attempt is None or attempt.status != AttemptStatus.PENDING.value):
         others = foreign_currencies(payment._mapping, app.enabled_methods)
         if others:
             rates = await fresh_rates(uow, payment.currency, others, rate_max_age)
