@@ -13,9 +13,16 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from cauri.api.openapi import openapi_document
+from cauri.connectors.base import RefundRequest
+from cauri.connectors.registry import ConnectorRegistry
+from cauri.connectors.sandbox import SandboxConnector
+from cauri.domain.apps import Scope
 from cauri.domain.clock import utcnow
+from cauri.domain.refunds import RefundRequest as Asked
 from cauri.services.apps import set_rate_margin
+from cauri.services.idempotency import StoredResponse
 from cauri.services.rates import set_rate
+from cauri.services.refunds import refund_payment
 from cauri.settings import Settings
 from cauri.store.tables import attempts, rates
 from tests.api.test_response_schemas import Contract
@@ -135,3 +142,33 @@ async def test_a_rate_too_old_leaves_the_naira_methods_out_with_a_clear_message(
     assert refused.status_code == 422
     async with engine.connect() as conn:
         assert (await conn.execute(select(attempts.c.id).where(attempts.c.payment_id == payment_id))).all() == []
+
+
+class RefundsAsked(SandboxConnector):
+    """The sandbox, keeping what each refund asked it to give back."""
+
+    def __init__(self) -> None:
+        super().__init__(b"secret", 0)
+        self.asked: list[tuple[int, str]] = []
+
+    async def refund(self, request: RefundRequest, callback_url: str) -> str:
+        self.asked.append((request.amount, request.currency))
+        return await super().refund(request, callback_url)
+
+
+async def test_a_refund_of_a_payment_paid_in_naira_gives_back_naira_at_the_locked_rate(
+    client: httpx.AsyncClient, engine: AsyncEngine, no_rates: AsyncEngine, merchant: MerchantApp, settings: Settings
+) -> None:
+    await set_rate(uow(engine), "USD", "NGN", "1550.25")
+    payment_id = await seed_payment(client, merchant)
+    assert (await pay(client, payment_id, "qr_ngn")).status_code == 303
+    await notification(client, settings.secret, str((await locked(engine, payment_id))["id"]), "success")
+    await set_rate(uow(engine), "USD", "NGN", "1700")  # a later rate changes nothing of what is given back
+    provider = RefundsAsked()
+    for amount in (33, None):  # a third, then all that is left
+        await refund_payment(
+            uow(engine), ConnectorRegistry(provider), Scope(merchant.id, "sandbox"), payment_id,
+            Asked(amount=amount, reason=None), lambda r: StoredResponse(201, b""), None, "http://127.0.0.1:9",
+        )  # fmt: skip
+    assert provider.asked == [(51_158, "NGN"), (103_867, "NGN")]  # 51,158.25 and 103,866.75, half up
+    assert sum(amount for amount, _ in provider.asked) == 155_025

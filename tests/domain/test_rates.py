@@ -17,6 +17,7 @@ from cauri.domain.rates import (
     RateSource,
     conversion,
     convert,
+    debited_share,
     decimal_text,
     find_rate,
     parse_feed,
@@ -201,3 +202,13 @@ def test_a_margin_never_lowers_what_the_customer_pays(amount: int, rate: Decimal
     exact = Fraction(amount) * Fraction(rate) * (1 + Fraction(margin))
     # Half up: an exact half costs the customer the extra unit.
     assert raised - Fraction(1, 2) <= exact < raised + Fraction(1, 2)
+
+
+@given(st.integers(min_value=1, max_value=10**9), st.integers(min_value=1, max_value=10**12), st.data())
+def test_refunds_give_back_the_debited_currency_in_proportion_and_never_more(
+    paid: int, debited: int, data: st.DataObject
+) -> None:
+    part = data.draw(st.integers(min_value=1, max_value=paid))
+    share = debited_share(part, paid, debited)
+    assert 0 <= share <= debited and abs(share - Fraction(part * debited, paid)) <= Fraction(1, 2)
+    assert debited_share(paid, paid, debited) == debited

@@ -223,6 +223,13 @@ def conversion(amount: int, rate: Rate, margin: Decimal = Decimal(0)) -> Convers
     return Conversion(rate, margin, convert(amount, rate.rate, margin))
 
 
+def debited_share(amount: int, paid: int, debited: int) -> int:
+    """What gives back ``amount`` of a payment of ``paid`` that debited the customer ``debited`` in the method's
+    currency: the same proportion, so at the rate and margin the attempt locked, rounded half up and never more
+    than ``debited`` (a full refund gives back exactly what was debited)."""
+    return min(debited, int(Fraction(amount * debited, paid) + Fraction(1, 2)))
+
+
 def rate_formatted(rate: Rate) -> str:
     """``1 USD = 1,550.25 NGN``: the rate for people, to six decimals, or six significant digits below 1
     (``1 NGN = 0.000645057 USD``); the exact one is ``rate``."""
