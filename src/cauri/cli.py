@@ -193,6 +193,7 @@ def apps_list(as_json: Annotated[bool, typer.Option("--json", help="Print JSON."
                         "id": app.id,
                         "name": app.name,
                         "rate_limit": app.rate_limit,
+                        "margin_percent": decimal_text(app.rate_margin * 100),
                         "keys": [
                             {
                                 "environment": key.environment,

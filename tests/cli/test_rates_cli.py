@@ -65,6 +65,7 @@ def test_an_apps_correction_margin_is_set_in_percent(env: dict[str, str]) -> Non
     done = cauri("apps", "margin", app_id, "2.5", env=env)
     assert done.returncode == 0, done.stderr
     assert "correction margin 2.5 %" in done.stdout
+    assert [a["margin_percent"] for a in json.loads(cauri("apps", "list", "--json", env=env).stdout)] == ["2.5"]
     for bad in ("51", "abc", "1.23456"):
         refused = cauri("apps", "margin", "Shop", bad, env=env)
         assert refused.returncode == 1 and "The margin must be a percentage from 0 to 50" in refused.stderr
