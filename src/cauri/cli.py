@@ -25,6 +25,7 @@ from cauri.domain.ledger import Balance
 from cauri.domain.payments import Environment, PaymentFilter
 from cauri.domain.payout_representation import Payout
 from cauri.domain.payouts import PayoutStatus
+from cauri.domain.rates import decimal_text
 from cauri.domain.representation import Event, WebhookEndpoint
 from cauri.domain.text import visible
 from cauri.services import apps as app_service
@@ -200,6 +201,7 @@ def apps_list(as_json: Annotated[bool, typer.Option("--json", help="Print JSON."
                         "id": app.id,
                         "name": app.name,
                         "rate_limit": app.rate_limit,
+                        "margin_percent": decimal_text(app.rate_margin * 100),
                         "keys": [
                             {
                                 "environment": key.environment,
@@ -252,6 +254,20 @@ def apps_configure(
         f"{visible(done.name)}: receipts {'on' if done.send_receipts else 'off'}, notices to {notify} "
         f"({'on' if done.send_notices else 'off'}; failures {'on' if done.notify_failures else 'off'})"
     )
+
+
+@apps_cli.command("margin")
+def apps_margin(
+    app: Annotated[str, typer.Argument(help="The app's id or name.")],
+    percent: Annotated[str, typer.Argument(help="The correction margin in percent, e.g. 2.5 (0 for none).")],
+) -> None:
+    """Set the correction margin on payments paid in another currency: the customer pays the rate + PERCENT %."""
+
+    async def margin(runtime: Runtime) -> App:
+        return await app_service.set_rate_margin(runtime.uow(), app, percent)
+
+    done = _with_store(Settings(), margin)
+    print(f"{visible(done.name)}: correction margin {decimal_text(done.rate_margin * 100)} %")
 
 
 @keys_cli.command("rotate")

@@ -103,6 +103,10 @@ class Settings(BaseSettings):
     #: Operator-set and feed exchange rates are used this long after they were set, never after (the legal
     #: pegs of XOF and XAF to the euro never age).
     rate_max_age_hours: float = Field(default=24.0, gt=0)
+    #: Where to fetch exchange rates from, as ``{"base": "USD", "rates": {"NGN": "1550.25"}}`` (empty: no feed);
+    #: fetched every ``rates_feed_every_seconds``. An operator's fresh rate wins over the feed's.
+    rates_feed_url: str = ""
+    rates_feed_every_seconds: float = Field(default=3600.0, gt=0)
     #: Outgoing mail. With no host, messages are written as .eml files under ``data_dir/mail`` instead.
     smtp_host: str = ""
     smtp_port: int = 587

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from decimal import Decimal
 from urllib.parse import parse_qsl, urlsplit
 
-from cauri.domain.checkout import offered_methods, return_url_for
+from cauri.domain.checkout import offered_methods, price_methods, return_url_for
+from cauri.domain.methods import CATALOGUE
 from cauri.domain.payer import expiry_valid, luhn_valid, normalize_phone
+from cauri.domain.rates import Rate, RateSource
 from cauri.i18n import choose_language, format_money
 
 
@@ -30,6 +33,26 @@ def test_offered_methods_intersect_every_restriction() -> None:
     assert phone == {"moov_bj", "mtn_bj"}
     listed = {m.code for m in offered_methods({**base, "methods": ["mtn_bj", "mtn_gh"]}, ["mtn_bj", "wave_sn"])}
     assert listed == {"mtn_bj"}
+
+
+def test_methods_in_another_currency_are_candidates_only_when_the_payment_names_them() -> None:
+    seed = {"currency": "USD", "methods": ["qr_ngn", "bank_transfer_ngn", "card_usd"], "restrict_country_code": None,
+            "restricted_phone": None}  # fmt: skip
+    assert [m.code for m in offered_methods(seed, None)] == ["card_usd"]
+    named = [m.code for m in offered_methods(seed, None, other_currencies=True)]
+    assert named == ["qr_ngn", "bank_transfer_ng", "card_usd"]  # the alias resolved
+    unnamed = {m.currency for m in offered_methods({**seed, "methods": None}, None, other_currencies=True)}
+    assert unnamed == {"USD"}  # without a list, a dollar price does not list every naira method
+    assert [m.code for m in offered_methods(seed, ["qr_ngn"], other_currencies=True)] == ["qr_ngn"]
+
+
+def test_pricing_keeps_the_payments_currency_and_what_a_rate_reaches() -> None:
+    methods = [CATALOGUE.payment_methods[c] for c in ("qr_ngn", "card_usd", "mtn_gh")]
+    usd_ngn = Rate("USD", "NGN", Decimal("1550.25"), RateSource.OPERATOR, datetime(2026, 11, 25, tzinfo=UTC))
+    priced = price_methods(100, "USD", methods, {"NGN": usd_ngn, "GHS": None}, Decimal("0.01"))
+    assert [m.code for m in priced.methods] == ["qr_ngn", "card_usd"]
+    assert {code: c.amount for code, c in priced.conversions.items()} == {"qr_ngn": 156_575}  # 156,575.25
+    assert priced.unpriced == ("GHS",)
 
 
 def test_phone_numbers() -> None:

@@ -56,3 +56,17 @@ def test_a_bad_rate_is_refused_and_nothing_is_stored(env: dict[str, str], args: 
     assert message in refused.stderr
     listed = json.loads(cauri("rates", "list", "--json", env=env).stdout)
     assert {r["source"] for r in listed} == {"peg"}
+
+
+def test_an_apps_correction_margin_is_set_in_percent(env: dict[str, str]) -> None:
+    created = cauri("apps", "create", "Shop", "--json", env=env)
+    assert created.returncode == 0, created.stderr
+    app_id = json.loads(created.stdout)["id"]
+    done = cauri("apps", "margin", app_id, "2.5", env=env)
+    assert done.returncode == 0, done.stderr
+    assert "correction margin 2.5 %" in done.stdout
+    assert [a["margin_percent"] for a in json.loads(cauri("apps", "list", "--json", env=env).stdout)] == ["2.5"]
+    for bad in ("51", "abc", "1.23456"):
+        refused = cauri("apps", "margin", "Shop", bad, env=env)
+        assert refused.returncode == 1 and "The margin must be a percentage from 0 to 50" in refused.stderr
+    assert "correction margin 0 %" in cauri("apps", "margin", "Shop", "0", env=env).stdout

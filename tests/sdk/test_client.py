@@ -225,3 +225,15 @@ async def test_refunds_through_both_clients(live_url: str, merchant: MerchantApp
         assert (balance.currency, balance.collected, balance.refunded, balance.available) == ("XOF", 100, 100, 0)
     with Client(merchant.secret, base_url=f"{live_url}/v1") as sync:
         assert await asyncio.to_thread(sync.balances) == [balance]
+
+
+def test_a_payment_paid_in_another_currency_shows_what_was_debited() -> None:
+    from cauri_client import Payment
+
+    base = {"id": "py_1", "status": "success", "amount": 100, "currency": {"code": "USD"}}
+    converted = {"rate": "1550.25", "metadata": {"amount_debited": 155_025, "currency_debited": "NGN"}}
+    paid = Payment.from_json({**base, "capture": {"identifier": "att_1", **converted}})
+    assert (paid.amount, paid.currency, paid.amount_debited, paid.rate) == (100, "USD", (155_025, "NGN"), "1550.25")
+    plain = Payment.from_json({**base, "capture": {"identifier": "att_1"}})
+    assert plain.amount_debited is None and plain.rate is None
+    assert Payment.from_json({**base, "capture": None}).amount_debited is None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import logging
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -72,7 +73,9 @@ async def _load(request: Request) -> CheckoutState | None:
         payment_id = path_id(request, "payment_id", "not found")
     except NotFound:
         return None
-    return await service.load_checkout(_gateway(request).uow(), payment_id)
+    gateway = _gateway(request)
+    max_age = timedelta(hours=gateway.settings.rate_max_age_hours)
+    return await service.load_checkout(gateway.uow(), payment_id, rate_max_age=max_age)
 
 
 def _language(request: Request) -> str:
@@ -95,6 +98,7 @@ def _page(
     settings = _gateway(request).settings
     browser_secret = request.cookies.get(CSRF_COOKIE) or new_browser_secret()
     methods = service.payment_methods(loaded, _registry(request))
+    converted = _converted(loaded, _registry(request), language)
     final, waiting = loaded.is_final, loaded.is_waiting
     customer = payment.customer
     restricted = payment.restricted_phone
@@ -125,6 +129,7 @@ def _page(
         "test_phones": _outcomes(TEST_PHONES, language),
         "test_cards": _outcomes(TEST_CARDS, language),
         "version": loaded.version,
+        **converted,
     }
     html = templates.get_template("checkout.html").render(context)
     response = HTMLResponse(html, status_code=status_code, headers=page_headers())
@@ -136,6 +141,28 @@ def _page(
     if request.query_params.get("lang") in LANGUAGES:
         response.set_cookie(LANG_COOKIE, language, max_age=365 * 86400, samesite="lax", secure=secure, path="/")
     return response
+
+
+def _converted(loaded: CheckoutState, registry: ConnectorRegistry, language: str) -> dict[str, Any]:
+    """What the page says of other currencies: each converted method's "100 $ US ≈ 155 025 ₦", the amount an
+    attempt under way debits, and why methods the payment names are missing (no fresh rate)."""
+    payment, attempt = loaded.payment, loaded.attempt
+    price = format_money(payment.amount, payment.currency, language)
+    gettext = translations(language).gettext
+    return {
+        "converted": {
+            code: f"{price} ≈ {format_money(c.amount, c.currency, language)}"
+            for code, c in service.conversions(loaded, registry).items()
+        },
+        "amount_debited": format_money(attempt.amount_debited, attempt.currency_debited, language)
+        if attempt is not None and attempt.amount_debited is not None
+        else None,
+        "unpriced": [
+            gettext("Payment in %(currency)s is not available right now: no current %(base)s→%(quote)s exchange rate.")
+            % {"currency": code, "base": payment.currency, "quote": code}
+            for code in service.unpriced_currencies(loaded, registry)
+        ],
+    }
 
 
 KIND_LABELS = {
@@ -285,7 +312,9 @@ async def authenticate_page(request: Request) -> Response:
             "lang": language,
             "payment": payment,
             "attempt": attempt,
-            "amount": format_money(payment.amount, payment.currency, language),
+            "amount": format_money(attempt.amount_debited, attempt.currency_debited, language)
+            if attempt.amount_debited is not None
+            else format_money(payment.amount, payment.currency, language),
             "csrf": csrf_token(_gateway(request).settings.secret, browser_secret, payment.id),
         }
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from urllib.parse import urlsplit
 
 from cauri.domain.emails import InvalidEmail, normalize_email
@@ -32,6 +33,8 @@ class App:
     notify_failures: bool
     created_at: datetime
     updated_at: datetime
+    #: The correction margin on converted payments, a fraction (0.025: the customer pays the rate + 2.5 %).
+    rate_margin: Decimal = Decimal(0)
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,24 +4,72 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from cauri.domain.methods import CATALOGUE, PHONE_KINDS, MethodKind, PaymentMethod
+from cauri.domain.rates import Conversion, Rate, conversion
 
 
-def offered_methods(payment: Mapping[Any, Any], enabled: Iterable[str] | None) -> list[PaymentMethod]:
+def offered_methods(
+    payment: Mapping[Any, Any], enabled: Iterable[str] | None, *, other_currencies: bool = False
+) -> list[PaymentMethod]:
     """catalogue ∩ payment currency ∩ ``methods`` ∩ restricted country ∩ what the app enables; with
-    ``restricted_phone``, only methods that pay from a phone number."""
+    ``restricted_phone``, only methods that pay from a phone number.
+
+    With ``other_currencies``, a method the payment names in ``methods`` is kept whatever its currency (the
+    caller then keeps those a fresh rate prices: see ``price_methods``). Without a ``methods`` list the payment's
+    own currency still decides: a price in XOF does not suddenly list every method of its pegged siblings."""
     phone = payment.get("restricted_phone")
     country = payment.get("restrict_country_code") or (phone["country_code"] if phone else None)
-    offered = CATALOGUE.payment_methods_for(payment["currency"], codes=payment.get("methods"), country=country)
+    codes = payment.get("methods")
+    currency = None if other_currencies and codes else payment["currency"]
+    offered = CATALOGUE.payment_methods_for(currency, codes=codes, country=country)
     if phone:
         offered = [m for m in offered if m.kind in PHONE_KINDS]
     if enabled is not None:
         allowed = set(enabled)
         offered = [m for m in offered if m.code in allowed]
     return offered
+
+
+def foreign_currencies(payment: Mapping[Any, Any], enabled: Iterable[str] | None) -> set[str]:
+    """The currencies, other than the payment's, of the methods it names: those a rate must price."""
+    named = offered_methods(payment, enabled, other_currencies=True)
+    return {m.currency for m in named} - {payment["currency"]}
+
+
+@dataclass(frozen=True, slots=True)
+class PricedMethods:
+    """What can be offered once rates are known: the methods, the conversion of each one in another currency,
+    and the currencies left out because no fresh rate reaches them from the payment's."""
+
+    methods: list[PaymentMethod]
+    conversions: dict[str, Conversion]  # by method code
+    unpriced: tuple[str, ...]
+
+
+def price_methods(
+    amount: int, currency: str, methods: Iterable[PaymentMethod], rates: Mapping[str, Rate | None], margin: Decimal
+) -> PricedMethods:
+    """Keep the methods in the payment's currency, and those in another that ``rates`` (fresh rates from the
+    payment's currency, by the method's currency) prices, converted with the app's correction ``margin``."""
+    kept: list[PaymentMethod] = []
+    conversions: dict[str, Conversion] = {}
+    unpriced: list[str] = []
+    for method in methods:
+        if method.currency == currency:
+            kept.append(method)
+            continue
+        rate = rates.get(method.currency)
+        if rate is None:
+            if method.currency not in unpriced:
+                unpriced.append(method.currency)
+            continue
+        kept.append(method)
+        conversions[method.code] = conversion(amount, rate, margin)
+    return PricedMethods(kept, conversions, tuple(sorted(unpriced)))
 
 
 @dataclass(frozen=True, slots=True)

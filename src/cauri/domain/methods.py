@@ -110,15 +110,20 @@ class Catalogue:
         return self.countries.get(code)
 
     def payment_methods_for(
-        self, currency: str, *, codes: Iterable[str] | None = None, country: str | None = None
+        self, currency: str | None, *, codes: Iterable[str] | None = None, country: str | None = None
     ) -> list[PaymentMethod]:
-        """The methods a payment may offer: catalogue ∩ currency ∩ ``codes`` (aliases resolved) ∩ country."""
+        """The methods a payment may offer: catalogue ∩ currency (``None``: any) ∩ ``codes`` (aliases resolved) ∩
+        country."""
         if codes is None:
             candidates: Iterable[PaymentMethod] = self.payment_methods.values()
         else:
             resolved = (self.resolve_payment_method(c) for c in codes)
             candidates = {m.code: m for m in resolved if m is not None}.values()
-        return [m for m in candidates if m.currency == currency and (country is None or m.serves_country(country))]
+        return [
+            m
+            for m in candidates
+            if (currency is None or m.currency == currency) and (country is None or m.serves_country(country))
+        ]
 
 
 def _payment_method(raw: Mapping[str, Any]) -> PaymentMethod:

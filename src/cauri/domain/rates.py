@@ -8,10 +8,10 @@ no float ever touches money. Amounts are whole units of their currency, as every
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from decimal import Decimal, InvalidOperation, localcontext
+from datetime import UTC, datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation, localcontext
 from enum import StrEnum
 from fractions import Fraction
 from typing import Annotated, Literal
@@ -120,9 +120,9 @@ def peg(base: str, quote: str) -> Rate | None:
 def find_rate(
     base: str, quote: str, known: Iterable[Rate], now: datetime, max_age: timedelta = DEFAULT_MAX_AGE
 ) -> Rate | None:
-    """The rate to convert ``base`` into ``quote``: the peg if both are pegged; else the newest fresh known rate
-    for the pair, read either way; else one through a pegged sibling (an EUR→NGN rate prices XOF→NGN too).
-    Stale rates are never used; ``None`` when no fresh way exists."""
+    """The rate to convert ``base`` into ``quote``: the peg if both are pegged; else the fresh known rate for the
+    pair, read either way (the operator's before the feed's, then the newest); else one through a pegged sibling
+    (an EUR→NGN rate prices XOF→NGN too). Stale rates are never used; ``None`` when no fresh way exists."""
     if base == quote:
         return Rate(base, quote, Decimal(1), RateSource.PEG, None)
     pegged = peg(base, quote)
@@ -157,9 +157,13 @@ def _either_way(base: str, quote: str, rates: Iterable[Rate]) -> list[Rate]:
 
 
 def _newest(rates: list[Rate]) -> Rate | None:
+    """The operator's rate before the feed's (an operator sets one to override the feed), then the newest."""
     if not rates:
         return None
-    return max(rates, key=lambda r: (r.set_at is not None, as_utc(r.set_at) if r.set_at else datetime.min))
+    return max(rates, key=lambda r: (r.source is RateSource.OPERATOR, as_utc(r.set_at) if r.set_at else _EPOCH))
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def _must(rate: Rate | None) -> Rate:
@@ -178,3 +182,107 @@ def convert(amount: int, rate: Decimal, margin: Decimal = Decimal(0)) -> int:
         raise RateError("the correction margin must be at least 0 and below 1")
     exact = Fraction(amount) * Fraction(rate) * (1 + Fraction(margin))
     return int(exact + Fraction(1, 2)) if exact >= 0 else -int(-exact + Fraction(1, 2))
+
+
+#: The correction margin an app may set, in percent: above this it is surely a typing mistake.
+MAX_MARGIN_PERCENT = Decimal(50)
+_PERCENT_TEXT = re.compile(r"[0-9]{1,2}(\.[0-9]{1,4})?")
+
+
+def parse_margin_percent(value: str) -> Decimal:
+    """An app's correction margin as the operator types it, in percent (``2.5``), returned as a fraction
+    (``Decimal("0.025")``): 0 to 50 with at most four decimals."""
+    text = value.strip()
+    if not _PERCENT_TEXT.fullmatch(text) or Decimal(text) > MAX_MARGIN_PERCENT:
+        raise RateError(f"must be a percentage from 0 to {MAX_MARGIN_PERCENT}, such as 2.5")
+    return Decimal(text) / 100
+
+
+def decimal_text(value: Decimal) -> str:
+    """A rate or a margin as exact plain decimal text: no exponent, no trailing zeros (``1550.25``, ``0.025``)."""
+    text = format(value, "f")
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+@dataclass(frozen=True, slots=True)
+class Conversion:
+    """A payment's amount in a method's currency, as the customer pays it: the rate used (units of the method's
+    currency per unit of the payment's), the app's correction margin, and the amount debited."""
+
+    rate: Rate
+    margin: Decimal
+    amount: int  # whole units of ``rate.quote``
+
+    @property
+    def currency(self) -> str:
+        return self.rate.quote
+
+
+def conversion(amount: int, rate: Rate, margin: Decimal = Decimal(0)) -> Conversion:
+    """``amount`` of ``rate.base`` priced in ``rate.quote``: rounded half up (see ``convert``)."""
+    return Conversion(rate, margin, convert(amount, rate.rate, margin))
+
+
+def debited_share(amount: int, paid: int, debited: int) -> int:
+    """What gives back ``amount`` of a payment of ``paid`` that debited the customer ``debited`` in the method's
+    currency: the same proportion, so at the rate and margin the attempt locked, rounded half up and never more
+    than ``debited`` (a full refund gives back exactly what was debited)."""
+    return min(debited, int(Fraction(amount * debited, paid) + Fraction(1, 2)))
+
+
+def rate_formatted(rate: Rate) -> str:
+    """``1 USD = 1,550.25 NGN``: the rate for people, to six decimals, or six significant digits below 1
+    (``1 NGN = 0.000645057 USD``); the exact one is ``rate``."""
+    with localcontext() as ctx:
+        ctx.prec, ctx.rounding = _PRECISION, ROUND_HALF_UP
+        if rate.rate >= 1:
+            shown = rate.rate.quantize(Decimal("0.000001"))
+        else:
+            ctx.prec = 6
+            shown = +rate.rate
+    whole, _, fraction = decimal_text(shown).partition(".")
+    grouped = f"{int(whole):,}" + (f".{fraction}" if fraction else "")
+    return f"1 {rate.base} = {grouped} {rate.quote}"
+
+
+class FeedError(ValueError):
+    """A rates feed's document is not what ``parse_feed`` reads; ``str()`` says why."""
+
+
+#: A feed lists a few hundred currencies at most: a document larger than this is not a rates feed.
+FEED_MAX_BYTES = 256 * 1024
+
+
+def parse_feed(document: object, known: Iterable[str], set_at: datetime) -> list[Rate]:
+    """The rates in a feed's JSON document ``{"base": "USD", "rates": {"NGN": "1550.25", "GHS": 15.4}}``: units
+    of each currency per unit of ``base``. A rate may be a string or a number; numbers are read through their
+    decimal text (``Decimal(str(n))``), never through binary arithmetic. Currencies outside ``known``, the base
+    itself and pairs the law pegs are skipped; a malformed rate refuses the whole document."""
+    if not isinstance(document, Mapping):
+        raise FeedError("the document is not a JSON object")
+    base, listed = document.get("base"), document.get("rates")
+    currencies = set(known)
+    if not isinstance(base, str) or base not in currencies:
+        raise FeedError("base is not a known currency code")
+    if not isinstance(listed, Mapping):
+        raise FeedError("rates is not an object")
+    found = []
+    for quote, value in listed.items():
+        if not isinstance(quote, str) or quote not in currencies or quote == base or peg(base, quote) is not None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+            raise FeedError(f"the rate of {quote} is not a number")
+        try:
+            rate = parse_rate(value if isinstance(value, str) else _plain(value))
+        except RateError as exc:
+            raise FeedError(f"the rate of {quote} {exc}") from None
+        found.append(Rate(base, quote, rate, RateSource.FEED, set_at))
+    return found
+
+
+def _plain(number: int | float) -> str:
+    """A JSON number's shortest decimal text, without an exponent (``1e-05`` -> ``0.00001``)."""
+    try:
+        return decimal_text(Decimal(repr(number)))
+    except InvalidOperation:  # nan or inf
+        return "nan"

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from datetime import datetime
+from decimal import Decimal
 from functools import lru_cache
 from typing import Annotated, Any, Literal, NotRequired, Protocol
 
@@ -23,6 +24,7 @@ from cauri.domain.countries import country_name
 from cauri.domain.methods import CATALOGUE, format_amount
 from cauri.domain.payments import Environment, PaymentStatus
 from cauri.domain.providers import provider_name
+from cauri.domain.rates import Rate, RateSource, rate_formatted
 from cauri.domain.refunds import RefundStatus, refundable_left
 from cauri.domain.webhooks import WEBHOOK_EVENTS
 
@@ -119,8 +121,21 @@ class CaptureContext(TypedDict):
 
 
 @with_config(_DOCUMENTED)
+class CaptureMetadata(TypedDict):
+    """What a payment priced in another currency than its method's debited the customer."""
+
+    amount_debited: int
+    """In ``currency_debited``, main unit: the payment's amount at ``rate`` raised by ``correction_rate``, rounded
+    half up to a whole unit."""
+    amount_debited_formatted: Annotated[str, Field(examples=["NGN 155,025"])]
+    currency_debited: Annotated[str, Field(examples=["NGN"])]
+    """The method's currency."""
+
+
+@with_config(_DOCUMENTED)
 class Capture(TypedDict):
-    """The attempt that paid, or else the latest one."""
+    """The attempt that paid, or else the latest one. ``rate``, ``rate_formatted``, ``correction_rate`` and
+    ``metadata`` are present only when the method's currency differs from the payment's."""
 
     identifier: str
     phone_number: str | None
@@ -135,6 +150,13 @@ class Capture(TypedDict):
     context: CaptureContext
     created_at: Stamp
     completed_at: Stamp | None
+    rate: NotRequired[Annotated[str, Field(pattern=r"^[0-9]+(\.[0-9]+)?$", examples=["1550.25"])]]
+    """Units of the method's currency per unit of the payment's, locked when the attempt started, as exact decimal
+    text (our choice: never a float)."""
+    rate_formatted: NotRequired[Annotated[str, Field(examples=["1 USD = 1,550.25 NGN"])]]
+    correction_rate: NotRequired[Annotated[str, Field(pattern=r"^[0-9]+(\.[0-9]+)?$", examples=["0.025"])]]
+    """The app's correction margin, a fraction: the customer pays ``rate × (1 + correction_rate)``."""
+    metadata: NotRequired[CaptureMetadata]
 
 
 @with_config(_DOCUMENTED)
@@ -395,7 +417,7 @@ def capture_object(attempt: Mapping[Any, Any], payment: Mapping[Any, Any], iso: 
     assert currency is not None
     action = attempt["next_action"] or {}
     gateway_name, short_code, account_name = _gateway(attempt)
-    return {
+    capture: Capture = {
         "identifier": attempt["id"],
         "phone_number": attempt["phone"],
         "failure_message": attempt["failure_message"],
@@ -427,6 +449,24 @@ def capture_object(attempt: Mapping[Any, Any], payment: Mapping[Any, Any], iso: 
         },
         "created_at": _stamp(iso, attempt["created_at"]),
         "completed_at": iso(attempt["completed_at"]),
+    }
+    if attempt.get("rate") is not None:
+        _add_conversion(capture, attempt, payment["currency"])
+    return capture
+
+
+def _add_conversion(capture: Capture, attempt: Mapping[Any, Any], currency: str) -> None:
+    """The traces of a payment paid in its method's currency: the rate locked, the margin, what was debited."""
+    debited = CATALOGUE.currency(attempt["currency_debited"])
+    assert debited is not None  # a catalogue method's currency
+    rate = Decimal(attempt["rate"])
+    capture["rate"] = attempt["rate"]
+    capture["rate_formatted"] = rate_formatted(Rate(currency, debited.code, rate, RateSource.OPERATOR, None))
+    capture["correction_rate"] = attempt["correction_rate"]
+    capture["metadata"] = {
+        "amount_debited": attempt["amount_debited"],
+        "amount_debited_formatted": format_amount(attempt["amount_debited"], debited),
+        "currency_debited": debited.code,
     }
 
 

@@ -6,9 +6,10 @@ from datetime import timedelta
 
 from cauri.domain import apps as rules
 from cauri.domain.apps import App, KeyOwner, KeySummary
-from cauri.domain.errors import NotFound
+from cauri.domain.errors import FieldErrors, NotFound, ValidationFailed
 from cauri.domain.keys import NewKey
 from cauri.domain.payments import Environment
+from cauri.domain.rates import RateError, decimal_text, parse_margin_percent
 from cauri.domain.text import has_control_characters
 from cauri.services.runtime import UnitOfWork
 
@@ -108,6 +109,20 @@ async def configure_emails(
     _check_reference(ref)
     async with uow:
         app = await uow.apps.update((await uow.apps.find(ref)).id, changes)
+        await uow.commit()
+    return app
+
+
+async def set_rate_margin(uow: UnitOfWork, ref: str, percent: str) -> App:
+    """Set the app's correction margin on converted payments, in percent (``2.5``): the customer then pays the
+    rate raised by that much, and the capture records it as ``correction_rate``."""
+    try:
+        margin = parse_margin_percent(percent)
+    except RateError as exc:
+        raise ValidationFailed(FieldErrors({"margin": [f"The margin {exc}."]})) from None
+    _check_reference(ref)
+    async with uow:
+        app = await uow.apps.update((await uow.apps.find(ref)).id, {"rate_margin": decimal_text(margin)})
         await uow.commit()
     return app
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -25,14 +25,16 @@ from cauri.connectors.router import Candidate, Step, route
 from cauri.domain import payer
 from cauri.domain.apps import App, Scope
 from cauri.domain.attempts import MAX_ATTEMPTS_PER_PAYMENT, AttemptRefused, AttemptStatus
-from cauri.domain.checkout import offered_methods
+from cauri.domain.checkout import PricedMethods, foreign_currencies, offered_methods, price_methods
 from cauri.domain.clock import as_utc, utcnow
 from cauri.domain.errors import NotFound
 from cauri.domain.messages import N_
 from cauri.domain.methods import PHONE_KINDS, MethodKind, PaymentMethod
 from cauri.domain.payments import FINAL_STATUSES, Environment, PaymentStatus, TransitionRefused, new_id
+from cauri.domain.rates import DEFAULT_MAX_AGE, Conversion, Rate, decimal_text
 from cauri.domain.text import has_control_characters
 from cauri.services import providers
+from cauri.services.rates import fresh_rates
 from cauri.services.runtime import UnitOfWork
 
 __all__ = ["CallbackRejected"]
@@ -55,6 +57,8 @@ class CheckoutState:
     #: Live payments: the methods the app's provider accounts serve (None for sandbox payments, which the
     #: sandbox connector serves whatever the accounts).
     served: frozenset[str] | None = None
+    #: Fresh rates from the payment's currency to those of the other-currency methods it names (None: no rate).
+    rates: Mapping[str, Rate | None] = field(default_factory=dict)
 
     @property
     def is_final(self) -> bool:
@@ -71,8 +75,11 @@ class CheckoutState:
         return f"{p.status}:{a.id}:{a.status}" if a is not None else str(p.status)
 
 
-async def load_checkout(uow: UnitOfWork, payment_id: str) -> CheckoutState | None:
-    """The payment, its app and its latest attempt; a payment past its app's delay is cancelled on sight."""
+async def load_checkout(
+    uow: UnitOfWork, payment_id: str, *, rate_max_age: timedelta = DEFAULT_MAX_AGE
+) -> CheckoutState | None:
+    """The payment, its app and its latest attempt; a payment past its app's delay is cancelled on sight. An
+    open payment naming methods in other currencies comes with the rates that price them now."""
     async with uow.reading():
         payment = await uow.payments.find(payment_id)
         if payment is None:
@@ -88,17 +95,39 @@ async def load_checkout(uow: UnitOfWork, payment_id: str) -> CheckoutState | Non
             await cancel_payment(uow, payment_id, N_("Expired."))
         except TransitionRefused:
             pass  # finished meanwhile
-        return await load_checkout(uow, payment_id)
-    return CheckoutState(payment, app, attempt, served)
+        return await load_checkout(uow, payment_id, rate_max_age=rate_max_age)
+    rates: Mapping[str, Rate | None] = {}
+    # Only a page that offers methods needs rates (not a final one, nor the status poll of an attempt under way).
+    if payment.status not in _FINAL and (attempt is None or attempt.status != AttemptStatus.PENDING.value):
+        others = foreign_currencies(payment._mapping, app.enabled_methods)
+        if others:
+            rates = await fresh_rates(uow, payment.currency, others, rate_max_age)
+    return CheckoutState(payment, app, attempt, served, rates)
 
 
 def payment_methods(state: CheckoutState, connectors: ConnectorRegistry) -> list[PaymentMethod]:
-    """The methods this payment may be paid with: its filters, the app's, and a connector to serve each (the
-    sandbox's for sandbox payments; an enabled provider account's for live ones)."""
-    offered = offered_methods(state.payment._mapping, state.app.enabled_methods)
-    if state.payment.environment == Environment.SANDBOX.value:
-        return offered
-    return [m for m in offered if m.code in (state.served or ())]
+    """The methods this payment may be paid with: its filters, the app's, a connector to serve each (the
+    sandbox's for sandbox payments; an enabled provider account's for live ones), and for a method in another
+    currency, a fresh rate to price it."""
+    return _priced(state, connectors).methods
+
+
+def conversions(state: CheckoutState, connectors: ConnectorRegistry) -> dict[str, Conversion]:
+    """What each offered method in another currency would debit, by method code (with the app's margin)."""
+    return _priced(state, connectors).conversions
+
+
+def unpriced_currencies(state: CheckoutState, connectors: ConnectorRegistry) -> tuple[str, ...]:
+    """The currencies whose methods the payment names but the page leaves out for want of a fresh rate."""
+    return _priced(state, connectors).unpriced
+
+
+def _priced(state: CheckoutState, connectors: ConnectorRegistry) -> PricedMethods:
+    payment = state.payment
+    offered = offered_methods(payment._mapping, state.app.enabled_methods, other_currencies=True)
+    if payment.environment != Environment.SANDBOX.value:
+        offered = [m for m in offered if m.code in (state.served or ())]
+    return price_methods(payment.amount, payment.currency, offered, state.rates, state.app.rate_margin)
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +155,8 @@ class CheckedAttempt:
     phone: str | None
     card_number: str | None
     card_expiry: str | None
+    #: For a method in another currency: the rate, margin and amount locked when the attempt starts.
+    conversion: Conversion | None = None
 
 
 class AttemptFormInvalid(Exception):
@@ -144,7 +175,15 @@ def check_attempt_form(state: CheckoutState, methods: list[PaymentMethod], form:
     if method is None:
         raise AttemptFormInvalid({"method": N_("Choose a payment method.")})
     errors: dict[str, str] = {}
-    if not method.min_amount <= payment.amount <= method.max_amount:
+    converted = None
+    if method.currency != payment.currency:
+        converted = price_methods(
+            payment.amount, payment.currency, [method], state.rates, state.app.rate_margin
+        ).conversions.get(method.code)
+        if converted is None:  # the rate went stale since the page was shown
+            raise AttemptFormInvalid({"method": N_("Choose a payment method.")})
+    # The method's limits are in its own currency: a converted payment is checked on the amount debited.
+    if not method.min_amount <= (converted.amount if converted else payment.amount) <= method.max_amount:
         errors["method"] = N_("This amount cannot be paid with this method.")
     sandbox = payment.environment == "sandbox"
     phone = card_number = card_expiry = None
@@ -176,7 +215,7 @@ def check_attempt_form(state: CheckoutState, methods: list[PaymentMethod], form:
                 errors["country"] = N_("Choose your country.")
     if errors:
         raise AttemptFormInvalid(errors)
-    return CheckedAttempt(method, phone, card_number, card_expiry)
+    return CheckedAttempt(method, phone, card_number, card_expiry, converted)
 
 
 async def start_attempt(
@@ -220,6 +259,7 @@ async def start_attempt(
                 "client_ip": payer_info.ip,
                 "user_agent": payer_info.user_agent[:500],
                 "locale": payer_info.locale,
+                **_locked_rate(checked.conversion),
                 "created_at": now,
                 "updated_at": now,
             }
@@ -227,9 +267,12 @@ async def start_attempt(
         if locked.status == PaymentStatus.INITIATED.value:
             await uow.payments.move(payment.id, scope, PaymentStatus.PENDING)
         await uow.commit()
+    # The provider collects in the method's currency: the converted amount when the payment is priced in another.
+    converted = checked.conversion
+    amount, currency = (converted.amount, converted.currency) if converted else (payment.amount, payment.currency)
     request = AttemptRequest(
-        attempt_id, payment.id, checked.method, payment.amount, payment.currency, checked.phone,
-        checked.card_number, checked.card_expiry,
+        attempt_id, payment.id, checked.method, amount, currency, checked.phone, checked.card_number,
+        checked.card_expiry,
     )  # fmt: skip
 
     async def move_to(candidate: Candidate, steps: list[Step]) -> bool:
@@ -254,6 +297,18 @@ async def start_attempt(
     # Ambiguous: the provider may have accepted it (a timeout after sending, say): the attempt stays pending and
     # the reconciliation job asks the provider; failing it here could drop a payment the customer made.
     return None
+
+
+def _locked_rate(converted: Conversion | None) -> dict[str, Any]:
+    """The attempt's columns that lock a conversion (all null for a method in the payment's own currency)."""
+    if converted is None:
+        return {}
+    return {
+        "rate": decimal_text(converted.rate.rate),
+        "correction_rate": decimal_text(converted.margin),
+        "amount_debited": converted.amount,
+        "currency_debited": converted.currency,
+    }
 
 
 async def confirm_authentication(
@@ -300,22 +355,25 @@ async def apply_outcome(uow: UnitOfWork, connector: str, outcome: Outcome) -> bo
 
 
 async def _checked_amount(uow: UnitOfWork, connector: str, outcome: Outcome) -> Outcome:
-    """A success for another amount or currency than the payment's is not a success of this payment: the
-    attempt fails (closed, rather than left pending, so reconciliation does not ask forever) and an operator is
-    told, since the provider holds money that may need refunding."""
-    payment_id = await uow.attempts.payment_of(outcome.attempt_id, connector)
-    payment = None if payment_id is None else await uow.payments.find(payment_id)
-    if payment is None:
+    """A success for another amount or currency than the attempt asked for (the payment's, or the amount
+    debited in the method's currency when it was converted) is not a success of this payment: the attempt fails
+    (closed, rather than left pending, so reconciliation does not ask forever) and an operator is told, since
+    the provider holds money that may need refunding."""
+    charge = await uow.attempts.charge_of(outcome.attempt_id, connector)
+    payment = None if charge is None else await uow.payments.find(charge.payment_id)
+    if charge is None or payment is None:
         return outcome  # not this connector's attempt: ``finish`` changes nothing
-    amount_ok = outcome.amount is None or outcome.amount == payment.amount
-    currency_ok = outcome.currency is None or outcome.currency.upper() == payment.currency
+    expected_amount = payment.amount if charge.amount_debited is None else charge.amount_debited
+    expected_currency = charge.currency_debited or payment.currency
+    amount_ok = outcome.amount is None or outcome.amount == expected_amount
+    currency_ok = outcome.currency is None or outcome.currency.upper() == expected_currency
     if amount_ok and currency_ok:
         return outcome
     log.error(
         "provider reported a success for another amount",
         extra={"attempt_id": outcome.attempt_id, "connector": connector, "reported_amount": outcome.amount,
-               "reported_currency": outcome.currency, "expected_amount": payment.amount,
-               "expected_currency": payment.currency},
+               "reported_currency": outcome.currency, "expected_amount": expected_amount,
+               "expected_currency": expected_currency},
     )  # fmt: skip
     return Outcome(outcome.attempt_id, AttemptStatus.FAILED, AMOUNT_MISMATCH, N_("A payment attempt failed."))
 

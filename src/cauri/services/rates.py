@@ -3,16 +3,36 @@ finds the freshest way between two currencies, the legal pegs and their crosses 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from cauri.domain.clock import iso, utcnow
 from cauri.domain.errors import FieldErrors, ValidationFailed
 from cauri.domain.methods import load_catalogue
-from cauri.domain.rates import PER_EURO, ExchangeRate, Rate, RateError, RateSource, find_rate, parse_rate, peg
+from cauri.domain.rates import (
+    PER_EURO,
+    ExchangeRate,
+    Rate,
+    RateError,
+    RateSource,
+    find_rate,
+    parse_feed,
+    parse_rate,
+    peg,
+)
 from cauri.services.runtime import UnitOfWork
 
-__all__ = ["ListedRate", "find_fresh_rate", "list_rates", "rate_json", "set_rate"]
+__all__ = [
+    "ListedRate",
+    "feed_due",
+    "find_fresh_rate",
+    "fresh_rates",
+    "list_rates",
+    "rate_json",
+    "set_rate",
+    "store_feed",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +88,41 @@ async def find_fresh_rate(
     async with uow.reading():
         stored = await uow.rates.all()
     return find_rate(base, quote, stored, now or utcnow(), max_age)
+
+
+async def fresh_rates(
+    uow: UnitOfWork, base: str, quotes: Iterable[str], max_age: timedelta, *, now: datetime | None = None
+) -> dict[str, Rate | None]:
+    """For each of ``quotes``, the rate to convert ``base`` into it now, or ``None``: one read for them all."""
+    wanted = sorted(set(quotes))
+    if not wanted:
+        return {}
+    stored: list[Rate] = []
+    if any(peg(base, quote) is None and quote != base for quote in wanted):
+        async with uow.reading():
+            stored = await uow.rates.all()
+    moment = now or utcnow()
+    return {quote: find_rate(base, quote, stored, moment, max_age) for quote in wanted}
+
+
+async def feed_due(uow: UnitOfWork, every: timedelta, *, now: datetime | None = None) -> bool:
+    """Whether the feed should be fetched: no feed rate yet, or the newest is ``every`` old. Every process runs
+    the refresh job; this keeps them from all fetching each round (a rare double fetch stores the same rates)."""
+    async with uow.reading():
+        stored = await uow.rates.all()
+    stamps = [r.set_at for r in stored if r.source is RateSource.FEED and r.set_at is not None]
+    return not stamps or max(stamps) + every <= (now or utcnow())
+
+
+async def store_feed(uow: UnitOfWork, document: object, *, now: datetime | None = None) -> list[Rate]:
+    """Store the rates of a feed's JSON document (see ``domain.rates.parse_feed``) as source ``feed``, replacing
+    the feed's previous rate of each pair, in one transaction. ``FeedError`` when the document is malformed."""
+    found = parse_feed(document, load_catalogue().currencies, now or utcnow())
+    async with uow:
+        for rate in found:
+            await uow.rates.put(rate)
+        await uow.commit()
+    return found
 
 
 def rate_json(listed: ListedRate) -> ExchangeRate:

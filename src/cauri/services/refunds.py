@@ -20,6 +20,7 @@ from cauri.domain.apps import Scope
 from cauri.domain.clock import iso, utcnow
 from cauri.domain.errors import NotFound
 from cauri.domain.payments import PaymentStatus
+from cauri.domain.rates import debited_share
 from cauri.domain.refunds import RefundRequest as ValidRefundRequest
 from cauri.domain.refunds import RefundStatus, check_refund, refundable_left
 from cauri.domain.representation import Refund, refund_object
@@ -100,7 +101,12 @@ async def send_refund(uow: UnitOfWork, connectors: ConnectorRegistry, refund_id:
     if connector is None or payment is None or attempt is None:
         log.error("refund without its connector; left to reconciliation", extra={"refund_id": refund_id})
         return True
-    request = RefundRequest(row.id, row.amount, row.currency, attempt._mapping, payment._mapping)
+    amount, currency = row.amount, row.currency
+    if attempt.amount_debited is not None:
+        # Paid in its method's currency: the provider gives back that currency, in the proportion refunded.
+        amount = debited_share(row.amount, payment.amount, attempt.amount_debited)
+        currency = attempt.currency_debited
+    request = RefundRequest(row.id, amount, currency, attempt._mapping, payment._mapping)
     try:
         reference = await connector.refund(request, refund_callback_url(callback_base, connector.name))
     except ProviderUnavailable:

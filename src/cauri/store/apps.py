@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from decimal import Decimal
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -32,6 +33,7 @@ def app_from_row(row: object) -> App:
         notify_failures=m["notify_failures"],
         created_at=as_utc(m["created_at"]),
         updated_at=as_utc(m["updated_at"]),
+        rate_margin=Decimal(m["rate_margin"]),
     )
 
 

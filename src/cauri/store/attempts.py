@@ -54,11 +54,13 @@ class AttemptRepository:
         ).one()
         return int(row[0]), int(row[1])
 
-    async def payment_of(self, attempt_id: str, connector: str) -> str | None:
-        """The payment of ``connector``'s attempt, or None when it has no such attempt."""
-        query = select(attempts.c.payment_id).where(attempts.c.id == attempt_id, attempts.c.connector == connector)
-        found = (await self.conn.execute(query)).scalar_one_or_none()
-        return None if found is None else str(found)
+    async def charge_of(self, attempt_id: str, connector: str) -> Row[Any] | None:
+        """What ``connector``'s attempt asks the provider to collect (``payment_id``, ``amount_debited`` and
+        ``currency_debited``, null when the method's currency is the payment's), or None when it has no such
+        attempt."""
+        columns = (attempts.c.payment_id, attempts.c.amount_debited, attempts.c.currency_debited)
+        query = select(*columns).where(attempts.c.id == attempt_id, attempts.c.connector == connector)
+        return (await self.conn.execute(query)).one_or_none()  # type: ignore[return-value]  # three columns
 
     async def add(self, row: dict[str, Any]) -> None:
         await self.conn.execute(attempts.insert(), row)

@@ -51,6 +51,8 @@ apps = Table(
     Column("send_receipts", Boolean, nullable=False, server_default=true()),
     Column("send_notices", Boolean, nullable=False, server_default=true()),
     Column("notify_failures", Boolean, nullable=False, server_default=false()),
+    # The correction margin on converted payments: a fraction as exact decimal text ("0.025" is 2.5 %).
+    Column("rate_margin", String(16), nullable=False, server_default="0"),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
 )
@@ -142,6 +144,12 @@ attempts = Table(
     Column("client_ip", String(64), nullable=True),
     Column("user_agent", Text, nullable=True),
     Column("locale", String(8), nullable=True),
+    # A method in another currency than the payment's: the rate locked when the attempt started (exact decimal
+    # text, units of currency_debited per unit of the payment's), the app's margin then, what the customer pays.
+    Column("rate", String(80), nullable=True),
+    Column("correction_rate", String(16), nullable=True),
+    Column("amount_debited", BigInteger, nullable=True),
+    Column("currency_debited", String(3), nullable=True),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
     Column("completed_at", UTCDateTime, nullable=True),

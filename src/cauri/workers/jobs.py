@@ -5,12 +5,17 @@ reconciliation claims its attempts, payouts and refunds with a lease, the purge 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Coroutine
 from datetime import timedelta
 from typing import Any
 
-from cauri.services import checkout, payments, payouts, refunds
+import httpx
+import orjson
+
+from cauri.domain.rates import FEED_MAX_BYTES, FeedError
+from cauri.services import checkout, payments, payouts, rates, refunds
 from cauri.services.runtime import Runtime
 
 log = logging.getLogger("cauri.workers.jobs")
@@ -59,6 +64,41 @@ async def purge(runtime: Runtime) -> None:
         log.info("purged expired idempotency keys", extra={"count": removed})
 
 
+#: A rates feed answers within this or not at all this round.
+FEED_TIMEOUT_SECONDS = 10.0
+
+
+async def refresh_rates(runtime: Runtime, client: httpx.AsyncClient | None = None) -> None:
+    """Fetch ``CAURI_RATES_FEED_URL`` (bounded in time and size) and store its rates, when they are due."""
+    settings = runtime.settings
+    if not settings.rates_feed_url:
+        return
+    if not await rates.feed_due(runtime.uow(), timedelta(seconds=settings.rates_feed_every_seconds)):
+        return
+    try:
+        body = await _fetch_feed(settings.rates_feed_url, client)
+        stored = await rates.store_feed(runtime.uow(), orjson.loads(body))
+    except (httpx.HTTPError, FeedError, orjson.JSONDecodeError) as exc:
+        log.warning("rates feed refused", extra={"error": str(exc)[:200]})
+        return
+    log.info("rates feed stored", extra={"count": len(stored)})
+
+
+async def _fetch_feed(url: str, client: httpx.AsyncClient | None) -> bytes:
+    async with contextlib.AsyncExitStack() as stack:
+        if client is None:
+            client = await stack.enter_async_context(httpx.AsyncClient(timeout=FEED_TIMEOUT_SECONDS))
+        async with client.stream("GET", url, headers={"Accept": "application/json"}, follow_redirects=False) as answer:
+            answer.raise_for_status()
+            body = bytearray()
+            async for chunk in answer.aiter_bytes():
+                body += chunk
+                if len(body) > FEED_MAX_BYTES:
+                    raise FeedError(f"the document is larger than {FEED_MAX_BYTES} bytes")
+            return bytes(body)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
 async def every(seconds: float, job: Callable[[], Awaitable[None]], name: str) -> None:
     """Run ``job`` now and then every ``seconds``; a failure is logged, and the next round comes anyway."""
     while True:
@@ -90,6 +130,10 @@ def background_tasks(runtime: Runtime, *, dispatch: bool) -> list[Callable[[], C
         ),
         lambda: every(PURGE_EVERY_SECONDS, lambda: purge(runtime), "purge"),
     ]
+    if settings.rates_feed_url:
+        # Checked often, fetched only when the stored feed rates are due (see services.rates.feed_due).
+        period = min(settings.rates_feed_every_seconds, settings.reconcile_every_seconds)
+        tasks.append(lambda: every(period, lambda: refresh_rates(runtime), "rates feed"))
     if dispatch:
         tasks += [Dispatcher(runtime).run_forever, Mailer(runtime).run_forever]
     return tasks

@@ -81,6 +81,21 @@ class Payment:
     def is_paid(self) -> bool:
         return self.status == "success"
 
+    @property
+    def amount_debited(self) -> tuple[int, str] | None:
+        """Paid with a method in another currency: what the customer paid and its currency (``capture.metadata``);
+        ``None`` when the method's currency is the payment's."""
+        debited = ((self.capture or {}).get("metadata") or {}) if isinstance(self.capture, dict) else {}
+        if not isinstance(debited, dict) or "amount_debited" not in debited:
+            return None
+        return int(debited["amount_debited"]), str(debited.get("currency_debited") or "")
+
+    @property
+    def rate(self) -> str | None:
+        """The rate locked for a payment paid in another currency, as exact decimal text (``capture.rate``)."""
+        rate = (self.capture or {}).get("rate") if isinstance(self.capture, dict) else None
+        return str(rate) if rate is not None else None
+
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Payment:
         currency = data.get("currency")
