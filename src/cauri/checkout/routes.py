@@ -141,32 +141,37 @@ def _choosing(request: Request, loaded: CheckoutState, form: dict[str, str], lan
     methods = service.payment_methods(loaded, _registry(request))
     customer = payment.customer
     restricted = payment.restricted_phone
-    codes = view.countries_of(methods)
     typed_phone = form.get("phone") or (restricted["number"] if restricted else customer.get("phone") or "")
     posted = CATALOGUE.resolve_payment_method(form.get("method", ""))
-    country = view.guess_country(
+    # The merchant's restriction is the country: there is nothing to ask.
+    only = payment.restrict_country_code or (restricted["country_code"] if restricted else None)
+    codes = [] if only else view.countries_of(methods)
+    country = only or view.guess_country(
         methods, asked=form.get("region") or request.query_params.get("country"), customer=customer,
         phone_region=_phone_region(customer.get("phone")), accept_language=request.headers.get("accept-language"),
     )  # fmt: skip
-    kinds = view.kinds_in(methods, country, language, _second_amounts(methods, payment.currency)) if (
-        country or not codes) else []  # fmt: skip
+    ready = country is not None or not codes  # else the page asks the country first
+    kinds = view.kinds_in(methods, country, language, _second_amounts(methods, payment.currency)) if ready else []
     asked_kind = posted.kind.value if posted is not None else request.query_params.get("kind") or form.get("kind")
     kind = next((k for k in kinds if k.kind == asked_kind), kinds[0] if kinds else None)
     shown = [m for m in methods if kind is not None and m.kind.value == kind.kind]
-    chosen = form.get("method") or _predicted_method(typed_phone, country, shown)
+    # Where typed numbers are read: the chosen country, else the one country of the methods shown.
+    served = {code for m in shown for code in m.countries}
+    region = country or (served.pop() if len(served) == 1 else None)
+    chosen = form.get("method") or _predicted_method(typed_phone, region, shown)
     if kind is not None and len(kind.methods) == 1:
         chosen = kind.methods[0].code
     failure = attempt.failure_message if attempt is not None and attempt.status == "failed" else None
     return {
         "countries": view.country_views(codes, language) if len(codes) > 1 else [],
         "country": country,
-        "country_name": view.territory_name(country, language) if country else None,
+        "region": region,
         "kinds": kinds,
         "kind": kind,
         "chosen": chosen,
         "phone_kind": kind is not None and MethodKind(kind.kind) in PHONE_KINDS,
-        "plan": view.plan_attributes(number_plan(country, shown)) if country else {},
-        "calling_code": phonenumbers.country_code_for_region(country) if country else None,
+        "plan": view.plan_attributes(number_plan(region, shown)) if region else {},
+        "calling_code": phonenumbers.country_code_for_region(region) if region else None,
         "fixed_phone": restricted["number"] if restricted else None,
         "typed_phone": typed_phone,
         "need_country": not customer.get("country_code"),
@@ -187,7 +192,7 @@ def _waiting(loaded: CheckoutState) -> dict[str, Any]:
     data = action.get("data") or {}
     qr = data.get("qr_payload")
     return {
-        "qr_svg": segno.make(qr, error="m").svg_inline(scale=5, border=2, omitsize=False) if qr else None,
+        "qr_svg": segno.make(qr, error="m").svg_inline(scale=5, border=2, omitsize=True) if qr else None,
         "processor_url": view.safe_redirect(data.get("url")) if action.get("kind") == ActionKind.REDIRECT else None,
         "ussd_link": "tel:" + data["ussd_code"].replace("#", "%23") if data.get("ussd_code") else None,
     }

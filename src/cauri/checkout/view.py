@@ -35,7 +35,7 @@ MARKS = {
     "zamtel": "Z", "tnm": "M", "halopesa": "H", "mobi_cash": "MC", "eu_mobile": "EU",
 }  # fmt: skip
 KIND_MARKS = {
-    MethodKind.CARD: "▭", MethodKind.BANK_TRANSFER: "⇄", MethodKind.QR: "▦", MethodKind.USSD: "*#",
+    MethodKind.CARD: "••••", MethodKind.BANK_TRANSFER: "⇄", MethodKind.QR: "▦", MethodKind.USSD: "*#",
     MethodKind.CRYPTO: "₿", MethodKind.WALLET: "◎", MethodKind.TEST: "✓", MethodKind.MOBILE_MONEY: "☎",
 }  # fmt: skip
 #: Kinds whose methods are brands, named as the brand is (less the country the page already says).
@@ -97,9 +97,11 @@ def method_view(method: PaymentMethod, language: str, *, second_amount: str | No
     )
 
 
-def countries_of(methods: Iterable[PaymentMethod]) -> list[str]:
-    """The countries the methods are paid from; a method offered worldwide adds none."""
-    return sorted({code for m in methods for code in m.countries})
+def countries_of(methods: list[PaymentMethod]) -> list[str]:
+    """The countries to choose from: those the methods are paid from (a method offered worldwide adds none),
+    none when every method is offered in every one of them (the choice would change nothing)."""
+    codes = sorted({code for m in methods for code in m.countries})
+    return [] if all(m.serves_country(code) for m in methods for code in codes) else codes
 
 
 def country_views(codes: Iterable[str], language: str) -> list[CountryView]:

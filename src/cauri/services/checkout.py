@@ -135,7 +135,9 @@ def check_attempt_form(state: CheckoutState, methods: list[PaymentMethod], form:
     code = form.method or _predicted(state, methods, form)
     method = next((m for m in methods if m.code == code), None)
     if method is None:
-        raise AttemptFormInvalid({"method": N_("Choose a payment method.")})
+        unknown_network = not form.method and form.phone.strip()
+        raise AttemptFormInvalid({"method": N_("Choose your network.") if unknown_network
+                                  else N_("Choose a payment method.")})  # fmt: skip
     errors: dict[str, str] = {}
     if not method.min_amount <= payment.amount <= method.max_amount:
         errors["method"] = N_("This amount cannot be paid with this method.")
@@ -155,7 +157,9 @@ def check_attempt_form(state: CheckoutState, methods: list[PaymentMethod], form:
             phone = payer.normalize_phone(typed, region, sandbox=sandbox)
             if phone is None:
                 errors["phone"] = N_("This is not a valid phone number for this method.")
-    if method.kind is MethodKind.CARD:
+    if method.kind is MethodKind.CARD and sandbox:
+        # Live cards are paid on the processor's own page (``ActionKind.REDIRECT``): Cauri never asks for, sees
+        # or carries a live card number. The sandbox's stand-in asks for its test cards.
         card_number = "".join(c for c in form.card_number if c.isdigit())
         card_expiry = form.card_expiry
         if not payer.luhn_valid(card_number):

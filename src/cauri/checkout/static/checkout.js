@@ -81,7 +81,11 @@
       if (nsn.indexOf(prefix) === 0 && prefix.length > best.length) { best = prefix; }
     }
     var radio = best && document.querySelector("input[name=method][value='" + prefixes[best] + "']");
-    if (radio) { radio.checked = true; }
+    if (radio) {
+      radio.checked = true;
+      var hint = document.getElementById("network-hint");
+      if (hint) { hint.textContent = hint.getAttribute("data-found"); }
+    }
   };
   phone.addEventListener("input", function () {
     var end = phone.selectionEnd === phone.value.length;
