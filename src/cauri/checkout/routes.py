@@ -37,7 +37,7 @@ from cauri.connectors.base import ActionKind
 from cauri.connectors.registry import ConnectorRegistry
 from cauri.domain.attempts import AttemptRefused, AttemptStatus
 from cauri.domain.checkout import return_url_for
-from cauri.domain.countries import country_names
+from cauri.domain.countries import country_names, is_country
 from cauri.domain.errors import NotFound
 from cauri.domain.messages import N_
 from cauri.domain.methods import CATALOGUE, PHONE_KINDS, MethodKind, PaymentMethod
@@ -161,6 +161,7 @@ def _choosing(request: Request, loaded: CheckoutState, form: dict[str, str], lan
     chosen = form.get("method") or _predicted_method(typed_phone, region, shown)
     if kind is not None and len(kind.methods) == 1:
         chosen = kind.methods[0].code
+    payer_country = str(customer.get("country_code") or "")
     failure = attempt.failure_message if attempt is not None and attempt.status == "failed" else None
     return {
         "countries": view.country_views(codes, language) if len(codes) > 1 else [],
@@ -174,9 +175,9 @@ def _choosing(request: Request, loaded: CheckoutState, form: dict[str, str], lan
         "calling_code": phonenumbers.country_code_for_region(region) if region else None,
         "fixed_phone": restricted["number"] if restricted else None,
         "typed_phone": typed_phone,
-        "need_country": not customer.get("country_code"),
+        "need_country": not is_country(payer_country),
         "card_countries": _card_countries(language),
-        "card_country": form.get("country") or customer.get("country_code") or country or "",
+        "card_country": form.get("country") or payer_country or country or "",
         # The failure message is a connector's (or the service's) N_ literal: translated here, where it is shown.
         # A customer who left an attempt for another method needs no account of it.
         "last_failure": translate(language, failure)
