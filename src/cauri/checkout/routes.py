@@ -37,7 +37,7 @@ from cauri.connectors.base import ActionKind
 from cauri.connectors.registry import ConnectorRegistry
 from cauri.domain.attempts import AttemptRefused, AttemptStatus
 from cauri.domain.checkout import return_url_for
-from cauri.domain.countries import country_names, is_country
+from cauri.domain.countries import is_country
 from cauri.domain.errors import NotFound
 from cauri.domain.messages import N_
 from cauri.domain.methods import CATALOGUE, PHONE_KINDS, MethodKind, PaymentMethod
@@ -176,7 +176,7 @@ def _choosing(request: Request, loaded: CheckoutState, form: dict[str, str], lan
         "fixed_phone": restricted["number"] if restricted else None,
         "typed_phone": typed_phone,
         "need_country": not is_country(payer_country),
-        "card_countries": _card_countries(language),
+        "card_countries": view.all_countries(language) if kind is not None and kind.kind == "card" else (),
         "card_country": form.get("country") or payer_country or country or "",
         # The failure message is a connector's (or the service's) N_ literal: translated here, where it is shown.
         # A customer who left an attempt for another method needs no account of it.
@@ -238,11 +238,6 @@ def _display_phone(digits: str | None) -> str | None:
 def _method_name(code: str | None, language: str) -> str | None:
     method = CATALOGUE.resolve_payment_method(code) if code else None
     return view.display_name(method, language) if method is not None else None
-
-
-def _card_countries(language: str) -> list[tuple[str, str]]:
-    names = [(code, view.territory_name(code, language)) for code in country_names()]
-    return sorted(names, key=lambda pair: pair[1])
 
 
 #: What a sandbox test number does, in the page's table of them.

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -67,8 +68,19 @@ class CountryView:
     flag: str
 
 
+@cache
+def _territories(language: str) -> Mapping[str, str]:
+    return dict(Locale.parse(language).territories)
+
+
 def territory_name(code: str, language: str) -> str:
-    return Locale.parse(language).territories.get(code) or country_names().get(code, code)
+    return _territories(language).get(code) or country_names().get(code, code)
+
+
+@cache
+def all_countries(language: str) -> tuple[tuple[str, str], ...]:
+    """Every country, in ``language``, in its alphabetical order: the card holder's country list."""
+    return tuple(sorted(((code, territory_name(code, language)) for code in country_names()), key=lambda p: p[1]))
 
 
 def display_name(method: PaymentMethod, language: str) -> str:
