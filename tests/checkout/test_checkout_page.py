@@ -205,3 +205,17 @@ def test_only_safe_processor_pages_are_followed() -> None:
     assert safe_redirect("https://pay.example/x") == "https://pay.example/x"
     for bad in ("http://pay.example/x", "https://pay.example/\nx", "ftp://pay.example", None, 3, "https:///x"):
         assert safe_redirect(bad) is None
+
+
+async def test_the_customers_known_number_chooses_the_country_and_the_network(
+    client: httpx.AsyncClient, merchant: MerchantApp
+) -> None:
+    customer = {"email": "a@example.com", "first_name": "A", "last_name": "B", "phone": "+229 01 97 00 00 00"}
+    created = await client.post(
+        "/v1/payments/initialize", json=payment_body(currency="XOF", customer=customer, methods=None),
+        headers=merchant.headers,
+    )  # fmt: skip
+    page = await client.get(f"/checkout/{created.json()['data']['id']}", headers={"Accept-Language": "fr-SN"})
+    assert '<option value="BJ" selected>' in page.text  # the number's country, before the language's
+    assert 'value="01 97 00 00 00"' in page.text  # as written beside the "+229"
+    assert 'value="mtn_bj" checked' in page.text

@@ -142,6 +142,7 @@ def _choosing(request: Request, loaded: CheckoutState, form: dict[str, str], lan
     customer = payment.customer
     restricted = payment.restricted_phone
     typed_phone = form.get("phone") or (restricted["number"] if restricted else customer.get("phone") or "")
+    known_phone = not form.get("phone") and not restricted and typed_phone
     posted = CATALOGUE.resolve_payment_method(form.get("method", ""))
     # The merchant's restriction is the country: there is nothing to ask.
     only = payment.restrict_country_code or (restricted["country_code"] if restricted else None)
@@ -174,7 +175,8 @@ def _choosing(request: Request, loaded: CheckoutState, form: dict[str, str], lan
         "plan": view.plan_attributes(number_plan(region, shown)) if region else {},
         "calling_code": phonenumbers.country_code_for_region(region) if region else None,
         "fixed_phone": restricted["number"] if restricted else None,
-        "typed_phone": typed_phone,
+        # The merchant's copy of the number (22997000000) reads as the customer writes it beside the "+229".
+        "typed_phone": _national(typed_phone, region) if known_phone else typed_phone,
         "need_country": not is_country(payer_country),
         "card_countries": view.all_countries(language) if kind is not None and kind.kind == "card" else (),
         "card_country": form.get("country") or payer_country or country or "",
@@ -233,6 +235,16 @@ def _display_phone(digits: str | None) -> str | None:
     national = phonenumbers.national_significant_number(parsed)
     known = phonenumbers.region_code_for_country_code(parsed.country_code or 0) != "ZZ"
     return f"+{parsed.country_code} {national}" if known else digits
+
+
+def _national(phone: str, region: str | None) -> str:
+    try:
+        parsed = phonenumbers.parse("+" + phone.strip().lstrip("+"))
+    except phonenumbers.NumberParseException:
+        return phone
+    if region and phonenumbers.is_valid_number(parsed) and phonenumbers.region_code_for_number(parsed) == region:
+        return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.NATIONAL)
+    return phone
 
 
 def _method_name(code: str | None, language: str) -> str | None:
