@@ -219,3 +219,14 @@ async def test_the_customers_known_number_chooses_the_country_and_the_network(
     assert '<option value="BJ" selected>' in page.text  # the number's country, before the language's
     assert 'value="01 97 00 00 00"' in page.text  # as written beside the "+229"
     assert 'value="mtn_bj" checked' in page.text
+
+
+async def test_another_language_keeps_the_step(client: httpx.AsyncClient, merchant: MerchantApp) -> None:
+    created = await client.post(
+        "/v1/payments/initialize", json=payment_body(currency="XOF", methods=None), headers=merchant.headers
+    )
+    payment_id = created.json()["data"]["id"]
+    page = await client.get(f"/checkout/{payment_id}?country=TG&kind=card", headers={"Accept-Language": "fr"})
+    assert f'href="/checkout/{payment_id}?country=TG&amp;kind=card&amp;lang=en"' in page.text
+    refused = await pay(client, payment_id, method="mtn_bj", phone="1")  # rendered by the form's post
+    assert f'href="/checkout/{payment_id}?lang=en"' in refused.text

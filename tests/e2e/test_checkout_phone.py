@@ -156,6 +156,9 @@ async def test_a_customer_reaches_paid_within_three_taps_of_typing_their_number(
     created = initialize(gateway, merchant.secret, body(merchant_site))  # all of XOF's countries and methods
     page = await open_phone(browser, created["checkout_url"], locale="fr-BJ")  # a phone set to Benin's French
     await shot(page, "10-methods-fr-BJ")
+    for needed in ("#phone", "#pay"):  # both on the first screen: no scrolling to find them
+        box = await page.locator(needed).bounding_box()
+        assert box is not None and box["y"] + box["height"] <= 740, needed
     await page.locator("#phone").press_sequentially("0197000000")
     taps = 0
     for target in ("#pay",):  # the network was found from the number: paying is the only tap left

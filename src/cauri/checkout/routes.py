@@ -6,7 +6,7 @@ import io
 import logging
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlencode
 
 import orjson
 import phonenumbers
@@ -103,6 +103,12 @@ def _page(
         "_": gettext,
         "lang": language,
         "other_languages": [lang for lang in LANGUAGES if lang != language],
+        # Another language keeps the step (its country and kind) the customer is on.
+        "language_links": {
+            lang: f"/checkout/{payment.id}?" + urlencode({**request.query_params, "lang": lang})
+            for lang in LANGUAGES
+            if lang != language
+        },
         "payment": payment,
         "app_name": app.name,
         "amount": format_money(payment.amount, payment.currency, language),
