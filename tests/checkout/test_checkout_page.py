@@ -17,11 +17,12 @@ from cauri.app import create_app
 from cauri.checkout.view import countries_of, display_name, guess_country, safe_redirect
 from cauri.connectors.base import ActionKind, AttemptRequest, Connector, NextAction, Outcome, Started
 from cauri.domain.attempts import AttemptStatus
+from cauri.domain.clock import utcnow
 from cauri.domain.methods import CATALOGUE
 from cauri.domain.networks import predict_network
 from cauri.settings import Settings
 from cauri.store.tables import attempts, events
-from tests.conftest import MerchantApp, new_merchant, payment_body
+from tests.conftest import MerchantApp, new_merchant, payment_body, record_attempt
 
 METHODS = list(CATALOGUE.payment_methods.values())
 
@@ -230,3 +231,27 @@ async def test_another_language_keeps_the_step(client: httpx.AsyncClient, mercha
     assert f'href="/checkout/{payment_id}?country=TG&amp;kind=card&amp;lang=en"' in page.text
     refused = await pay(client, payment_id, method="mtn_bj", phone="1")  # rendered by the form's post
     assert f'href="/checkout/{payment_id}?lang=en"' in refused.text
+
+
+async def test_after_a_failed_card_the_page_opens_on_cards(
+    client: httpx.AsyncClient, merchant: MerchantApp, engine: AsyncEngine
+) -> None:
+    created = await client.post(
+        "/v1/payments/initialize", json=payment_body(currency="XOF", methods=["mtn_bj", "card_xof"]),
+        headers=merchant.headers,
+    )  # fmt: skip
+    payment_id = created.json()["data"]["id"]
+    assert 'id="phone"' in (await client.get(f"/checkout/{payment_id}")).text  # mobile money first
+    now = utcnow()
+    await record_attempt(
+        engine,
+        {
+            "id": f"att_{payment_id[3:]}", "payment_id": payment_id, "method": "card_xof", "connector": "sandbox",
+            "status": "failed", "phone": None, "card_last4": "0002", "provider_reference": None,
+            "next_action": None, "failure_code": "declined", "failure_message": "The card was declined.",
+            "client_ip": "127.0.0.1", "user_agent": "test", "locale": "en", "created_at": now, "updated_at": now,
+            "completed_at": now,
+        },
+    )  # fmt: skip
+    page = await client.get(f"/checkout/{payment_id}?lang=en")
+    assert 'id="failure"' in page.text and 'id="card_number"' in page.text and 'id="phone"' not in page.text

@@ -159,7 +159,10 @@ def _choosing(request: Request, loaded: CheckoutState, form: dict[str, str], lan
     )  # fmt: skip
     ready = country is not None or not codes  # else the page asks the country first
     kinds = view.kinds_in(methods, country, language, _second_amounts(methods, payment.currency)) if ready else []
-    asked_kind = posted.kind.value if posted is not None else request.query_params.get("kind") or form.get("kind")
+    # The kind shown: the one asked for, else the one of the form just refused or of the attempt that failed.
+    last = CATALOGUE.resolve_payment_method(attempt.method) if attempt is not None else None
+    before = posted or last
+    asked_kind = request.query_params.get("kind") or (before.kind.value if before is not None else None)
     kind = next((k for k in kinds if k.kind == asked_kind), kinds[0] if kinds else None)
     shown = [m for m in methods if kind is not None and m.kind.value == kind.kind]
     # Where typed numbers are read: the chosen country, else the one country of the methods shown.
