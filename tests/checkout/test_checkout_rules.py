@@ -60,7 +60,9 @@ def test_phone_numbers() -> None:
     assert normalize_phone("07 07 07 07 07", "CI", sandbox=False) == "2250707070707"
     assert normalize_phone("2250707070707", "CI", sandbox=False) == "2250707070707"  # digits, no "+"
     assert normalize_phone("+233 24 000 0000", "CI", sandbox=False) is None  # a Ghanaian number for an Ivorian method
-    assert normalize_phone("4149518161", "BJ", sandbox=True) == "4149518161"
+    assert normalize_phone("4149518161", "BJ", sandbox=True) == "2294149518161"  # read in the method's country
+    assert normalize_phone("+4149518161", None, sandbox=True) == "4149518161"
+    assert normalize_phone("22994149518161", "BJ", sandbox=True) == "22994149518161"  # already international
     assert normalize_phone("4149518161", "BJ", sandbox=False) is None
     assert normalize_phone("call me", "BJ", sandbox=True) is None
 

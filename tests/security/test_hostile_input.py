@@ -75,7 +75,7 @@ LIST_QUERY = ("status", "created_from", "created_to", "customer_email", "limit",
               "metadata[<key>]")  # fmt: skip
 API = Probe("api", authenticated=True)
 PAGE = Probe("page", query=("lang",))
-FORM = ("csrf", "method", "phone", "card_number", "card_expiry", "card_cvc", "country", "decision")
+FORM = ("csrf", "method", "phone", "card_number", "card_expiry", "card_cvc", "country", "region", "kind", "decision")
 
 PROBES: dict[tuple[str, str], Probe] = {
     ("GET", "/"): Probe("api"),
@@ -116,6 +116,7 @@ PROBES: dict[tuple[str, str], Probe] = {
     ("GET", "/checkout/{payment_id:payment_id}/status"): Probe("json"),
     ("POST", "/checkout/{payment_id:payment_id}/pay"): Probe("page", query=("lang",), form=FORM),
     ("POST", "/checkout/{payment_id:payment_id}/cancel"): Probe("page", query=("lang",), form=("csrf",)),
+    ("POST", "/checkout/{payment_id:payment_id}/retry"): Probe("page", query=("lang",), form=("csrf",)),
     ("GET", "/checkout/{payment_id:payment_id}/authenticate"): PAGE,
     ("POST", "/checkout/{payment_id:payment_id}/authenticate"): Probe("page", query=("lang",), form=FORM),
     ("GET", "/checkout/{payment_id:payment_id}/qr.svg"): Probe("asset"),

@@ -7,11 +7,11 @@ import logging
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlencode
 
 import orjson
+import phonenumbers
 import segno
-from babel import Locale
 from jinja2 import Environment, PackageLoader, select_autoescape
 from starlette.middleware import Middleware
 from starlette.middleware.gzip import GZipMiddleware
@@ -26,6 +26,7 @@ from cauri.api.errors import ApiError
 from cauri.api.forwarded import client_address, limit_key
 from cauri.api.identifiers import path_id
 from cauri.api.notifications import receive
+from cauri.checkout import view
 from cauri.checkout.security import (
     CSRF_COOKIE,
     csrf_token,
@@ -36,10 +37,12 @@ from cauri.checkout.security import (
 from cauri.connectors.base import ActionKind
 from cauri.connectors.registry import ConnectorRegistry
 from cauri.domain.attempts import AttemptRefused, AttemptStatus
-from cauri.domain.checkout import MethodGroup, group_methods, return_url_for
+from cauri.domain.checkout import return_url_for
+from cauri.domain.countries import is_country
 from cauri.domain.errors import NotFound
 from cauri.domain.messages import N_
-from cauri.domain.methods import CATALOGUE, PHONE_KINDS, MethodKind
+from cauri.domain.methods import CATALOGUE, PHONE_KINDS, MethodKind, PaymentMethod
+from cauri.domain.networks import number_plan, predict_network
 from cauri.domain.payments import TransitionRefused
 from cauri.domain.sandbox import TEST_CARDS, TEST_PHONES
 from cauri.i18n import LANGUAGES, choose_language, format_money, translate, translations
@@ -97,40 +100,39 @@ def _page(
     gettext = translations(language).gettext
     settings = _gateway(request).settings
     browser_secret = request.cookies.get(CSRF_COOKIE) or new_browser_secret()
-    methods = service.payment_methods(loaded, _registry(request))
+    form = form or {}
     converted = _converted(loaded, _registry(request), language)
     final, waiting = loaded.is_final, loaded.is_waiting
-    customer = payment.customer
-    restricted = payment.restricted_phone
-    context = {
+    context: dict[str, Any] = {
         "_": gettext,
         "lang": language,
         "other_languages": [lang for lang in LANGUAGES if lang != language],
+        # Another language keeps the step (its country and kind) the customer is on.
+        "language_links": {
+            lang: f"/checkout/{payment.id}?" + urlencode({**request.query_params, "lang": lang})
+            for lang in LANGUAGES
+            if lang != language
+        },
         "payment": payment,
         "app_name": app.name,
         "amount": format_money(payment.amount, payment.currency, language),
         "sandbox": payment.environment == "sandbox",
         "state": "final" if final else "waiting" if waiting else "choose",
-        "groups": [_group(g, language) for g in group_methods(methods)],
-        "phone_kinds": [k.value for k in PHONE_KINDS],
-        "fixed_phone": restricted["number"] if restricted else None,
-        "customer_phone": customer.get("phone") or "",
-        "need_country": not customer.get("country_code"),
         "attempt": attempt,
+        "attempt_phone": _display_phone(attempt.phone if attempt is not None else None),
+        "attempt_method": _method_name(attempt.method if attempt is not None else None, language),
         "action": (attempt.next_action or {}) if attempt is not None else {},
-        # The failure message is a connector's (or the service's) N_ literal: translated here, where it is shown.
-        "last_failure": translate(language, attempt.failure_message)
-        if attempt is not None and attempt.status == "failed" and attempt.failure_message
-        else None,
         "errors": errors or {},
-        "form": form or {},
+        "form": form,
         "csrf": csrf_token(settings.secret, browser_secret, payment.id),
         "return_to": return_url_for(payment.return_url, payment.id, payment.status) if final else None,
-        "test_phones": _outcomes(TEST_PHONES, language),
-        "test_cards": _outcomes(TEST_CARDS, language),
         "version": loaded.version,
         **converted,
     }
+    if waiting:
+        context.update(_waiting(loaded))
+    elif not final:
+        context.update(_choosing(request, loaded, form, language, converted["converted"]))
     html = templates.get_template("checkout.html").render(context)
     response = HTMLResponse(html, status_code=status_code, headers=page_headers())
     # The scheme is the client's when a trusted proxy says so; the public URL covers a proxy that does not.
@@ -165,32 +167,129 @@ def _converted(loaded: CheckoutState, registry: ConnectorRegistry, language: str
     }
 
 
-KIND_LABELS = {
-    MethodKind.MOBILE_MONEY: N_("Mobile money"),
-    MethodKind.CARD: N_("Bank card"),
-    MethodKind.BANK_TRANSFER: N_("Bank transfer"),
-    MethodKind.QR: N_("QR code"),
-    MethodKind.USSD: N_("USSD"),
-    MethodKind.CRYPTO: N_("Crypto"),
-    MethodKind.WALLET: N_("Wallet"),
-    MethodKind.TEST: N_("Test method"),
-}
+def _choosing(
+    request: Request, loaded: CheckoutState, form: dict[str, str], language: str, second_amounts: dict[str, str]
+) -> dict[str, Any]:
+    """The choice step: the country (when the methods span several), then that country's methods by kind,
+    one kind at a time (``?kind=``), mobile money first with its number before its networks."""
+    payment, attempt = loaded.payment, loaded.attempt
+    methods = service.payment_methods(loaded, _registry(request))
+    customer = payment.customer
+    restricted = payment.restricted_phone
+    typed_phone = form.get("phone") or (restricted["number"] if restricted else customer.get("phone") or "")
+    known_phone = not form.get("phone") and not restricted and typed_phone
+    posted = CATALOGUE.resolve_payment_method(form.get("method", ""))
+    # The merchant's restriction is the country: there is nothing to ask.
+    only = payment.restrict_country_code or (restricted["country_code"] if restricted else None)
+    codes = [] if only else view.countries_of(methods)
+    country = only or view.guess_country(
+        methods, asked=form.get("region") or request.query_params.get("country"), customer=customer,
+        phone_region=_phone_region(customer.get("phone")), accept_language=request.headers.get("accept-language"),
+    )  # fmt: skip
+    ready = country is not None or not codes  # else the page asks the country first
+    kinds = view.kinds_in(methods, country, language, second_amounts) if ready else []
+    # The kind shown: the one asked for, else the one of the form just refused or of the attempt that failed.
+    last = CATALOGUE.resolve_payment_method(attempt.method) if attempt is not None else None
+    before = posted or last
+    asked_kind = request.query_params.get("kind") or (before.kind.value if before is not None else None)
+    kind = next((k for k in kinds if k.kind == asked_kind), kinds[0] if kinds else None)
+    shown = [m for m in methods if kind is not None and m.kind.value == kind.kind]
+    # Where typed numbers are read: the chosen country, else the one country of the methods shown.
+    served = {code for m in shown for code in m.countries}
+    region = country or (served.pop() if len(served) == 1 else None)
+    chosen = form.get("method") or _predicted_method(typed_phone, region, shown)
+    if kind is not None and len(kind.methods) == 1:
+        chosen = kind.methods[0].code
+    payer_country = str(customer.get("country_code") or "")
+    failure = attempt.failure_message if attempt is not None and attempt.status == "failed" else None
+    return {
+        "countries": view.country_views(codes, language) if len(codes) > 1 else [],
+        "country": country,
+        "region": region,
+        "kinds": kinds,
+        "kind": kind,
+        "chosen": chosen,
+        "phone_kind": kind is not None and MethodKind(kind.kind) in PHONE_KINDS,
+        "plan": view.plan_attributes(number_plan(region, shown)) if region else {},
+        "calling_code": phonenumbers.country_code_for_region(region) if region else None,
+        "fixed_phone": restricted["number"] if restricted else None,
+        # The merchant's copy of the number (22997000000) reads as the customer writes it beside the "+229".
+        "typed_phone": _national(typed_phone, region) if known_phone else typed_phone,
+        "need_country": not is_country(payer_country),
+        "card_countries": view.all_countries(language) if kind is not None and kind.kind == "card" else (),
+        "card_country": form.get("country") or payer_country or country or "",
+        # The failure message is a connector's (or the service's) N_ literal: translated here, where it is shown.
+        # A customer who left an attempt for another method needs no account of it.
+        "last_failure": translate(language, failure)
+        if failure and attempt is not None and attempt.failure_code != "abandoned"
+        else None,
+        "test_phones": _outcomes(TEST_PHONES, language),
+        "test_cards": _outcomes(TEST_CARDS, language),
+    }
+
+
+def _waiting(loaded: CheckoutState) -> dict[str, Any]:
+    action = (loaded.attempt.next_action or {}) if loaded.attempt is not None else {}
+    data = action.get("data") or {}
+    qr = data.get("qr_payload")
+    return {
+        "qr_svg": segno.make(qr, error="m").svg_inline(scale=5, border=2, omitsize=True) if qr else None,
+        "processor_url": view.safe_redirect(data.get("url")) if action.get("kind") == ActionKind.REDIRECT else None,
+        "ussd_link": "tel:" + data["ussd_code"].replace("#", "%23") if data.get("ussd_code") else None,
+    }
+
+
+def _predicted_method(phone: str, country: str | None, shown: list[PaymentMethod]) -> str:
+    return (predict_network(phone, country, shown) or "") if phone and country else ""
+
+
+def _phone_region(phone: object) -> str | None:
+    """The country of a number given with its country code (``22997000000`` or ``+229…``), if it is valid."""
+    if not isinstance(phone, str) or not phone.strip():
+        return None
+    try:
+        parsed = phonenumbers.parse("+" + phone.strip().lstrip("+"))
+    except phonenumbers.NumberParseException:
+        return None
+    return phonenumbers.region_code_for_number(parsed) if phonenumbers.is_valid_number(parsed) else None
+
+
+def _display_phone(digits: str | None) -> str | None:
+    """``2290197000000`` -> ``+229 01 97 00 00 00``; a number without a known country code stays as digits."""
+    if not digits:
+        return None
+    try:
+        parsed = phonenumbers.parse("+" + digits)
+    except phonenumbers.NumberParseException:
+        return digits
+    if phonenumbers.is_valid_number(parsed):
+        return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+    national = phonenumbers.national_significant_number(parsed)
+    known = phonenumbers.region_code_for_country_code(parsed.country_code or 0) != "ZZ"
+    return f"+{parsed.country_code} {national}" if known else digits
+
+
+def _national(phone: str, region: str | None) -> str:
+    try:
+        parsed = phonenumbers.parse("+" + phone.strip().lstrip("+"))
+    except phonenumbers.NumberParseException:
+        return phone
+    if region and phonenumbers.is_valid_number(parsed) and phonenumbers.region_code_for_number(parsed) == region:
+        return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.NATIONAL)
+    return phone
+
+
+def _method_name(code: str | None, language: str) -> str | None:
+    method = CATALOGUE.resolve_payment_method(code) if code else None
+    return view.display_name(method, language) if method is not None else None
+
+
 #: What a sandbox test number does, in the page's table of them.
 OUTCOME_LABELS = {
     AttemptStatus.SUCCESS: N_("success"),
     AttemptStatus.FAILED: N_("failed"),
     AttemptStatus.PENDING: N_("pending"),
 }
-
-
-def _group(group: MethodGroup, language: str) -> dict[str, Any]:
-    country = CATALOGUE.country(group.country) if group.country else None
-    return {
-        "country": Locale.parse(language).territories.get(country.code, country.name) if country else None,
-        "flag": country.flag if country else "",
-        "kind": translate(language, KIND_LABELS[group.kind]),
-        "methods": group.methods,
-    }
 
 
 def _outcomes(numbers: dict[str, tuple[AttemptStatus, str | None]], language: str) -> list[tuple[str, str]]:
@@ -207,6 +306,8 @@ async def show(request: Request) -> Response:
     loaded = await _load(request)
     if loaded is None:
         return _not_found(request)
+    if service.authentication_due(loaded):  # the card's verification is its own page, shown once
+        return RedirectResponse(f"/checkout/{loaded.payment.id}/authenticate", status_code=303)
     return _page(request, loaded)
 
 
@@ -272,7 +373,10 @@ async def pay(request: Request) -> Response:
     fields = AttemptForm(
         method=form.get("method", ""), phone=form.get("phone", ""), card_number=form.get("card_number", ""),
         card_expiry=form.get("card_expiry", ""), card_cvc=form.get("card_cvc", ""), country=form.get("country", ""),
+        region=form.get("region", ""),
     )  # fmt: skip
+    # A refused form comes back as typed, less the security code (never sent back to the browser).
+    form = {name: value for name, value in form.items() if name not in ("card_cvc", "csrf")}
     try:
         checked = service.check_attempt_form(loaded, service.payment_methods(loaded, registry), fields)
     except AttemptFormInvalid as exc:
@@ -293,8 +397,23 @@ async def pay(request: Request) -> Response:
     else:
         if action is ActionKind.AUTHENTICATE:
             return RedirectResponse(f"/checkout/{loaded.payment.id}/authenticate", status_code=303)
+        if action is ActionKind.REDIRECT:
+            return await _to_processor(request)
         return _see(request)
     return _page(request, await _load(request) or loaded, errors={"method": refused}, form=form, status_code=409)
+
+
+async def _to_processor(request: Request) -> Response:
+    """Live cards: the processor's own page, if its address is one a browser may safely be sent to; else the
+    waiting page (the processor's notification or the reconciliation settles the attempt)."""
+    loaded = await _load(request)
+    attempt = loaded.attempt if loaded is not None else None
+    data = ((attempt.next_action or {}).get("data") or {}) if attempt is not None else {}
+    target = view.safe_redirect(data.get("url"))
+    if target is None:
+        log.warning("processor page refused", extra={"attempt_id": attempt.id if attempt is not None else None})
+        return _see(request)
+    return RedirectResponse(target, status_code=303)
 
 
 async def authenticate_page(request: Request) -> Response:
@@ -302,7 +421,7 @@ async def authenticate_page(request: Request) -> Response:
     if loaded is None:
         return _not_found(request)
     payment, attempt = loaded.payment, loaded.attempt
-    if attempt is None or attempt.status != "pending" or (attempt.next_action or {}).get("kind") != "authenticate":
+    if attempt is None or not service.authentication_due(loaded):
         return _see(request)
     language = _language(request)
     browser_secret = request.cookies.get(CSRF_COOKIE) or ""
@@ -327,8 +446,18 @@ async def authenticate(request: Request) -> Response:
         return posted
     loaded, form = posted
     await service.confirm_authentication(
-        _registry(request), loaded, form.get("decision") == "approve", _callback_url(request)
+        _gateway(request).uow(), _registry(request), loaded, form.get("decision") == "approve", _callback_url(request)
     )
+    return _see(request)
+
+
+async def retry(request: Request) -> Response:
+    """From the waiting page: leave the attempt under way and choose another method."""
+    posted = await _posted(request)
+    if isinstance(posted, Response):
+        return posted
+    loaded, _form_fields = posted
+    await service.abandon_attempt(_gateway(request).uow(), loaded.payment.id)
     return _see(request)
 
 
@@ -369,6 +498,7 @@ routes = [
     Route("/checkout/{payment_id:payment_id}/status", status, methods=["GET"]),
     Route("/checkout/{payment_id:payment_id}/pay", pay, methods=["POST"]),
     Route("/checkout/{payment_id:payment_id}/cancel", cancel, methods=["POST"]),
+    Route("/checkout/{payment_id:payment_id}/retry", retry, methods=["POST"]),
     Route("/checkout/{payment_id:payment_id}/authenticate", authenticate_page, methods=["GET"], middleware=_GZIP),
     Route("/checkout/{payment_id:payment_id}/authenticate", authenticate, methods=["POST"]),
     Route("/checkout/{payment_id:payment_id}/qr.svg", qr_code, methods=["GET"]),

@@ -16,11 +16,14 @@ _DIGITS = re.compile(r"[0-9]+")
 def normalize_phone(raw: str, region: str | None, *, sandbox: bool) -> str | None:
     """International digits without "+" (``22951345780``), or None when it is not a number of ``region``.
 
-    In the sandbox the test numbers are accepted as they are, with or without a country code."""
+    In the sandbox the test numbers are accepted with or without a country code; typed without one, they
+    are read in ``region`` like any national number (``4149518161`` in Benin is ``2294149518161``)."""
     text = raw.strip()
     digits = "".join(c for c in text if c.isdigit())
     if sandbox and digits[-10:] in TEST_PHONES and len(digits) <= 15:
-        return digits
+        international = text.startswith(("+", "00")) or len(digits) > 10
+        calling = phonenumbers.country_code_for_region(region) if region and not international else 0
+        return f"{calling}{digits}" if calling else digits
     # As typed (national or +international), then as international digits without "+" (22951345780), the
     # form merchants send in restricted_phone and customer.phone.
     for candidate, hint in ((text, region), ("+" + digits, None)):

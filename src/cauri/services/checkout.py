@@ -30,6 +30,7 @@ from cauri.domain.clock import as_utc, utcnow
 from cauri.domain.errors import NotFound
 from cauri.domain.messages import N_
 from cauri.domain.methods import PHONE_KINDS, MethodKind, PaymentMethod
+from cauri.domain.networks import predict_network
 from cauri.domain.payments import FINAL_STATUSES, Environment, PaymentStatus, TransitionRefused, new_id
 from cauri.domain.rates import DEFAULT_MAX_AGE, Conversion, Rate, decimal_text
 from cauri.domain.text import has_control_characters
@@ -139,7 +140,10 @@ class AttemptForm:
     card_number: str = ""
     card_expiry: str = ""
     card_cvc: str = ""
-    country: str = ""
+    country: str = ""  # the card holder's country, when the payment does not say
+    #: The country chosen on the page: numbers typed without a country code are read there, and with no
+    #: method chosen, the number's network picks the method.
+    region: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,9 +175,12 @@ class AttemptFormInvalid(Exception):
 def check_attempt_form(state: CheckoutState, methods: list[PaymentMethod], form: AttemptForm) -> CheckedAttempt:
     """Validate the chosen method and what it needs (number, card, country) against the payment's rules."""
     payment = state.payment
-    method = next((m for m in methods if m.code == form.method), None)
+    code = form.method or _predicted(state, methods, form)
+    method = next((m for m in methods if m.code == code), None)
     if method is None:
-        raise AttemptFormInvalid({"method": N_("Choose a payment method.")})
+        unknown_network = not form.method and form.phone.strip()
+        raise AttemptFormInvalid({"method": N_("Choose your network.") if unknown_network
+                                  else N_("Choose a payment method.")})  # fmt: skip
     errors: dict[str, str] = {}
     converted = None
     if method.currency != payment.currency:
@@ -187,7 +194,7 @@ def check_attempt_form(state: CheckoutState, methods: list[PaymentMethod], form:
         errors["method"] = N_("This amount cannot be paid with this method.")
     sandbox = payment.environment == "sandbox"
     phone = card_number = card_expiry = None
-    region = method.countries[0] if len(method.countries) == 1 else None
+    region = method.countries[0] if len(method.countries) == 1 else (form.region or None)
     if method.kind in PHONE_KINDS:
         restricted = payment.restricted_phone
         typed = form.phone.strip() or payment.customer.get("phone") or ""
@@ -201,7 +208,9 @@ def check_attempt_form(state: CheckoutState, methods: list[PaymentMethod], form:
             phone = payer.normalize_phone(typed, region, sandbox=sandbox)
             if phone is None:
                 errors["phone"] = N_("This is not a valid phone number for this method.")
-    if method.kind is MethodKind.CARD:
+    if method.kind is MethodKind.CARD and sandbox:
+        # Live cards are paid on the processor's own page (``ActionKind.REDIRECT``): Cauri never asks for, sees
+        # or carries a live card number. The sandbox's stand-in asks for its test cards.
         card_number = "".join(c for c in form.card_number if c.isdigit())
         card_expiry = form.card_expiry
         if not payer.luhn_valid(card_number):
@@ -216,6 +225,16 @@ def check_attempt_form(state: CheckoutState, methods: list[PaymentMethod], form:
     if errors:
         raise AttemptFormInvalid(errors)
     return CheckedAttempt(method, phone, card_number, card_expiry, converted)
+
+
+def _predicted(state: CheckoutState, methods: list[PaymentMethod], form: AttemptForm) -> str:
+    """No method chosen (a page without scripts, or one that could not tell): the typed number's network, read
+    in the chosen country, among the methods that pay from a phone there."""
+    typed = form.phone.strip() or state.payment.customer.get("phone") or ""
+    if not typed or not form.region:
+        return ""
+    candidates = [m for m in methods if m.kind in PHONE_KINDS and m.serves_country(form.region)]
+    return predict_network(typed, form.region, candidates) or ""
 
 
 async def start_attempt(
@@ -311,16 +330,35 @@ def _locked_rate(converted: Conversion | None) -> dict[str, Any]:
     }
 
 
-async def confirm_authentication(
-    connectors: ConnectorRegistry, state: CheckoutState, approved: bool, callback_url: Callable[[str], str]
-) -> None:
-    """Cards: the customer finished (or refused) the authentication step of the pending attempt."""
+def authentication_due(state: CheckoutState) -> bool:
+    """Whether the pending attempt waits for the customer's card authentication (not yet answered)."""
     attempt = state.attempt
-    if attempt is None or attempt.status != AttemptStatus.PENDING.value:
+    if attempt is None or attempt.status != AttemptStatus.PENDING.value or state.is_final:
+        return False
+    action = attempt.next_action or {}
+    return action.get("kind") == ActionKind.AUTHENTICATE.value and not (action.get("data") or {}).get("answered")
+
+
+async def confirm_authentication(
+    uow: UnitOfWork,
+    connectors: ConnectorRegistry,
+    state: CheckoutState,
+    approved: bool,
+    callback_url: Callable[[str], str],
+) -> None:
+    """Cards: the customer finished (or refused) the authentication step of the pending attempt. The answer is
+    recorded on the attempt, so the page shows the step once and then waits for the outcome."""
+    attempt = state.attempt
+    if attempt is None or not authentication_due(state):
         return
     connector = await connectors.by_name(attempt.connector)
     if connector is not None:
         await connector.confirm_authentication(attempt._mapping, approved, callback_url(connector.name))
+    action = dict(attempt.next_action or {})
+    action["data"] = {**(action.get("data") or {}), "answered": "approve" if approved else "decline"}
+    async with uow:
+        await uow.attempts.record_started(attempt.id, attempt.provider_reference or "", action)
+        await uow.commit()
 
 
 async def apply_outcome(uow: UnitOfWork, connector: str, outcome: Outcome) -> bool:
@@ -413,6 +451,22 @@ async def cancel_payment(uow: UnitOfWork, payment_id: str, reason: str) -> None:
         await uow.attempts.fail_pending([payment_id], "cancelled", reason)
         await uow.payments.move(payment_id, Scope(payment.app_id, payment.environment), PaymentStatus.CANCELLED)
         await uow.commit()
+
+
+async def abandon_attempt(uow: UnitOfWork, payment_id: str) -> bool:
+    """The customer leaves the attempt under way to try another method: it fails (and is announced, as every
+    failed attempt is); the payment stays open. False when no attempt was under way."""
+    async with uow:
+        payment = await uow.payments.find(payment_id, lock=True)
+        if payment is None or payment.status in _FINAL:
+            return False
+        _total, pending = await uow.attempts.counts(payment_id)
+        if not pending:
+            return False
+        await uow.attempts.fail_pending([payment_id], "abandoned", N_("You chose to try another method."))
+        uow.emit("payment.failed", payment_id)
+        await uow.commit()
+    return True
 
 
 async def expire_payments(uow: UnitOfWork, *, batch: int = 100, rounds: int = 50) -> int:

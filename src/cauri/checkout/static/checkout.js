@@ -1,10 +1,13 @@
-// Progressive enhancement only: without scripts the page still works (refresh tags and plain links).
+// Progressive enhancement only: every step is a form post and a server-rendered page without scripts (refresh
+// tags, plain links); this makes them smoother: the status poll, the country's methods on change, the number
+// formatted and its network found as it is typed.
 (function () {
   "use strict";
   var body = document.body;
   var poll = body.getAttribute("data-poll");
   var version = body.getAttribute("data-version");
   var redirect = body.getAttribute("data-redirect");
+  document.documentElement.className += " js";
 
   if (poll) {
     var check = function () {
@@ -19,20 +22,76 @@
   }
 
   if (redirect) {
-    setTimeout(function () { location.assign(redirect); }, 1500);
+    setTimeout(function () { location.assign(redirect); }, 3000);
   }
 
-  // Show only the fields the chosen method needs.
-  var radios = document.querySelectorAll("input[name=method]");
-  var sections = document.querySelectorAll(".fields[data-kinds]");
-  var update = function () {
-    var chosen = document.querySelector("input[name=method]:checked");
-    var kind = chosen ? chosen.getAttribute("data-kind") : "";
-    sections.forEach(function (section) {
-      var kinds = section.getAttribute("data-kinds").split(" ");
-      section.hidden = kinds.indexOf(kind) < 0;
-    });
+  // The country: its methods as soon as it is chosen (the button does it without scripts).
+  var country = document.getElementById("country-select");
+  if (country) {
+    country.addEventListener("change", function () { if (country.value) { country.form.submit(); } });
+  }
+
+  // The number: grouped the country's way, and its network checked from its prefix.
+  var phone = document.getElementById("phone");
+  if (!phone || phone.readOnly || !phone.getAttribute("data-cc")) { return; }
+  var cc = phone.getAttribute("data-cc");
+  var trunk = phone.getAttribute("data-trunk") || "";
+  var groups = (phone.getAttribute("data-groups") || "").split(" ").map(Number).filter(Boolean);
+  var prefixes = {};
+  (phone.getAttribute("data-prefixes") || "").split(" ").forEach(function (pair) {
+    var i = pair.indexOf(":");
+    if (i > 0) { prefixes[pair.slice(0, i)] = pair.slice(i + 1); }
+  });
+  var touched = false;  // a network the customer tapped is theirs: never overridden
+  document.querySelectorAll("input[name=method]").forEach(function (radio) {
+    radio.addEventListener("click", function () { touched = true; });
+  });
+  var significant = function (text) {
+    var digits = text.replace(/\D/g, "");
+    if (/^\s*(\+|00)/.test(text)) {
+      digits = digits.replace(/^00/, "");
+      return digits.indexOf(cc) === 0 ? digits.slice(cc.length) : null;
+    }
+    return trunk && digits.indexOf(trunk) === 0 ? digits.slice(trunk.length) : digits;
   };
-  radios.forEach(function (radio) { radio.addEventListener("change", update); });
-  if (radios.length) { update(); }
+  var format = function (text) {
+    var international = /^\s*(\+|00)/.test(text);
+    var digits = text.replace(/\D/g, "");
+    var lead = "";
+    if (international) {
+      digits = digits.replace(/^00/, "");
+      if (digits.indexOf(cc) !== 0) { return "+" + digits; }
+      lead = "+" + cc + " ";
+      digits = digits.slice(cc.length);
+      if (trunk && groups.length) { groups = [groups[0] - trunk.length].concat(groups.slice(1)); }
+    }
+    var out = [], at = 0;
+    for (var g = 0; g < groups.length && at < digits.length; g++) {
+      out.push(digits.slice(at, at + groups[g]));
+      at += groups[g];
+    }
+    if (at < digits.length) { out.push(digits.slice(at)); }
+    return lead + out.join(" ");
+  };
+  var predict = function () {
+    var nsn = significant(phone.value);
+    if (nsn === null || touched) { return; }
+    var best = "";
+    for (var prefix in prefixes) {
+      if (nsn.indexOf(prefix) === 0 && prefix.length > best.length) { best = prefix; }
+    }
+    var radio = best && document.querySelector("input[name=method][value='" + prefixes[best] + "']");
+    if (radio) {
+      radio.checked = true;
+      var hint = document.getElementById("network-hint");
+      if (hint) { hint.textContent = hint.getAttribute("data-found"); }
+    }
+  };
+  phone.addEventListener("input", function () {
+    var end = phone.selectionEnd === phone.value.length;
+    var formatted = format(phone.value);
+    if (end && formatted !== phone.value) { phone.value = formatted; }
+    predict();
+  });
+  predict();
 })();
