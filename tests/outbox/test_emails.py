@@ -98,6 +98,7 @@ async def test_the_customer_gets_a_receipt_in_their_language(
     await Mailer(runtime_of(mailing, engine)).run_once()
     [receipt] = smtp[0].to(address)
     assert receipt["Subject"].startswith(subject)
+    assert receipt["Content-Language"] == locale
     text = text_of(receipt)
     assert amount in text
     assert "MTN MoMo Benin" in text

@@ -73,9 +73,10 @@ def render(kind: str, event_type: str, data: dict[str, Any], app_name: str, sett
     message["From"] = settings.mail_from
     message["Date"] = formatdate(usegmt=True)
     message["Message-ID"] = make_msgid(domain="cauri.invalid")
-    message["Content-Language"] = language
     message.set_content(_templates.get_template(f"{kind}.txt").render(context))
     message.add_alternative(_templates.get_template(f"{kind}.html").render(context), subtype="html")
+    # After the body: ``set_content`` clears every Content-* header, so one set before it never left.
+    message["Content-Language"] = language
     return message
 
 
