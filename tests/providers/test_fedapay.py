@@ -34,7 +34,6 @@ from cauri.connectors.base import (
 from cauri.connectors.fedapay import FedapayConnector
 from cauri.connectors.providers import PROVIDERS
 from cauri.connectors.registry import ConnectorRegistry
-from cauri.connectors.sandbox import SandboxConnector
 from cauri.domain.attempts import AttemptStatus
 from cauri.domain.methods import CATALOGUE
 from cauri.domain.payouts import PayoutStatus
@@ -42,7 +41,8 @@ from cauri.services.checkout import reconcile
 from cauri.settings import Settings
 from cauri.store.tables import attempts, events
 from tests.api.test_payouts import payout_body
-from tests.conftest import MerchantApp, new_merchant, payment_body, serving, uow
+from tests.conftest import MerchantApp, new_merchant, payment_body, runtime_of, serving, uow
+from tests.providers.accounts import stored_account
 from tests.providers.fedapay_simulator import APPROVED, DECLINED, PENDING, SILENT, FedapaySimulator, signature
 
 SECRET_KEY = "sk_sandbox_" + secrets.token_hex(12)
@@ -73,8 +73,8 @@ def fedapay_sim() -> Iterator[Fedapay]:
         yield Fedapay(simulator, url)
 
 
-def account(url: str, **credentials: str) -> ProviderAccount:
-    return ProviderAccount("pa_fedapay1", "fedapay", {**CREDENTIALS, **credentials}, sandbox=True, base_url=url)
+def account(url: str, account_id: str = "pa_fedapay1", **credentials: str) -> ProviderAccount:
+    return ProviderAccount(account_id, "fedapay", {**CREDENTIALS, **credentials}, sandbox=True, base_url=url)
 
 
 @pytest.fixture
@@ -392,27 +392,35 @@ async def test_credentials_never_reach_the_logs(
 class LiveGateway:
     url: str
     simulator: FedapaySimulator
-    account: ProviderAccount
+    #: The live app, and its stored FedaPay account (``pa_…``) that routing sends the app's payments to.
+    merchant: MerchantApp
+    account_id: str
+    #: A registry for the reconciliation job run from the test (its own event loop): it finds the account stored.
+    registry: ConnectorRegistry
 
 
 @pytest.fixture
-def fedapay_gateway(settings: Settings, fedapay_sim: Fedapay) -> Iterator[LiveGateway]:
-    """A live gateway whose FedaPay methods are served by one FedaPay account (the one place that wires a
-    connector into the gateway: switch it here to stored accounts and routing)."""
+async def fedapay_gateway(settings: Settings, engine: AsyncEngine, fedapay_sim: Fedapay) -> AsyncIterator[LiveGateway]:
+    """A live gateway and a live app whose stored FedaPay account points at the simulator: payments reach the
+    connector through routing, as they do in production."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     live_settings = settings.model_copy(update={"public_url": url, "port": port, "log_level": "warning",
                                                 "reconcile_every_seconds": 3600.0})  # fmt: skip
+    merchant = await new_merchant(engine, live=True)
+    # What an account takes: the API key and the webhook's secret (FedaPay's payout webhook is signed with it too).
+    stored = {"secret_key": SECRET_KEY, "webhook_secret": WEBHOOK_SECRET}
+    account_id = await stored_account(live_settings, engine, merchant, "fedapay", stored, fedapay_sim.url)
+    fedapay_sim.simulator.payout_webhook_secret = WEBHOOK_SECRET
     app = create_app(live_settings)
-    fedapay_account = account(fedapay_sim.url)
-    connector = FedapayConnector(fedapay_account)
-    registry: ConnectorRegistry = app.state.gateway.runtime.connectors
-    registry.live.update({code: connector for code in FedapayConnector.payment_methods})
-    registry.live_payouts.update({code: connector for code in FedapayConnector.payout_methods})
-    fedapay_sim.simulator.webhook_url = f"{url}/connectors/{fedapay_account.id}/callback"
-    fedapay_sim.simulator.payout_webhook_url = f"{url}/connectors/{fedapay_account.id}/payouts/callback"
+    paying = FedapayConnector(ProviderAccount(account_id, "fedapay", stored, True, fedapay_sim.url))  # not routed yet
+    app.state.gateway.runtime.connectors.live_payouts.update({code: paying for code in paying.payout_methods})
+    fedapay_sim.simulator.webhook_url = f"{url}/connectors/{account_id}/callback"
+    fedapay_sim.simulator.payout_webhook_url = f"{url}/connectors/{account_id}/payouts/callback"
+    runtime = runtime_of(live_settings, engine)
     with serving(app, port):
-        yield LiveGateway(url, fedapay_sim.simulator, fedapay_account)
+        yield LiveGateway(url, fedapay_sim.simulator, merchant, account_id, runtime.connectors)
+    await runtime.connectors.close()
 
 
 async def pay_on_checkout(http: httpx.AsyncClient, merchant: MerchantApp, phone: str, amount: int = 1500) -> str:
@@ -440,7 +448,7 @@ async def test_a_live_payment_is_paid_through_fedapay_and_its_webhook(
     sim = fedapay_gateway.simulator
     sim.duplicate_webhooks = True
     sim.stale_webhook_after = True
-    merchant = await new_merchant(engine, live=True)
+    merchant = fedapay_gateway.merchant
     async with httpx.AsyncClient(base_url=fedapay_gateway.url, timeout=10) as http:
         payment_id = await pay_on_checkout(http, merchant, "01" + APPROVED)
         transaction = next(iter(sim.transactions.values()))
@@ -451,10 +459,10 @@ async def test_a_live_payment_is_paid_through_fedapay_and_its_webhook(
         assert sim.answers == [200, 200, 200]  # the final event, its duplicate, the stale one: none retried
         # The duplicate and the stale webhook were answered, and applied nothing.
         replay = sim.sent[1]
-        again = await http.post(f"/connectors/{fedapay_gateway.account.id}/callback", content=replay[1],
+        again = await http.post(f"/connectors/{fedapay_gateway.account_id}/callback", content=replay[1],
                                 headers=replay[2])  # fmt: skip
         assert again.json() == {"received": True, "applied": False}
-        forged = await http.post(f"/connectors/{fedapay_gateway.account.id}/callback", content=replay[1],
+        forged = await http.post(f"/connectors/{fedapay_gateway.account_id}/callback", content=replay[1],
                                  headers={"X-FEDAPAY-SIGNATURE": signature(replay[1], SECRET_KEY,
                                                                            int(time.time()))})  # fmt: skip
         assert forged.status_code == 400
@@ -462,7 +470,7 @@ async def test_a_live_payment_is_paid_through_fedapay_and_its_webhook(
         kinds = (await conn.execute(select(events.c.type).where(events.c.payment_id == payment_id))).scalars().all()
         row = (await conn.execute(select(attempts).where(attempts.c.payment_id == payment_id))).one()
     assert list(kinds) == ["payment.initiated", "payment.success"]  # once, whatever the webhooks repeated
-    assert row.connector == fedapay_gateway.account.id
+    assert row.connector == fedapay_gateway.account_id
     assert row.provider_reference == str(transaction["id"])
     assert transaction["merchant_reference"] == row.id
     for secret in (SECRET_KEY, WEBHOOK_SECRET):
@@ -472,7 +480,7 @@ async def test_a_live_payment_is_paid_through_fedapay_and_its_webhook(
 async def test_a_declined_live_payment_stays_open_for_another_try(
     fedapay_gateway: LiveGateway, engine: AsyncEngine
 ) -> None:
-    merchant = await new_merchant(engine, live=True)
+    merchant = fedapay_gateway.merchant
     async with httpx.AsyncClient(base_url=fedapay_gateway.url, timeout=10) as http:
         payment_id = await pay_on_checkout(http, merchant, "01" + DECLINED)
         await eventually(lambda: fedapay_gateway.simulator.sent, seconds=10)
@@ -483,17 +491,15 @@ async def test_a_declined_live_payment_stays_open_for_another_try(
 
 async def test_a_live_payment_completed_by_polling_only(fedapay_gateway: LiveGateway, engine: AsyncEngine) -> None:
     sim = fedapay_gateway.simulator
-    merchant = await new_merchant(engine, live=True)
+    merchant = fedapay_gateway.merchant
     async with httpx.AsyncClient(base_url=fedapay_gateway.url, timeout=10) as http:
         payment_id = await pay_on_checkout(http, merchant, "01" + SILENT)
         await eventually(lambda: any(t["status"] == "approved" for t in sim.transactions.values()))
         assert sim.sent == []  # FedaPay never called back
         assert await payment_status(http, merchant, payment_id) == "pending"
-        # The reconciliation job, with the account's connector (the same id as the gateway's).
-        async with httpx.AsyncClient(timeout=5.0) as client:
-            registry = ConnectorRegistry(SandboxConnector(b"unused", 0))
-            registry.live["mtn_bj"] = FedapayConnector(fedapay_gateway.account, client)
-            applied = await reconcile(uow(engine), registry, older_than=timedelta(0), lease=timedelta(seconds=30))
+        # The reconciliation job, which finds the stored account the attempt names.
+        applied = await reconcile(uow(engine), fedapay_gateway.registry, older_than=timedelta(0),
+                                  lease=timedelta(seconds=30))  # fmt: skip
         assert applied >= 1
         assert await payment_status(http, merchant, payment_id) == "success"
 
@@ -519,7 +525,7 @@ async def test_a_live_payout_is_sent_through_fedapay_and_its_webhook_applied_onc
 ) -> None:
     sim = fedapay_gateway.simulator
     sim.duplicate_webhooks = True
-    merchant = await new_merchant(engine, live=True)
+    merchant = fedapay_gateway.merchant
     async with httpx.AsyncClient(base_url=fedapay_gateway.url, headers=merchant.headers, timeout=10) as api:
         funded = await pay_on_checkout(api, merchant, "01" + APPROVED, amount=10000)  # a live balance to pay from
         await eventually_async(lambda: payment_status(api, merchant, funded), "success")

@@ -40,7 +40,8 @@ from cauri.services.checkout import reconcile
 from cauri.services.refunds import reconcile_refunds
 from cauri.settings import Settings
 from cauri.store.tables import attempts, events, payments
-from tests.conftest import new_merchant, payment_body, serving, uow
+from tests.conftest import MerchantApp, new_merchant, payment_body, runtime_of, serving, uow
+from tests.providers.accounts import stored_account
 from tests.providers.paystack_simulator import DECLINED_CARD, PAYING_CARD, PaystackSimulator
 
 SECRET = "sk_test_" + "5f3c" * 10
@@ -452,30 +453,34 @@ async def test_a_failed_transfer_and_events_out_of_order(
 class LiveGateway:
     url: str
     simulator: PaystackSimulator
-    connector: PaystackConnector
+    #: The live app, and its stored Paystack account (``pa_…``) that routing sends the app's payments to.
+    merchant: MerchantApp
+    account_id: str
+    #: A registry for the reconciliation jobs run from the test (its own event loop): it finds the account stored.
     registry: ConnectorRegistry
 
 
 @pytest.fixture
-def paystack_gateway(settings: Settings, simulator: PaystackSimulator) -> Iterator[LiveGateway]:
-    """A live gateway whose Paystack methods go to one Paystack account (the one place that wires it: accounts
-    and routing will replace this mapping), served on loopback, the simulator's webhooks pointed at it."""
+async def paystack_gateway(
+    settings: Settings, engine: AsyncEngine, simulator: PaystackSimulator
+) -> AsyncIterator[LiveGateway]:
+    """A live gateway and a live app whose stored Paystack account points at the simulator (routing sends the
+    app's payments to it, as in production), served on loopback, the simulator's webhooks pointed at it."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    app = create_app(settings.model_copy(update={"public_url": url, "log_level": "warning"}))
-    account = ProviderAccount("pa_paystack1", "paystack", {"secret_key": SECRET}, sandbox=False,
-                              base_url=simulator.base_url)  # fmt: skip
-    connector = PaystackConnector(account)
-    registry: ConnectorRegistry = app.state.gateway.runtime.connectors
-    for code in PaystackConnector.payment_methods:
-        registry.live[code] = connector
-    simulator.webhook_url = f"{url}/connectors/{account.id}/callback"
-    with serving(app, port):
-        yield LiveGateway(url, simulator, connector, registry)
+    live = settings.model_copy(update={"public_url": url, "log_level": "warning"})
+    merchant = await new_merchant(engine, live=True)
+    account_id = await stored_account(live, engine, merchant, "paystack", {"secret_key": SECRET}, simulator.base_url,
+                                      sandbox=False)  # fmt: skip
+    simulator.webhook_url = f"{url}/connectors/{account_id}/callback"
+    runtime = runtime_of(live, engine)
+    with serving(create_app(live), port):
+        yield LiveGateway(url, simulator, merchant, account_id, runtime.connectors)
+    await runtime.connectors.close()
 
 
 async def pay_by_phone(gateway: LiveGateway, engine: AsyncEngine, phone: str, merchant: Any = None) -> str:
-    merchant = merchant or await new_merchant(engine, live=True)
+    merchant = merchant or gateway.merchant
     async with httpx.AsyncClient(base_url=gateway.url) as client:
         created = await client.post("/v1/payments/initialize", headers=merchant.headers,
                                     json=payment_body(amount=100, currency="GHS", methods=["mtn_gh"]))  # fmt: skip
@@ -522,12 +527,13 @@ async def test_paid_through_the_gateway_and_a_duplicate_webhook_applies_once(
     assert simulator.deliveries[0].answers == [200, 200]
     async with engine.connect() as conn:
         attempt_row = (await conn.execute(select(attempts).where(attempts.c.payment_id == payment_id))).one()
-    assert attempt_row.connector == "pa_paystack1" and attempt_row.status == "success"
+    assert attempt_row.connector == paystack_gateway.account_id and attempt_row.status == "success"
     assert attempt_row.provider_reference == attempt_row.id.replace("_", "-")
     assert await simulator.deliver(simulator.deliveries[0]) == 200  # replayed later: acknowledged, no change
     assert await event_count(engine, payment_id, "payment.success") == 1
     async with httpx.AsyncClient(base_url=paystack_gateway.url) as client:
-        forged = await client.post("/connectors/pa_paystack1/callback", content=simulator.deliveries[0].body,
+        forged = await client.post(f"/connectors/{paystack_gateway.account_id}/callback",
+                                   content=simulator.deliveries[0].body,
                                    headers={"x-paystack-signature": "0" * 128})  # fmt: skip
     assert forged.status_code == 400
 
@@ -574,7 +580,7 @@ async def test_a_refund_through_the_gateway_is_settled_by_polling(
     paystack_gateway: LiveGateway, engine: AsyncEngine
 ) -> None:
     simulator = paystack_gateway.simulator
-    merchant = await new_merchant(engine, live=True)
+    merchant = paystack_gateway.merchant
     payment_id = await pay_by_phone(paystack_gateway, engine, "0551234987", merchant)
     await wait_status(engine, payment_id, "success")
     async with httpx.AsyncClient(base_url=paystack_gateway.url, headers=merchant.headers) as api:
@@ -601,7 +607,7 @@ async def test_a_card_through_the_gateway_is_paid_on_paystacks_page(
     """Today's checkout still asks for the card (the redesigned page will follow REDIRECT at once): the number
     never leaves Cauri; the customer pays on the page the attempt's action names and comes back."""
     simulator = paystack_gateway.simulator
-    merchant = await new_merchant(engine, live=True)
+    merchant = paystack_gateway.merchant
     async with httpx.AsyncClient(base_url=paystack_gateway.url) as client:
         created = await client.post("/v1/payments/initialize", headers=merchant.headers,
                                     json=payment_body(amount=150, currency="NGN", methods=["card_ngn"]))  # fmt: skip

@@ -4,6 +4,7 @@ and kept, rebuilt when the account changes. Routing (``router.py``) chooses amon
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -17,6 +18,7 @@ from cauri.connectors.router import Breakers
 from cauri.connectors.sandbox import SandboxConnector
 from cauri.domain.methods import PayoutMethod
 
+log = logging.getLogger("cauri.providers")
 #: The shape of an account id (``pa_`` and 16 base36 characters): nothing else is looked up in the database.
 ACCOUNT_ID = re.compile(r"pa_[0-9a-z]{16}")
 #: Outbound calls to providers: a connection that does not open in 5 s, or an answer not there in 20 s, fails.
@@ -69,14 +71,20 @@ class ConnectorRegistry:
 
     def connector_for(self, stored: StoredAccount) -> ProviderConnector | None:
         """The account's connector, built once per version of the account; None when its provider's connector
-        is not installed."""
+        is not installed or its credentials cannot be opened."""
         kind = PROVIDERS.get(stored.provider)
         if kind is None:
             return None
         cached = self._built.get(stored.id)
         if cached is not None and cached[0] == stored.version and type(cached[1]) is kind:
             return cached[1]
-        connector = kind(stored.open(), self.http())
+        try:
+            account = stored.open()
+        except Exception:
+            # Credentials sealed under another key (or damaged): this account is unusable, the others are not.
+            log.error("provider account credentials cannot be opened", extra={"connector": stored.id})
+            return None
+        connector = kind(account, self.http())
         self._built[stored.id] = (stored.version, connector)
         return connector
 
