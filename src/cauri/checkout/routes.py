@@ -63,8 +63,7 @@ def _registry(request: Request) -> ConnectorRegistry:
 
 
 def _callback_url(request: Request) -> Callable[[str], str]:
-    base = _gateway(request).settings.internal_url
-    return lambda connector: f"{base}/connectors/{connector}/callback"
+    return _gateway(request).runtime.callbacks.payment
 
 
 async def _load(request: Request) -> CheckoutState | None:

@@ -23,6 +23,7 @@ from cauri.domain.payout_representation import Payout
 from cauri.domain.payout_request import PayoutRequest as ValidPayoutRequest
 from cauri.domain.payouts import PAYOUT_NOT_FOUND, PayoutStatus
 from cauri.domain.text import storable
+from cauri.services.callbacks import CallbackBase, as_callback_base
 from cauri.services.idempotency import IdempotencyKey, StoredResponse, run_once
 from cauri.services.runtime import UnitOfWork
 from cauri.store.payouts import new_payout_row
@@ -43,9 +44,9 @@ log = logging.getLogger("cauri.payouts")
 PROVIDER_UNREACHABLE = "The payout provider could not be reached."
 
 
-def payout_callback_url(base_url: str, connector: str) -> str:
-    """Where a connector's payout notifications arrive (``base_url``: where the gateway reaches itself)."""
-    return f"{base_url}/connectors/{connector}/payouts/callback"
+def payout_callback_url(base: CallbackBase | str, connector: str) -> str:
+    """Where a connector's payout notifications arrive (its root: see ``services.callbacks``)."""
+    return as_callback_base(base).payout(connector)
 
 
 async def initialize_payout(
@@ -55,7 +56,7 @@ async def initialize_payout(
     request: ValidPayoutRequest,
     render: Callable[[str], StoredResponse],
     idempotency: IdempotencyKey | None,
-    callback_base: str,
+    callback_base: CallbackBase | str,
 ) -> StoredResponse:
     """Create the payout and its ``payout.initiated`` event (answering ``render(id)``), then hand it to its
     connector. With an idempotency key, an identical earlier request's answer is replayed and nothing is sent
@@ -79,7 +80,9 @@ async def initialize_payout(
     return stored
 
 
-async def send_payout(uow: UnitOfWork, connectors: ConnectorRegistry, payout_id: str, callback_base: str) -> bool:
+async def send_payout(
+    uow: UnitOfWork, connectors: ConnectorRegistry, payout_id: str, callback_base: CallbackBase | str
+) -> bool:
     """Move an initiated payout to pending and hand it to its connector; False when another caller did (or it
     is no longer initiated). A provider that cannot be reached fails the payout; any other error leaves it
     pending, since the provider may have received it: the reconciliation job asks."""
@@ -152,7 +155,7 @@ async def reconcile_payouts(
     *,
     older_than: timedelta,
     lease: timedelta,
-    callback_base: str,
+    callback_base: CallbackBase | str,
     limit: int = 100,
 ) -> int:
     """Payouts left open longer than ``older_than``: an initiated one (its process died before handing it
