@@ -4,6 +4,7 @@ fault; then through the gateway (a live app whose Paystack methods go to the con
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import socket
 import time
@@ -46,6 +47,8 @@ from tests.providers.paystack_simulator import DECLINED_CARD, PAYING_CARD, Payst
 
 SECRET = "sk_test_" + "5f3c" * 10
 CALLBACK = "http://cauri.test/connectors/pa_paystack1/callback"
+#: The payment's public checkout page, where Paystack's page sends the customer back.
+RETURN = "https://pay.example.com/checkout/py_000000000000001"
 
 
 def free_port() -> int:
@@ -75,7 +78,8 @@ async def connector(simulator: PaystackSimulator) -> AsyncIterator[PaystackConne
 def attempt(method: str, amount: int = 1500, phone: str | None = None, n: int = 1) -> AttemptRequest:
     found = CATALOGUE.resolve_payment_method(method)
     assert found is not None
-    return AttemptRequest(f"att_0000000000000{n:03d}", "py_000000000000001", found, amount, found.currency, phone)
+    return AttemptRequest(f"att_0000000000000{n:03d}", "py_000000000000001", found, amount, found.currency, phone,
+                          return_url=RETURN, customer_email="ama@example.com")  # fmt: skip
 
 
 async def until(condition: Callable[[], Any], what: str, seconds: float = 10) -> None:
@@ -115,7 +119,8 @@ async def test_a_card_goes_to_paystacks_page_and_the_success_arrives_signed(
     assert path == "/transaction/initialize"
     assert body["amount"] == 150000 and body["currency"] == "NGN"  # kobo
     assert body["reference"] == "att-0000000000000001" and body["channels"] == ["card"]
-    assert body["callback_url"] == "http://cauri.test/checkout/py_000000000000001"
+    assert body["callback_url"] == RETURN  # the attempt's return url, not derived from the notification url
+    assert body["email"] == "ama@example.com"  # the customer's
     assert not any(key.startswith("card") for key in body)  # Cauri never holds the number
     pending = await connector.fetch_status(row(started.reference, "att_0000000000000001"))
     assert pending.status is AttemptStatus.PENDING  # "abandoned" until the customer pays
@@ -123,9 +128,7 @@ async def test_a_card_goes_to_paystacks_page_and_the_success_arrives_signed(
     async with httpx.AsyncClient() as browser:  # the customer on Paystack's page
         paid = await browser.post(started.action.data["url"], data={"card_number": PAYING_CARD})
     assert paid.status_code == 302
-    assert paid.headers["location"] == (
-        "http://cauri.test/checkout/py_000000000000001?trxref=att-0000000000000001&reference=att-0000000000000001"
-    )
+    assert paid.headers["location"] == f"{RETURN}?trxref=att-0000000000000001&reference=att-0000000000000001"
     await until(lambda: simulator.deliveries, "the webhook")
     delivery = simulator.deliveries[0]
     outcome = connector.parse_callback(delivery.body, delivery.headers)
@@ -147,6 +150,18 @@ async def test_a_declined_card_is_learnt_by_polling_only(
     assert (outcome.status, outcome.failure_code, outcome.failure_message) == (
         AttemptStatus.FAILED, "declined", "The card was declined."
     )  # fmt: skip
+
+
+async def test_without_a_return_url_or_an_email_paystack_gets_neither_invented(
+    connector: PaystackConnector, simulator: PaystackSimulator
+) -> None:
+    """A caller that knows no checkout page leaves Paystack its dashboard's callback URL; with no email, a
+    stand-in that receives nothing (Paystack requires one)."""
+    bare = dataclasses.replace(attempt("card_ngn", 1500), return_url=None, customer_email=None)
+    await connector.start(bare, CALLBACK)
+    body = simulator.requests[-1][2]
+    assert "callback_url" not in body
+    assert body["email"] == "att-0000000000000001@customers.invalid"
 
 
 async def test_a_hosted_page_off_https_is_not_followed() -> None:
@@ -622,7 +637,9 @@ async def test_a_card_through_the_gateway_is_paid_on_paystacks_page(
     async with engine.connect() as conn:
         attempt_row = (await conn.execute(select(attempts).where(attempts.c.payment_id == payment_id))).one()
     assert attempt_row.next_action["kind"] == "redirect"
-    assert simulator.requests[-1][2]["amount"] == 15000
+    initialized = simulator.requests[-1][2]
+    assert initialized["amount"] == 15000 and initialized["email"] == "john@example.com"  # the payment's customer
+    assert initialized["callback_url"] == f"{paystack_gateway.url}/checkout/{payment_id}"  # its public page
     async with httpx.AsyncClient() as browser:
         back = await browser.post(attempt_row.next_action["data"]["url"], data={"card_number": PAYING_CARD})
     assert back.status_code == 302

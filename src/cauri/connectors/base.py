@@ -62,8 +62,11 @@ class AttemptRequest:
     #: Card number and expiry live only in memory, for the call to the processor; they are never stored.
     card_number: str | None = None
     card_expiry: str | None = None
-    #: Where a processor's hosted page (``ActionKind.REDIRECT``) sends the customer back: the checkout page.
+    #: Where a processor's hosted page (``ActionKind.REDIRECT``) sends the customer back: the payment's checkout
+    #: page, at the gateway's public url.
     return_url: str | None = None
+    #: The payment's customer's email, for providers that require one (receipts, fraud checks).
+    customer_email: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,7 +21,8 @@ What the documentation implies, and what this module does about it:
 - Test or live is the key, not the host: ``sk_test_…`` or ``sk_live_…`` against ``https://api.paystack.co``.
   ``check_credentials`` refuses a key whose mode is not the account's.
 - Cards go to Paystack's hosted page (``authorization_url``): Cauri never sees a live card number. Paystack
-  sends the customer back to the ``callback_url`` given at initialization, here the payment's checkout page.
+  sends the customer back to the ``callback_url`` given at initialization: the attempt's ``return_url``, the
+  payment's public checkout page.
 - A transaction's ``reference`` is Cauri's attempt id (``att_x`` becomes ``att-x``: Paystack allows only
   ``-``, ``.``, ``=`` and alphanumerics), so a retried call cannot charge twice (Paystack refuses a duplicate
   reference) and every notification names its attempt. A transfer's ``reference`` (Paystack's idempotency key
@@ -168,8 +169,9 @@ class PaystackConnector(ProviderConnector):
         method = request.method
         reference = transaction_reference(request.attempt_id)
         body: dict[str, Any] = {
-            # Paystack requires an email; the attempt carries none, so a stand-in that receives nothing.
-            "email": f"{reference}@customers.invalid",
+            # Paystack requires an email (its receipts go there): the payment's customer's, else a stand-in
+            # that receives nothing.
+            "email": request.customer_email or f"{reference}@customers.invalid",
             "amount": subunits(request.amount, request.currency),
             "currency": request.currency,
             "reference": reference,
@@ -177,7 +179,8 @@ class PaystackConnector(ProviderConnector):
         }
         if method.kind is MethodKind.CARD:
             body["channels"] = ["card"]
-            body["callback_url"] = checkout_return_url(callback_url, request.payment_id)
+            if request.return_url:  # else Paystack sends the customer to the dashboard's callback URL
+                body["callback_url"] = request.return_url
             data = await self._call("POST", "/transaction/initialize", body)
             url = str(data.get("authorization_url") or "")
             if not self._trusted_page(url):
@@ -404,13 +407,6 @@ def _answer(verb: str, path: str, response: httpx.Response) -> Any:
     if not isinstance(parsed, dict) or parsed.get("status") is not True or "data" not in parsed:
         raise PaystackError(f"{what}: unexpected answer")
     return parsed["data"]
-
-
-def checkout_return_url(callback_url: str, payment_id: str) -> str:
-    """The payment's checkout page on the gateway whose callback route Cauri gave: Paystack sends the customer
-    back there after its hosted page (adding ``?trxref=…&reference=…``)."""
-    root = callback_url.split("/connectors/", 1)[0]
-    return f"{root}/checkout/{payment_id}"
 
 
 def charge_action(data: Mapping[str, Any], request: AttemptRequest) -> NextAction:

@@ -34,6 +34,7 @@ from cauri.domain.payments import FINAL_STATUSES, Environment, PaymentStatus, Tr
 from cauri.domain.text import has_control_characters
 from cauri.services import providers
 from cauri.services.runtime import UnitOfWork
+from cauri.store.views import checkout_url
 
 __all__ = ["CallbackRejected"]
 
@@ -227,7 +228,8 @@ async def start_attempt(
         await uow.commit()
     request = AttemptRequest(
         attempt_id, payment.id, checked.method, payment.amount, payment.currency, checked.phone,
-        checked.card_number, checked.card_expiry,
+        checked.card_number, checked.card_expiry, return_url=checkout_url(uow.public_url, payment.id),
+        customer_email=payment.customer_email or None,
     )  # fmt: skip
 
     async def move_to(candidate: Candidate, steps: list[Step]) -> bool:
