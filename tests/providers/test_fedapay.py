@@ -413,8 +413,6 @@ async def fedapay_gateway(settings: Settings, engine: AsyncEngine, fedapay_sim: 
     account_id = await stored_account(live_settings, engine, merchant, "fedapay", stored, fedapay_sim.url)
     fedapay_sim.simulator.payout_webhook_secret = WEBHOOK_SECRET
     app = create_app(live_settings)
-    paying = FedapayConnector(ProviderAccount(account_id, "fedapay", stored, True, fedapay_sim.url))  # not routed yet
-    app.state.gateway.runtime.connectors.live_payouts.update({code: paying for code in paying.payout_methods})
     fedapay_sim.simulator.webhook_url = f"{url}/connectors/{account_id}/callback"
     fedapay_sim.simulator.payout_webhook_url = f"{url}/connectors/{account_id}/payouts/callback"
     runtime = runtime_of(live_settings, engine)

@@ -301,10 +301,7 @@ async def pawapay_gateway(settings: Settings, engine: AsyncEngine) -> AsyncItera
             "refund": f"{url}/connectors/{account_id}/refunds/callback",
         }
         runtime = runtime_of(live, engine)
-        app = create_app(live)
-        paying = connector_for(sim_url, account_id=account_id)  # payouts: not routed through accounts yet
-        app.state.gateway.runtime.connectors.live_payouts.update({code: paying for code in paying.payout_methods})
-        with serving(app, port):
+        with serving(create_app(live), port):
             yield LiveGateway(url, sim, account_id, merchant, runtime.connectors)
         await runtime.connectors.close()
 

@@ -169,6 +169,16 @@ def routing_order(accounts: Sequence[Mapping[Any, Any]], method: str) -> list[Ma
     return sorted(serving, key=lambda a: (a["priority"], a["created_at"], a["id"]))
 
 
+def payout_order(
+    accounts: Sequence[Mapping[Any, Any]], payout_methods: Mapping[str, frozenset[str]], method: str
+) -> list[Mapping[Any, Any]]:
+    """The enabled accounts that pay out with ``method``, in routing order. An account pays out with every
+    payout method its provider's connector has (``payout_methods``, by provider): its ``methods`` list the
+    payment methods it collects, so narrowing collections never silently stops payouts."""
+    serving = [a for a in accounts if a["is_enabled"] and method in payout_methods.get(a["provider"], ())]
+    return sorted(serving, key=lambda a: (a["priority"], a["created_at"], a["id"]))
+
+
 def served_methods(accounts: Sequence[Mapping[Any, Any]]) -> frozenset[str]:
     """Every method some enabled account serves."""
     return frozenset(code for a in accounts if a["is_enabled"] for code in a["methods"] or ())
