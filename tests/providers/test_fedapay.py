@@ -408,13 +408,15 @@ async def fedapay_gateway(settings: Settings, engine: AsyncEngine, fedapay_sim: 
     live_settings = settings.model_copy(update={"public_url": url, "port": port, "log_level": "warning",
                                                 "reconcile_every_seconds": 3600.0})  # fmt: skip
     merchant = await new_merchant(engine, live=True)
-    # What an account takes: the API key and the webhook's secret (FedaPay's payout webhook is signed with it too).
+    # What an account takes: the API key and its one webhook's secret.
     stored = {"secret_key": SECRET_KEY, "webhook_secret": WEBHOOK_SECRET}
     account_id = await stored_account(live_settings, engine, merchant, "fedapay", stored, fedapay_sim.url)
     fedapay_sim.simulator.payout_webhook_secret = WEBHOOK_SECRET
     app = create_app(live_settings)
-    fedapay_sim.simulator.webhook_url = f"{url}/connectors/{account_id}/callback"
-    fedapay_sim.simulator.payout_webhook_url = f"{url}/connectors/{account_id}/payouts/callback"
+    # One webhook in FedaPay's dashboard, one URL for every event: payout events are applied there too.
+    fedapay_sim.simulator.webhook_url = fedapay_sim.simulator.payout_webhook_url = (
+        f"{url}/connectors/{account_id}/callback"
+    )
     runtime = runtime_of(live_settings, engine)
     with serving(app, port):
         yield LiveGateway(url, fedapay_sim.simulator, merchant, account_id, runtime.connectors)

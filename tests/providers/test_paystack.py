@@ -41,6 +41,7 @@ from cauri.services.checkout import reconcile
 from cauri.services.refunds import reconcile_refunds
 from cauri.settings import Settings
 from cauri.store.tables import attempts, events, payments
+from tests.api.test_payouts import payout_body
 from tests.conftest import MerchantApp, new_merchant, payment_body, runtime_of, serving, uow
 from tests.providers.accounts import stored_account
 from tests.providers.paystack_simulator import DECLINED_CARD, PAYING_CARD, PaystackSimulator
@@ -645,3 +646,53 @@ async def test_a_card_through_the_gateway_is_paid_on_paystacks_page(
     assert back.status_code == 302
     assert f"/checkout/{payment_id}?trxref={attempt_row.provider_reference}" in back.headers["location"]
     await wait_status(engine, payment_id, "success")
+
+
+async def test_a_live_payout_is_settled_by_the_transfer_event_at_the_one_webhook_url(
+    paystack_gateway: LiveGateway, engine: AsyncEngine
+) -> None:
+    """Paystack posts every event to the one URL of its dashboard, ``/connectors/{account}/callback``: a transfer
+    event there ends its payout (once), so no second URL is needed."""
+    simulator, merchant = paystack_gateway.simulator, paystack_gateway.merchant
+    simulator.duplicate_webhooks = True
+    payment_id = await pay_by_phone(paystack_gateway, engine, "0551234987")
+    await wait_status(engine, payment_id, "success")
+    async with httpx.AsyncClient(base_url=paystack_gateway.url, headers=merchant.headers) as api:
+        body = payout_body(amount=60, currency="GHS", method="mtn_gh", recipient={"msisdn": "233551234987"})
+        created = await api.post("/v1/payouts/initialize", json=body)
+        assert created.status_code == 201, created.text
+        payout_id = created.json()["data"]["id"]
+        [transfer] = simulator.transfers.values()
+        assert (transfer["reference"], transfer["amount"]) == (payout_id, 6000)
+        await until(lambda: len(simulator.deliveries) == 2 and len(simulator.deliveries[1].answers) == 2, "the event")
+        assert simulator.deliveries[1].answers == [200, 200]
+        shown = (await api.get(f"/v1/payouts/{payout_id}/verify")).json()["data"]
+        assert shown["status"] == "success"
+        # Forged, the same event is refused at that URL.
+        one_url = f"/connectors/{paystack_gateway.account_id}/callback"
+        forged = await api.post(one_url, content=simulator.deliveries[1].body,
+                                headers={"x-paystack-signature": "0" * 128})  # fmt: skip
+        assert forged.status_code == 400
+    async with engine.connect() as conn:
+        kinds = (await conn.execute(select(events.c.type).where(events.c.payout_id == payout_id))).scalars().all()
+    assert list(kinds).count("payout.success") == 1
+
+
+async def test_a_refund_event_naming_its_refund_is_applied_at_the_one_webhook_url(
+    paystack_gateway: LiveGateway, engine: AsyncEngine
+) -> None:
+    simulator, merchant = paystack_gateway.simulator, paystack_gateway.merchant
+    payment_id = await pay_by_phone(paystack_gateway, engine, "0551234987")
+    await wait_status(engine, payment_id, "success")
+    async with httpx.AsyncClient(base_url=paystack_gateway.url, headers=merchant.headers) as api:
+        created = await api.post(f"/v1/payments/{payment_id}/refund", json={"amount": 30})
+        assert created.status_code == 201, created.text
+        refund_id = created.json()["data"]["id"]
+        # Paystack's refund events carry the merchant note Cauri wrote when it comes back (needs-attention does).
+        event = simulator.event(
+            "refund.processed", {"status": "processed", "merchant_note": f"Cauri refund {refund_id}"}
+        )
+        assert await simulator.deliver(event) == 200
+        assert event.answers == [200]
+        shown = (await api.get(f"/v1/payments/{payment_id}/verify")).json()["data"]
+    assert ([r["status"] for r in shown["refunds"]], shown["amount_refunded"]) == (["success"], 30)

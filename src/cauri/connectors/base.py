@@ -10,7 +10,8 @@ The life of an attempt, as a connector sees it:
    collect the money and returns the ``NextAction`` the checkout page shows (confirm on the phone,
    authenticate the card, follow instructions).
 2. The provider's notification arrives at ``POST /connectors/{name}/callback``; ``parse_callback`` checks
-   that it is authentic and turns it into an ``Outcome``.
+   that it is authentic and turns it into an ``Outcome`` (``parse_notification``, for providers that send
+   payout and refund events to that one URL too, may return their outcomes instead).
 3. If no notification comes, the reconciliation job calls ``fetch_status`` for attempts pending too long.
 
 Payouts take the same three steps: ``payout`` hands one to the provider and returns its reference, the
@@ -119,6 +120,10 @@ class RefundOutcome:
     failure_message: str | None = None
 
 
+#: What a notification at the payment route may carry (``Connector.parse_notification``).
+Notification = Outcome | PayoutOutcome | RefundOutcome
+
+
 class ProviderUnavailable(Exception):
     """Raised by ``start`` when the provider could not be reached at all (connection refused, DNS failure, an
     explicit "unavailable" before anything was accepted): nothing can have been collected, so routing moves
@@ -143,6 +148,13 @@ class Connector(ABC):
 
     @abstractmethod
     async def fetch_status(self, attempt: Mapping[Any, Any]) -> Outcome: ...
+
+    def parse_notification(self, body: bytes, headers: Mapping[str, str]) -> Notification:
+        """A notification arriving at ``/connectors/{name}/callback``: a payment's (``parse_callback``) unless the
+        connector says otherwise. A provider that posts every kind of event to the one URL set in its dashboard
+        (charges, transfers, refunds) overrides it to return a payout's or a refund's outcome too, so that one
+        URL is enough; the gateway applies each to what it names."""
+        return self.parse_callback(body, headers)
 
     async def confirm_authentication(self, attempt: Mapping[Any, Any], approved: bool, callback_url: str) -> None:
         """Cards: the customer finished the authentication step (only connectors that host it need this)."""

@@ -35,8 +35,9 @@ What the documentation implies, and what this module does about it:
 - Webhooks are sent for successes (``charge.success``); a failed charge is never notified, so failures are
   found by polling (``fetch_status``, Verify Transaction), which the reconciliation job does.
 - Paystack sends every event of an integration to the one webhook URL of its dashboard: point it at
-  ``/connectors/{account id}/callback``. There, transfer and refund events are acknowledged without effect (the
-  reconciliation jobs poll them); delivered to the payout or refund routes, they are applied.
+  ``/connectors/{account id}/callback``. There, transfer events are applied to their payouts and refund events
+  to their refunds (``parse_notification``); a refund event that names no refund of ours (Paystack's name the
+  transaction) is acknowledged, and the reconciliation job polls the refund.
 - Transfers stay ``otp`` when the integration asks an OTP for each transfer: payouts need it turned off on
   Paystack's dashboard (they read as pending until then). Webhooks are authenticated by their signature only,
   not by Paystack's published source addresses (a proxy in front of the gateway would hide them).
@@ -66,6 +67,7 @@ from cauri.connectors.base import (
     CallbackRejected,
     CredentialsRefused,
     NextAction,
+    Notification,
     Outcome,
     PayoutOutcome,
     PayoutRequest,
@@ -209,6 +211,15 @@ class PaystackConnector(ProviderConnector):
             # acknowledged so that Paystack stops sending it, and nothing changes.
             return Outcome(attempt_id or "", AttemptStatus.PENDING)
         return transaction_outcome(attempt_id, data)
+
+    def parse_notification(self, body: bytes, headers: Mapping[str, str]) -> Notification:
+        """Paystack sends every event to the one webhook URL: transfers are payouts', refunds refunds'."""
+        event, _ = self._event(body, headers)
+        if event.startswith("transfer."):
+            return self.parse_payout_callback(body, headers)
+        if event.startswith("refund."):
+            return self.parse_refund_callback(body, headers)
+        return self.parse_callback(body, headers)
 
     async def fetch_status(self, attempt: Mapping[Any, Any]) -> Outcome:
         """Verify Transaction by its reference: the only way a failure is learnt (Paystack notifies successes)."""

@@ -5,7 +5,7 @@ state machine (``payments.move``) and the attempt's compare-and-set (``attempts.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -17,7 +17,6 @@ from cauri.connectors.base import (
     ActionKind,
     AttemptRequest,
     CallbackRejected,
-    Connector,
     Outcome,
 )
 from cauri.connectors.registry import ConnectorRegistry
@@ -31,7 +30,6 @@ from cauri.domain.errors import NotFound
 from cauri.domain.messages import N_
 from cauri.domain.methods import PHONE_KINDS, MethodKind, PaymentMethod
 from cauri.domain.payments import FINAL_STATUSES, Environment, PaymentStatus, TransitionRefused, new_id
-from cauri.domain.text import has_control_characters
 from cauri.services import providers
 from cauri.services.runtime import UnitOfWork
 from cauri.store.views import checkout_url
@@ -295,30 +293,6 @@ async def apply_outcome(uow: UnitOfWork, connector: str, outcome: Outcome) -> bo
         await uow.commit()
     metrics.count_attempt(method, outcome.status.value)  # after the commit: a rolled-back outcome never happened
     return True
-
-
-async def handle_callback(
-    uow: UnitOfWork, connectors: ConnectorRegistry, name: str, body: bytes, headers: Mapping[str, str]
-) -> bool:
-    """A provider's notification: authenticated by its connector (``CallbackRejected`` otherwise), applied
-    once. ``NotFound`` for an unknown connector."""
-    connector: Connector | None = await connectors.by_name(name)
-    if connector is None:
-        raise NotFound("Unknown connector.")
-    outcome = connector.parse_callback(body, headers)
-    if not _storable(outcome):
-        raise CallbackRejected("malformed notification")
-    return await apply_outcome(uow, connector.name, outcome)
-
-
-def _storable(outcome: Outcome) -> bool:
-    """Whether a notification's texts fit their columns: even a signed one must not carry a NUL (which
-    PostgreSQL cannot store) or a failure code longer than its column into the database."""
-    texts = ((outcome.attempt_id, 100), (outcome.failure_code, 64), (outcome.failure_message, 1000))
-    return all(
-        text is None or (isinstance(text, str) and len(text) <= limit and not has_control_characters(text))
-        for text, limit in texts
-    )
 
 
 async def cancel_payment(uow: UnitOfWork, payment_id: str, reason: str) -> None:
