@@ -9,6 +9,7 @@ import secrets
 import socket
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -399,28 +400,39 @@ class LiveGateway:
     registry: ConnectorRegistry
 
 
-@pytest.fixture
-async def fedapay_gateway(settings: Settings, engine: AsyncEngine, fedapay_sim: Fedapay) -> AsyncIterator[LiveGateway]:
+@asynccontextmanager
+async def live_gateway(
+    settings: Settings, engine: AsyncEngine, fedapay_sim: Fedapay, *, payout_webhook: bool = False
+) -> AsyncIterator[LiveGateway]:
     """A live gateway and a live app whose stored FedaPay account points at the simulator: payments reach the
-    connector through routing, as they do in production."""
+    connector through routing, as they do in production. One webhook in FedaPay's dashboard takes every event
+    (its secret is the account's ``webhook_secret``); with ``payout_webhook``, payouts have their own webhook,
+    at the payout route, with its own secret (the account's ``payout_webhook_secret``)."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     live_settings = settings.model_copy(update={"public_url": url, "port": port, "log_level": "warning",
                                                 "reconcile_every_seconds": 3600.0})  # fmt: skip
     merchant = await new_merchant(engine, live=True)
-    # What an account takes: the API key and its one webhook's secret.
+    sim = fedapay_sim.simulator
     stored = {"secret_key": SECRET_KEY, "webhook_secret": WEBHOOK_SECRET}
+    if payout_webhook:
+        stored["payout_webhook_secret"] = PAYOUT_WEBHOOK_SECRET
     account_id = await stored_account(live_settings, engine, merchant, "fedapay", stored, fedapay_sim.url)
-    fedapay_sim.simulator.payout_webhook_secret = WEBHOOK_SECRET
-    app = create_app(live_settings)
-    # One webhook in FedaPay's dashboard, one URL for every event: payout events are applied there too.
-    fedapay_sim.simulator.webhook_url = fedapay_sim.simulator.payout_webhook_url = (
-        f"{url}/connectors/{account_id}/callback"
-    )
+    sim.webhook_url = f"{url}/connectors/{account_id}/callback"
+    if payout_webhook:
+        sim.payout_webhook_url = f"{url}/connectors/{account_id}/payouts/callback"
+    else:
+        sim.payout_webhook_url, sim.payout_webhook_secret = sim.webhook_url, WEBHOOK_SECRET
     runtime = runtime_of(live_settings, engine)
-    with serving(app, port):
-        yield LiveGateway(url, fedapay_sim.simulator, merchant, account_id, runtime.connectors)
+    with serving(create_app(live_settings), port):
+        yield LiveGateway(url, sim, merchant, account_id, runtime.connectors)
     await runtime.connectors.close()
+
+
+@pytest.fixture
+async def fedapay_gateway(settings: Settings, engine: AsyncEngine, fedapay_sim: Fedapay) -> AsyncIterator[LiveGateway]:
+    async with live_gateway(settings, engine, fedapay_sim) as gateway:
+        yield gateway
 
 
 async def pay_on_checkout(http: httpx.AsyncClient, merchant: MerchantApp, phone: str, amount: int = 1500) -> str:
@@ -520,9 +532,15 @@ async def eventually_db(conn: Any, payment_id: str, status: str, seconds: float 
         await asyncio.sleep(0.05)
 
 
+@pytest.mark.parametrize("payout_webhook", [False, True], ids=["one webhook", "a payout webhook"])
 async def test_a_live_payout_is_sent_through_fedapay_and_its_webhook_applied_once(
-    fedapay_gateway: LiveGateway, engine: AsyncEngine
+    settings: Settings, engine: AsyncEngine, fedapay_sim: Fedapay, payout_webhook: bool
 ) -> None:
+    async with live_gateway(settings, engine, fedapay_sim, payout_webhook=payout_webhook) as fedapay_gateway:
+        await pay_out(fedapay_gateway, engine, payout_webhook)
+
+
+async def pay_out(fedapay_gateway: LiveGateway, engine: AsyncEngine, payout_webhook: bool) -> None:
     sim = fedapay_gateway.simulator
     sim.duplicate_webhooks = True
     merchant = fedapay_gateway.merchant
@@ -545,3 +563,6 @@ async def test_a_live_payout_is_sent_through_fedapay_and_its_webhook_applied_onc
     async with engine.connect() as conn:
         kinds = (await conn.execute(select(events.c.type).where(events.c.payout_id == payout_id))).scalars().all()
     assert list(kinds).count("payout.success") == 1
+    route = "/payouts/callback" if payout_webhook else "/callback"
+    assert {url for url, _, _ in sim.sent} == {f"{fedapay_gateway.url}/connectors/{fedapay_gateway.account_id}{route}"}
+    assert sim.answers[-2:] == [200, 200]

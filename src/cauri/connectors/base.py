@@ -217,6 +217,8 @@ class ProviderConnector(Connector):
     provider: str
     #: The credential names an operator gives (read from standard input or the environment, never argv).
     credential_fields: tuple[str, ...]
+    #: Credentials an operator may give but need not (never asked for).
+    optional_credentials: tuple[str, ...] = ()
     #: The catalogue's payment method codes the provider can collect with (an account may serve fewer).
     payment_methods: frozenset[str]
     #: The catalogue's payout method codes the provider can pay out to.

@@ -118,6 +118,7 @@ UNPAID: dict[str, str] = {
 class FedapayConnector(ProviderConnector):
     provider = "fedapay"
     credential_fields = ("secret_key", "webhook_secret")
+    optional_credentials = ("payout_webhook_secret",)  # a separate payout webhook's, when there is one
     payment_methods = frozenset(MOBILE_MODES) | CARD_METHODS
     payout_methods = frozenset(PAYOUT_MODES)
 

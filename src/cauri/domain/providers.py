@@ -42,6 +42,8 @@ class ProviderSpec:
     name: str
     credential_fields: tuple[str, ...]
     payment_methods: frozenset[str]
+    #: Credentials an account may be given but need not be (e.g. a second webhook's secret).
+    optional_credentials: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,17 +109,20 @@ def _credentials(value: object, spec: ProviderSpec | None, errors: FieldErrors) 
     if spec is None:
         return {}
     found: dict[str, str] = {}
-    for name in spec.credential_fields:
+    for name in spec.credential_fields + spec.optional_credentials:
         secret = value.get(name)
+        if secret is None and name in spec.optional_credentials:
+            continue
         if not isinstance(secret, str) or not secret.strip():
             errors.add(f"credentials.{name}", f"The credentials.{name} field is required.")
         elif len(secret) > MAX_CREDENTIAL or has_control_characters(secret):
             errors.add(f"credentials.{name}", f"The credentials.{name} field is not a valid credential.")
         else:
             found[name] = secret.strip()
-    if any(name not in spec.credential_fields for name in value):
+    known = spec.credential_fields + spec.optional_credentials
+    if any(name not in known for name in value):
         # The unknown names are not echoed: they may be anything, a secret pasted in the wrong place included.
-        errors.add("credentials", f"The credentials field takes only: {', '.join(spec.credential_fields)}.")
+        errors.add("credentials", f"The credentials field takes only: {', '.join(known)}.")
     return found
 
 

@@ -38,7 +38,9 @@ log = logging.getLogger("cauri.providers")
 def provider_specs() -> dict[str, ProviderSpec]:
     """The providers whose connectors are installed, as the account rules need them."""
     return {
-        name: ProviderSpec(name, tuple(kind.credential_fields), frozenset(kind.payment_methods))
+        name: ProviderSpec(
+            name, tuple(kind.credential_fields), frozenset(kind.payment_methods), tuple(kind.optional_credentials)
+        )
         for name, kind in PROVIDERS.items()
     }
 
