@@ -4,6 +4,7 @@ through the gateway (the hosted checkout, the callback route, the reconciliation
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import secrets
 import socket
@@ -300,9 +301,11 @@ async def test_a_send_now_that_times_out_stays_pending_and_the_webhook_settles_i
 
 
 async def test_cards_go_to_fedapay_hosted_page(connector: FedapayConnector, fedapay_sim: Fedapay) -> None:
-    request = attempt_request("card_xof", phone=None)
+    page = "https://pay.example.com/checkout/py_0123456789ab"
+    request = dataclasses.replace(attempt_request("card_xof", phone=None), return_url=page)
     started = await connector.start(request, CALLBACK)
     assert started.action.kind is ActionKind.REDIRECT
+    assert fedapay_sim.simulator.transactions[int(started.reference)]["callback_url"] == page  # back to checkout
     assert started.action.data["url"].startswith("https://")
     assert not any(path.endswith("mtn_open") for _, path, _ in fedapay_sim.simulator.requests)
     fedapay_sim.simulator.finish(int(started.reference), "approved")  # the customer paid on FedaPay's page

@@ -39,9 +39,8 @@ What FedaPay does not offer, and what follows from it:
   events there are applied to their payouts (``parse_notification``). A separate payout webhook at
   ``/connectors/{account id}/payouts/callback`` also works (its secret is ``payout_webhook_secret`` when given,
   else ``webhook_secret``). The ``callback_url`` arguments of
-  ``start`` and ``payout`` are therefore not sent to FedaPay. Nor is a customer-return link: the connector is
-  not told the checkout page's public address, so after paying on FedaPay's card page the customer sees
-  FedaPay's receipt and returns to the checkout page by hand (it waits for the outcome either way).
+  ``start`` and ``payout`` are therefore not sent to FedaPay; the transaction's own ``callback_url`` (where
+  FedaPay's page sends the customer after paying) is the attempt's ``return_url``, the public checkout page.
 - No published sandbox test numbers that we could find: the simulator (``tests/providers``) states its own.
 
 Nothing here logs the secret key or a webhook secret; errors are logged with ids only.
@@ -201,6 +200,8 @@ class FedapayConnector(ProviderConnector):
         }
         if request.method.code in MOBILE_MODES:
             body["mode"] = MOBILE_MODES[request.method.code][0]
+        if request.return_url:  # where FedaPay's page sends the customer after paying: the checkout page
+            body["callback_url"] = request.return_url
         try:
             answer = await self._call("POST", "/transactions", body)
         except (httpx.ConnectError, httpx.ConnectTimeout, FedapayRefused) as exc:
