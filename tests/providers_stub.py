@@ -1,5 +1,6 @@
 """A stub provider for routing tests: a tiny HTTP service on loopback, told how to answer (take the payment,
-answer 503, hang, refuse the credentials), and a ``ProviderConnector`` that talks to it over real HTTP.
+answer 503, hang, refuse the credentials), and a ``ProviderConnector`` that talks to it over real HTTP; it
+collects (``/collect``) and pays out (``/payout``).
 
 The stub stands in for the edge (a real provider); everything between the checkout and it is the real code."""
 
@@ -29,6 +30,8 @@ from cauri.connectors.base import (
     CredentialsRefused,
     NextAction,
     Outcome,
+    PayoutOutcome,
+    PayoutRequest,
     ProviderAccount,
     ProviderConnector,
     ProviderUnavailable,
@@ -36,6 +39,7 @@ from cauri.connectors.base import (
 )
 from cauri.connectors.providers import PROVIDERS
 from cauri.domain.attempts import AttemptStatus
+from cauri.domain.payouts import PayoutStatus
 from tests.conftest import serving
 
 #: How long the connector waits for an answer: the stub's "hang" outlasts it.
@@ -49,11 +53,12 @@ class StubProvider:
     url: str = ""
     mode: str = "accept"  # accept, unavailable (503), hang (no answer in time), refuse (401 to every call)
     collected: list[dict[str, Any]] = field(default_factory=list)
+    paid_out: list[dict[str, Any]] = field(default_factory=list)
     calls: int = 0
     seen_headers: list[dict[str, str]] = field(default_factory=list)
 
     def app(self) -> Starlette:
-        async def collect(request: Request) -> Response:
+        async def take(request: Request, into: list[dict[str, Any]]) -> Response:
             self.calls += 1
             self.seen_headers.append(dict(request.headers))
             if self.mode == "unavailable":
@@ -62,11 +67,17 @@ class StubProvider:
                 return JSONResponse({"error": "invalid key"}, status_code=401)
             body = orjson.loads(await request.body())
             if self.mode == "hang":
-                self.collected.append(body)  # taken, but the answer comes too late: the caller cannot know
+                into.append(body)  # taken, but the answer comes too late: the caller cannot know
                 await asyncio.sleep(TIMEOUT * 4)
             else:
-                self.collected.append(body)
+                into.append(body)
             return JSONResponse({"reference": f"ref-{body['id']}", "status": "pending"})
+
+        async def collect(request: Request) -> Response:
+            return await take(request, self.collected)
+
+        async def payout(request: Request) -> Response:
+            return await take(request, self.paid_out)
 
         async def me(request: Request) -> Response:
             if self.mode == "refuse" or request.headers.get("authorization") != "Bearer good-key":
@@ -75,13 +86,16 @@ class StubProvider:
                 return JSONResponse({"error": "down"}, status_code=503)
             return JSONResponse({"account": "Stub merchant"})
 
-        return Starlette(routes=[Route("/collect", collect, methods=["POST"]), Route("/me", me, methods=["GET"])])
+        routes = [Route("/collect", collect, methods=["POST"]), Route("/payout", payout, methods=["POST"]),
+                  Route("/me", me, methods=["GET"])]  # fmt: skip
+        return Starlette(routes=routes)
 
 
 class StubConnector(ProviderConnector):
     provider = "stub"
     credential_fields = ("api_key",)
     payment_methods = frozenset({"mtn_bj", "moov_bj", "card_xof"})
+    payout_methods = frozenset({"mtn_bj", "moov_bj"})
 
     def __init__(self, account: ProviderAccount, http: Any = None) -> None:
         super().__init__(account, http)
@@ -104,11 +118,31 @@ class StubConnector(ProviderConnector):
         return Started(answer.json()["reference"], NextAction(ActionKind.CONFIRM_ON_PHONE))
 
     def parse_callback(self, body: bytes, headers: Mapping[str, str]) -> Outcome:
+        data = self._verified(body, headers)
+        return Outcome(data["attempt_id"], AttemptStatus(data["status"]))
+
+    async def payout(self, request: PayoutRequest, callback_url: str) -> str:
+        body = {"id": request.payout_id, "amount": request.amount, "recipient": dict(request.recipient),
+                "callback": callback_url}  # fmt: skip
+        try:
+            answer = await self.http.post(f"{self.base}/payout", json=body, headers=self._auth, timeout=TIMEOUT)
+        except httpx.ConnectError as exc:
+            raise ProviderUnavailable("connection refused") from exc
+        if answer.status_code == 503:
+            raise ProviderUnavailable("503 from the provider")
+        answer.raise_for_status()
+        return str(answer.json()["reference"])
+
+    def parse_payout_callback(self, body: bytes, headers: Mapping[str, str]) -> PayoutOutcome:
+        data = self._verified(body, headers)
+        return PayoutOutcome(data["payout_id"], PayoutStatus(data["status"]))
+
+    def _verified(self, body: bytes, headers: Mapping[str, str]) -> dict[str, Any]:
         expected = sign(self.account.credentials["api_key"], body)
         if not hmac.compare_digest(headers.get("x-stub-signature", "").encode(), expected.encode()):
             raise CallbackRejected("bad signature")
-        data = orjson.loads(body)
-        return Outcome(data["attempt_id"], AttemptStatus(data["status"]))
+        data: dict[str, Any] = orjson.loads(body)
+        return data
 
     async def fetch_status(self, attempt: Mapping[Any, Any]) -> Outcome:
         return Outcome(attempt["id"], AttemptStatus.PENDING)

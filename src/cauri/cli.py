@@ -481,12 +481,13 @@ def rates_list(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.
 CREDENTIAL_ENV = "CAURI_CREDENTIAL_"
 
 
-def _read_credentials(fields: tuple[str, ...]) -> dict[str, str]:
+def _read_credentials(fields: tuple[str, ...], optional: tuple[str, ...] = ()) -> dict[str, str]:
     """The credentials from ``CAURI_CREDENTIAL_<FIELD>`` variables, then from standard input: a JSON object,
-    ``field=value`` lines, or (a provider with one field) the value alone; asked for, unechoed, on a terminal."""
+    ``field=value`` lines, or (a provider with one field) the value alone; asked for, unechoed, on a terminal.
+    ``optional`` ones are taken when given (a variable, a JSON key, a line), never asked for."""
     found = {
         name: os.environ[CREDENTIAL_ENV + name.upper()]
-        for name in fields
+        for name in fields + optional
         if CREDENTIAL_ENV + name.upper() in os.environ
     }
     missing = [name for name in fields if name not in found]
@@ -505,13 +506,13 @@ def _read_credentials(fields: tuple[str, ...]) -> dict[str, str]:
         if not isinstance(given, dict):
             _error("standard input is not a JSON object of credentials")
             raise typer.Exit(1)
-        found.update({k: v for k, v in given.items() if k in missing})
+        found.update({k: v for k, v in given.items() if k in missing or k in optional})
     elif len(missing) == 1 and not text.startswith(missing[0] + "="):
         found[missing[0]] = text
     else:
         for line in text.splitlines():
             name, sep, value = line.partition("=")
-            if sep and name.strip() in missing:
+            if sep and (name.strip() in missing or name.strip() in optional):
                 found[name.strip()] = value.strip()
     return found
 
@@ -538,7 +539,7 @@ def providers_add(
     body: dict[str, Any] = {
         "provider": provider,
         "label": label,
-        "credentials": _read_credentials(spec.credential_fields),
+        "credentials": _read_credentials(spec.credential_fields, spec.optional_credentials),
     }
     if sandbox:
         body["sandbox"] = True

@@ -137,3 +137,23 @@ async def test_an_app_has_a_bounded_number_of_accounts(client: httpx.AsyncClient
         assert (await create(client, merchant, label=f"Account {n}")).status_code == 201
     refused = await create(client, merchant, label="One too many")
     assert refused.status_code == 422 and f"at most {MAX_ACCOUNTS}" in refused.json()["message"]
+
+
+async def test_an_optional_credential_may_be_given_or_left_out(
+    client: httpx.AsyncClient, merchant: MerchantApp
+) -> None:
+    """FedaPay's separate payout webhook has its own secret: an account may keep it, and needs it not."""
+    required = {"secret_key": "sk_sandbox_a1b2c3", "webhook_secret": "wh_sandbox_d4e5f6"}
+    without = await create(client, merchant, provider="fedapay", label="One webhook", credentials=required)
+    assert without.status_code == 201, without.text
+    both = {**required, "payout_webhook_secret": "wh_sandbox_g7h8i9"}
+    with_it = await create(client, merchant, provider="fedapay", label="Two webhooks", credentials=both)
+    assert with_it.status_code == 201, with_it.text
+    assert "wh_sandbox_g7h8i9" not in with_it.text
+    only_optional = await create(client, merchant, provider="fedapay", label="Three",
+                                 credentials={"payout_webhook_secret": "wh_sandbox_g7h8i9", "other": "x"})  # fmt: skip
+    errors = only_optional.json()["errors"]
+    assert errors["credentials.secret_key"] == ["The credentials.secret_key field is required."]
+    assert errors["credentials"] == [
+        "The credentials field takes only: secret_key, webhook_secret, payout_webhook_secret."
+    ]

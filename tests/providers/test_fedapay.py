@@ -4,11 +4,13 @@ through the gateway (the hosted checkout, the callback route, the reconciliation
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import secrets
 import socket
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -34,7 +36,6 @@ from cauri.connectors.base import (
 from cauri.connectors.fedapay import FedapayConnector
 from cauri.connectors.providers import PROVIDERS
 from cauri.connectors.registry import ConnectorRegistry
-from cauri.connectors.sandbox import SandboxConnector
 from cauri.domain.attempts import AttemptStatus
 from cauri.domain.methods import CATALOGUE
 from cauri.domain.payouts import PayoutStatus
@@ -42,7 +43,8 @@ from cauri.services.checkout import reconcile
 from cauri.settings import Settings
 from cauri.store.tables import attempts, events
 from tests.api.test_payouts import payout_body
-from tests.conftest import MerchantApp, new_merchant, payment_body, serving, uow
+from tests.conftest import MerchantApp, new_merchant, payment_body, runtime_of, serving, uow
+from tests.providers.accounts import stored_account
 from tests.providers.fedapay_simulator import APPROVED, DECLINED, PENDING, SILENT, FedapaySimulator, signature
 
 SECRET_KEY = "sk_sandbox_" + secrets.token_hex(12)
@@ -73,8 +75,8 @@ def fedapay_sim() -> Iterator[Fedapay]:
         yield Fedapay(simulator, url)
 
 
-def account(url: str, **credentials: str) -> ProviderAccount:
-    return ProviderAccount("pa_fedapay1", "fedapay", {**CREDENTIALS, **credentials}, sandbox=True, base_url=url)
+def account(url: str, account_id: str = "pa_fedapay1", **credentials: str) -> ProviderAccount:
+    return ProviderAccount(account_id, "fedapay", {**CREDENTIALS, **credentials}, sandbox=True, base_url=url)
 
 
 @pytest.fixture
@@ -299,9 +301,11 @@ async def test_a_send_now_that_times_out_stays_pending_and_the_webhook_settles_i
 
 
 async def test_cards_go_to_fedapay_hosted_page(connector: FedapayConnector, fedapay_sim: Fedapay) -> None:
-    request = attempt_request("card_xof", phone=None)
+    page = "https://pay.example.com/checkout/py_0123456789ab"
+    request = dataclasses.replace(attempt_request("card_xof", phone=None), return_url=page)
     started = await connector.start(request, CALLBACK)
     assert started.action.kind is ActionKind.REDIRECT
+    assert fedapay_sim.simulator.transactions[int(started.reference)]["callback_url"] == page  # back to checkout
     assert started.action.data["url"].startswith("https://")
     assert not any(path.endswith("mtn_open") for _, path, _ in fedapay_sim.simulator.requests)
     fedapay_sim.simulator.finish(int(started.reference), "approved")  # the customer paid on FedaPay's page
@@ -392,27 +396,46 @@ async def test_credentials_never_reach_the_logs(
 class LiveGateway:
     url: str
     simulator: FedapaySimulator
-    account: ProviderAccount
+    #: The live app, and its stored FedaPay account (``pa_…``) that routing sends the app's payments to.
+    merchant: MerchantApp
+    account_id: str
+    #: A registry for the reconciliation job run from the test (its own event loop): it finds the account stored.
+    registry: ConnectorRegistry
 
 
-@pytest.fixture
-def fedapay_gateway(settings: Settings, fedapay_sim: Fedapay) -> Iterator[LiveGateway]:
-    """A live gateway whose FedaPay methods are served by one FedaPay account (the one place that wires a
-    connector into the gateway: switch it here to stored accounts and routing)."""
+@asynccontextmanager
+async def live_gateway(
+    settings: Settings, engine: AsyncEngine, fedapay_sim: Fedapay, *, payout_webhook: bool = False
+) -> AsyncIterator[LiveGateway]:
+    """A live gateway and a live app whose stored FedaPay account points at the simulator: payments reach the
+    connector through routing, as they do in production. One webhook in FedaPay's dashboard takes every event
+    (its secret is the account's ``webhook_secret``); with ``payout_webhook``, payouts have their own webhook,
+    at the payout route, with its own secret (the account's ``payout_webhook_secret``)."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     live_settings = settings.model_copy(update={"public_url": url, "port": port, "log_level": "warning",
                                                 "reconcile_every_seconds": 3600.0})  # fmt: skip
-    app = create_app(live_settings)
-    fedapay_account = account(fedapay_sim.url)
-    connector = FedapayConnector(fedapay_account)
-    registry: ConnectorRegistry = app.state.gateway.runtime.connectors
-    registry.live.update({code: connector for code in FedapayConnector.payment_methods})
-    registry.live_payouts.update({code: connector for code in FedapayConnector.payout_methods})
-    fedapay_sim.simulator.webhook_url = f"{url}/connectors/{fedapay_account.id}/callback"
-    fedapay_sim.simulator.payout_webhook_url = f"{url}/connectors/{fedapay_account.id}/payouts/callback"
-    with serving(app, port):
-        yield LiveGateway(url, fedapay_sim.simulator, fedapay_account)
+    merchant = await new_merchant(engine, live=True)
+    sim = fedapay_sim.simulator
+    stored = {"secret_key": SECRET_KEY, "webhook_secret": WEBHOOK_SECRET}
+    if payout_webhook:
+        stored["payout_webhook_secret"] = PAYOUT_WEBHOOK_SECRET
+    account_id = await stored_account(live_settings, engine, merchant, "fedapay", stored, fedapay_sim.url)
+    sim.webhook_url = f"{url}/connectors/{account_id}/callback"
+    if payout_webhook:
+        sim.payout_webhook_url = f"{url}/connectors/{account_id}/payouts/callback"
+    else:
+        sim.payout_webhook_url, sim.payout_webhook_secret = sim.webhook_url, WEBHOOK_SECRET
+    runtime = runtime_of(live_settings, engine)
+    with serving(create_app(live_settings), port):
+        yield LiveGateway(url, sim, merchant, account_id, runtime.connectors)
+    await runtime.connectors.close()
+
+
+@pytest.fixture
+async def fedapay_gateway(settings: Settings, engine: AsyncEngine, fedapay_sim: Fedapay) -> AsyncIterator[LiveGateway]:
+    async with live_gateway(settings, engine, fedapay_sim) as gateway:
+        yield gateway
 
 
 async def pay_on_checkout(http: httpx.AsyncClient, merchant: MerchantApp, phone: str, amount: int = 1500) -> str:
@@ -440,7 +463,7 @@ async def test_a_live_payment_is_paid_through_fedapay_and_its_webhook(
     sim = fedapay_gateway.simulator
     sim.duplicate_webhooks = True
     sim.stale_webhook_after = True
-    merchant = await new_merchant(engine, live=True)
+    merchant = fedapay_gateway.merchant
     async with httpx.AsyncClient(base_url=fedapay_gateway.url, timeout=10) as http:
         payment_id = await pay_on_checkout(http, merchant, "01" + APPROVED)
         transaction = next(iter(sim.transactions.values()))
@@ -451,10 +474,10 @@ async def test_a_live_payment_is_paid_through_fedapay_and_its_webhook(
         assert sim.answers == [200, 200, 200]  # the final event, its duplicate, the stale one: none retried
         # The duplicate and the stale webhook were answered, and applied nothing.
         replay = sim.sent[1]
-        again = await http.post(f"/connectors/{fedapay_gateway.account.id}/callback", content=replay[1],
+        again = await http.post(f"/connectors/{fedapay_gateway.account_id}/callback", content=replay[1],
                                 headers=replay[2])  # fmt: skip
         assert again.json() == {"received": True, "applied": False}
-        forged = await http.post(f"/connectors/{fedapay_gateway.account.id}/callback", content=replay[1],
+        forged = await http.post(f"/connectors/{fedapay_gateway.account_id}/callback", content=replay[1],
                                  headers={"X-FEDAPAY-SIGNATURE": signature(replay[1], SECRET_KEY,
                                                                            int(time.time()))})  # fmt: skip
         assert forged.status_code == 400
@@ -462,7 +485,7 @@ async def test_a_live_payment_is_paid_through_fedapay_and_its_webhook(
         kinds = (await conn.execute(select(events.c.type).where(events.c.payment_id == payment_id))).scalars().all()
         row = (await conn.execute(select(attempts).where(attempts.c.payment_id == payment_id))).one()
     assert list(kinds) == ["payment.initiated", "payment.success"]  # once, whatever the webhooks repeated
-    assert row.connector == fedapay_gateway.account.id
+    assert row.connector == fedapay_gateway.account_id
     assert row.provider_reference == str(transaction["id"])
     assert transaction["merchant_reference"] == row.id
     for secret in (SECRET_KEY, WEBHOOK_SECRET):
@@ -472,7 +495,7 @@ async def test_a_live_payment_is_paid_through_fedapay_and_its_webhook(
 async def test_a_declined_live_payment_stays_open_for_another_try(
     fedapay_gateway: LiveGateway, engine: AsyncEngine
 ) -> None:
-    merchant = await new_merchant(engine, live=True)
+    merchant = fedapay_gateway.merchant
     async with httpx.AsyncClient(base_url=fedapay_gateway.url, timeout=10) as http:
         payment_id = await pay_on_checkout(http, merchant, "01" + DECLINED)
         await eventually(lambda: fedapay_gateway.simulator.sent, seconds=10)
@@ -483,17 +506,15 @@ async def test_a_declined_live_payment_stays_open_for_another_try(
 
 async def test_a_live_payment_completed_by_polling_only(fedapay_gateway: LiveGateway, engine: AsyncEngine) -> None:
     sim = fedapay_gateway.simulator
-    merchant = await new_merchant(engine, live=True)
+    merchant = fedapay_gateway.merchant
     async with httpx.AsyncClient(base_url=fedapay_gateway.url, timeout=10) as http:
         payment_id = await pay_on_checkout(http, merchant, "01" + SILENT)
         await eventually(lambda: any(t["status"] == "approved" for t in sim.transactions.values()))
         assert sim.sent == []  # FedaPay never called back
         assert await payment_status(http, merchant, payment_id) == "pending"
-        # The reconciliation job, with the account's connector (the same id as the gateway's).
-        async with httpx.AsyncClient(timeout=5.0) as client:
-            registry = ConnectorRegistry(SandboxConnector(b"unused", 0))
-            registry.live["mtn_bj"] = FedapayConnector(fedapay_gateway.account, client)
-            applied = await reconcile(uow(engine), registry, older_than=timedelta(0), lease=timedelta(seconds=30))
+        # The reconciliation job, which finds the stored account the attempt names.
+        applied = await reconcile(uow(engine), fedapay_gateway.registry, older_than=timedelta(0),
+                                  lease=timedelta(seconds=30))  # fmt: skip
         assert applied >= 1
         assert await payment_status(http, merchant, payment_id) == "success"
 
@@ -514,12 +535,18 @@ async def eventually_db(conn: Any, payment_id: str, status: str, seconds: float 
         await asyncio.sleep(0.05)
 
 
+@pytest.mark.parametrize("payout_webhook", [False, True], ids=["one webhook", "a payout webhook"])
 async def test_a_live_payout_is_sent_through_fedapay_and_its_webhook_applied_once(
-    fedapay_gateway: LiveGateway, engine: AsyncEngine
+    settings: Settings, engine: AsyncEngine, fedapay_sim: Fedapay, payout_webhook: bool
 ) -> None:
+    async with live_gateway(settings, engine, fedapay_sim, payout_webhook=payout_webhook) as fedapay_gateway:
+        await pay_out(fedapay_gateway, engine, payout_webhook)
+
+
+async def pay_out(fedapay_gateway: LiveGateway, engine: AsyncEngine, payout_webhook: bool) -> None:
     sim = fedapay_gateway.simulator
     sim.duplicate_webhooks = True
-    merchant = await new_merchant(engine, live=True)
+    merchant = fedapay_gateway.merchant
     async with httpx.AsyncClient(base_url=fedapay_gateway.url, headers=merchant.headers, timeout=10) as api:
         funded = await pay_on_checkout(api, merchant, "01" + APPROVED, amount=10000)  # a live balance to pay from
         await eventually_async(lambda: payment_status(api, merchant, funded), "success")
@@ -539,6 +566,9 @@ async def test_a_live_payout_is_sent_through_fedapay_and_its_webhook_applied_onc
     async with engine.connect() as conn:
         kinds = (await conn.execute(select(events.c.type).where(events.c.payout_id == payout_id))).scalars().all()
     assert list(kinds).count("payout.success") == 1
+    route = "/payouts/callback" if payout_webhook else "/callback"
+    assert {url for url, _, _ in sim.sent} == {f"{fedapay_gateway.url}/connectors/{fedapay_gateway.account_id}{route}"}
+    assert sim.answers[-2:] == [200, 200]
 
 
 async def test_an_approved_transaction_reports_what_fedapay_collected(

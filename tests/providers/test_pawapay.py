@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import secrets
 import socket
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -35,7 +34,6 @@ from cauri.connectors.base import (
 from cauri.connectors.pawapay import InitiationRejected, PawapayConnector, PawapayUncertain, transaction_id
 from cauri.connectors.providers import PROVIDERS
 from cauri.connectors.registry import ConnectorRegistry
-from cauri.connectors.sandbox import SandboxConnector
 from cauri.domain.attempts import AttemptStatus
 from cauri.domain.methods import CATALOGUE
 from cauri.domain.payouts import PayoutStatus
@@ -43,8 +41,9 @@ from cauri.domain.refunds import RefundStatus
 from cauri.services.checkout import reconcile
 from cauri.settings import Settings
 from cauri.store.tables import events, payments
-from tests.conftest import MerchantApp, new_merchant, payment_body, serving, uow
+from tests.conftest import MerchantApp, new_merchant, payment_body, runtime_of, serving, uow
 from tests.e2e.conftest import browser, merchant_site  # noqa: F401 - Chromium and the merchant's site, shared
+from tests.providers.accounts import stored_account
 from tests.providers.pawapay_simulator import PawapaySimulator
 
 TOKEN = "pp-test-token-9f8e7d6c5b4a"
@@ -289,36 +288,33 @@ async def test_check_credentials(simulator: Served, connector: PawapayConnector)
 class LiveGateway:
     url: str
     sim: PawapaySimulator
-    connector: PawapayConnector
+    #: The merchant's stored pawaPay account (``pa_…``), which routing sends the live app's payments to.
+    account_id: str
     merchant: MerchantApp
-    #: A registry for the reconciliation job run from the test (its own connector: its own event loop).
+    #: A registry for the reconciliation job run from the test (its own event loop): it finds the account stored.
     registry: ConnectorRegistry
 
 
 @pytest.fixture
 async def pawapay_gateway(settings: Settings, engine: AsyncEngine) -> AsyncIterator[LiveGateway]:
-    """A live gateway whose pawaPay account points at the simulator: the one place that wires the account in
-    (today ``ConnectorRegistry.live`` by method; stored accounts and routing will replace it)."""
+    """A live gateway and a live app whose stored pawaPay account points at the simulator: payments reach the
+    connector through routing, as they do in production."""
     sim = PawapaySimulator(token=TOKEN)
     sim_port, port = free_port(), free_port()
     url = f"http://127.0.0.1:{port}"
-    account_id = f"pa_{secrets.token_hex(6)}"  # its own: the reconciliation asks about its attempts only
     with serving(sim.app, sim_port) as sim_url:
         live = settings.model_copy(update={"public_url": url, "log_level": "warning", "reconcile_every_seconds": 3600})
-        app = create_app(live)
-        served = connector_for(sim_url, account_id=account_id)
-        connectors = app.state.gateway.runtime.connectors
-        connectors.live.update({code: served for code in served.payment_methods})
-        connectors.live_payouts.update({code: served for code in served.payout_methods})
+        merchant = await new_merchant(engine, live=True)
+        account_id = await stored_account(live, engine, merchant, "pawapay", {"api_token": TOKEN}, sim_url)
         sim.callback_urls = {
             "deposit": f"{url}/connectors/{account_id}/callback",
             "payout": f"{url}/connectors/{account_id}/payouts/callback",
             "refund": f"{url}/connectors/{account_id}/refunds/callback",
         }
-        polling = connector_for(sim_url, account_id=account_id)
-        registry = ConnectorRegistry(SandboxConnector(b"unused", 0), live={"mtn_bj": polling})
-        with serving(app, port):
-            yield LiveGateway(url, sim, served, await new_merchant(engine, live=True), registry)
+        runtime = runtime_of(live, engine)
+        with serving(create_app(live), port):
+            yield LiveGateway(url, sim, account_id, merchant, runtime.connectors)
+        await runtime.connectors.close()
 
 
 async def pay(gateway: LiveGateway, client: httpx.AsyncClient, phone: str) -> str:
@@ -380,7 +376,7 @@ async def test_a_forged_callback_through_the_route_changes_nothing(
         record = await settled(gateway.sim, "deposit", deposit_id)
         impostor = PawapaySimulator(token="x")
         body, headers = impostor.signed(gateway.sim.callback_urls["deposit"], record)
-        refused = await client.post(f"/connectors/{gateway.connector.name}/callback", content=body, headers=headers)
+        refused = await client.post(f"/connectors/{gateway.account_id}/callback", content=body, headers=headers)
         assert refused.status_code == 400
         assert await status_when(engine, payment_id, "success", within=0.3) == "pending"
 
@@ -432,7 +428,7 @@ async def test_a_live_refund_and_payout_settle_by_pawapays_callbacks(
     (paid_out,) = gateway.sim.records["payout"].values()
     assert paid_out["recipient"]["accountDetails"] == {"phoneNumber": "2290151345789", "provider": "MTN_MOMO_BEN"}
     routes = {urlsplit(url).path for url, _, _ in gateway.sim.sent}
-    name = gateway.connector.name
+    name = gateway.account_id
     assert routes == {f"/connectors/{name}/callback", f"/connectors/{name}/refunds/callback",
                       f"/connectors/{name}/payouts/callback"}  # fmt: skip
 

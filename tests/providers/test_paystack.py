@@ -4,6 +4,7 @@ fault; then through the gateway (a live app whose Paystack methods go to the con
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import socket
 import time
@@ -40,11 +41,15 @@ from cauri.services.checkout import reconcile
 from cauri.services.refunds import reconcile_refunds
 from cauri.settings import Settings
 from cauri.store.tables import attempts, events, payments
-from tests.conftest import new_merchant, payment_body, serving, uow
+from tests.api.test_payouts import payout_body
+from tests.conftest import MerchantApp, new_merchant, payment_body, runtime_of, serving, uow
+from tests.providers.accounts import stored_account
 from tests.providers.paystack_simulator import DECLINED_CARD, PAYING_CARD, PaystackSimulator
 
 SECRET = "sk_test_" + "5f3c" * 10
 CALLBACK = "http://cauri.test/connectors/pa_paystack1/callback"
+#: The payment's public checkout page, where Paystack's page sends the customer back.
+RETURN = "https://pay.example.com/checkout/py_000000000000001"
 
 
 def free_port() -> int:
@@ -74,7 +79,8 @@ async def connector(simulator: PaystackSimulator) -> AsyncIterator[PaystackConne
 def attempt(method: str, amount: int = 1500, phone: str | None = None, n: int = 1) -> AttemptRequest:
     found = CATALOGUE.resolve_payment_method(method)
     assert found is not None
-    return AttemptRequest(f"att_0000000000000{n:03d}", "py_000000000000001", found, amount, found.currency, phone)
+    return AttemptRequest(f"att_0000000000000{n:03d}", "py_000000000000001", found, amount, found.currency, phone,
+                          return_url=RETURN, customer_email="ama@example.com")  # fmt: skip
 
 
 async def until(condition: Callable[[], Any], what: str, seconds: float = 10) -> None:
@@ -114,7 +120,8 @@ async def test_a_card_goes_to_paystacks_page_and_the_success_arrives_signed(
     assert path == "/transaction/initialize"
     assert body["amount"] == 150000 and body["currency"] == "NGN"  # kobo
     assert body["reference"] == "att-0000000000000001" and body["channels"] == ["card"]
-    assert body["callback_url"] == "http://cauri.test/checkout/py_000000000000001"
+    assert body["callback_url"] == RETURN  # the attempt's return url, not derived from the notification url
+    assert body["email"] == "ama@example.com"  # the customer's
     assert not any(key.startswith("card") for key in body)  # Cauri never holds the number
     pending = await connector.fetch_status(row(started.reference, "att_0000000000000001"))
     assert pending.status is AttemptStatus.PENDING  # "abandoned" until the customer pays
@@ -122,9 +129,7 @@ async def test_a_card_goes_to_paystacks_page_and_the_success_arrives_signed(
     async with httpx.AsyncClient() as browser:  # the customer on Paystack's page
         paid = await browser.post(started.action.data["url"], data={"card_number": PAYING_CARD})
     assert paid.status_code == 302
-    assert paid.headers["location"] == (
-        "http://cauri.test/checkout/py_000000000000001?trxref=att-0000000000000001&reference=att-0000000000000001"
-    )
+    assert paid.headers["location"] == f"{RETURN}?trxref=att-0000000000000001&reference=att-0000000000000001"
     await until(lambda: simulator.deliveries, "the webhook")
     delivery = simulator.deliveries[0]
     outcome = connector.parse_callback(delivery.body, delivery.headers)
@@ -146,6 +151,18 @@ async def test_a_declined_card_is_learnt_by_polling_only(
     assert (outcome.status, outcome.failure_code, outcome.failure_message) == (
         AttemptStatus.FAILED, "declined", "The card was declined."
     )  # fmt: skip
+
+
+async def test_without_a_return_url_or_an_email_paystack_gets_neither_invented(
+    connector: PaystackConnector, simulator: PaystackSimulator
+) -> None:
+    """A caller that knows no checkout page leaves Paystack its dashboard's callback URL; with no email, a
+    stand-in that receives nothing (Paystack requires one)."""
+    bare = dataclasses.replace(attempt("card_ngn", 1500), return_url=None, customer_email=None)
+    await connector.start(bare, CALLBACK)
+    body = simulator.requests[-1][2]
+    assert "callback_url" not in body
+    assert body["email"] == "att-0000000000000001@customers.invalid"
 
 
 async def test_a_hosted_page_off_https_is_not_followed() -> None:
@@ -452,30 +469,34 @@ async def test_a_failed_transfer_and_events_out_of_order(
 class LiveGateway:
     url: str
     simulator: PaystackSimulator
-    connector: PaystackConnector
+    #: The live app, and its stored Paystack account (``pa_…``) that routing sends the app's payments to.
+    merchant: MerchantApp
+    account_id: str
+    #: A registry for the reconciliation jobs run from the test (its own event loop): it finds the account stored.
     registry: ConnectorRegistry
 
 
 @pytest.fixture
-def paystack_gateway(settings: Settings, simulator: PaystackSimulator) -> Iterator[LiveGateway]:
-    """A live gateway whose Paystack methods go to one Paystack account (the one place that wires it: accounts
-    and routing will replace this mapping), served on loopback, the simulator's webhooks pointed at it."""
+async def paystack_gateway(
+    settings: Settings, engine: AsyncEngine, simulator: PaystackSimulator
+) -> AsyncIterator[LiveGateway]:
+    """A live gateway and a live app whose stored Paystack account points at the simulator (routing sends the
+    app's payments to it, as in production), served on loopback, the simulator's webhooks pointed at it."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    app = create_app(settings.model_copy(update={"public_url": url, "log_level": "warning"}))
-    account = ProviderAccount("pa_paystack1", "paystack", {"secret_key": SECRET}, sandbox=False,
-                              base_url=simulator.base_url)  # fmt: skip
-    connector = PaystackConnector(account)
-    registry: ConnectorRegistry = app.state.gateway.runtime.connectors
-    for code in PaystackConnector.payment_methods:
-        registry.live[code] = connector
-    simulator.webhook_url = f"{url}/connectors/{account.id}/callback"
-    with serving(app, port):
-        yield LiveGateway(url, simulator, connector, registry)
+    live = settings.model_copy(update={"public_url": url, "log_level": "warning"})
+    merchant = await new_merchant(engine, live=True)
+    account_id = await stored_account(live, engine, merchant, "paystack", {"secret_key": SECRET}, simulator.base_url,
+                                      sandbox=False)  # fmt: skip
+    simulator.webhook_url = f"{url}/connectors/{account_id}/callback"
+    runtime = runtime_of(live, engine)
+    with serving(create_app(live), port):
+        yield LiveGateway(url, simulator, merchant, account_id, runtime.connectors)
+    await runtime.connectors.close()
 
 
 async def pay_by_phone(gateway: LiveGateway, engine: AsyncEngine, phone: str, merchant: Any = None) -> str:
-    merchant = merchant or await new_merchant(engine, live=True)
+    merchant = merchant or gateway.merchant
     async with httpx.AsyncClient(base_url=gateway.url) as client:
         created = await client.post("/v1/payments/initialize", headers=merchant.headers,
                                     json=payment_body(amount=100, currency="GHS", methods=["mtn_gh"]))  # fmt: skip
@@ -522,12 +543,13 @@ async def test_paid_through_the_gateway_and_a_duplicate_webhook_applies_once(
     assert simulator.deliveries[0].answers == [200, 200]
     async with engine.connect() as conn:
         attempt_row = (await conn.execute(select(attempts).where(attempts.c.payment_id == payment_id))).one()
-    assert attempt_row.connector == "pa_paystack1" and attempt_row.status == "success"
+    assert attempt_row.connector == paystack_gateway.account_id and attempt_row.status == "success"
     assert attempt_row.provider_reference == attempt_row.id.replace("_", "-")
     assert await simulator.deliver(simulator.deliveries[0]) == 200  # replayed later: acknowledged, no change
     assert await event_count(engine, payment_id, "payment.success") == 1
     async with httpx.AsyncClient(base_url=paystack_gateway.url) as client:
-        forged = await client.post("/connectors/pa_paystack1/callback", content=simulator.deliveries[0].body,
+        forged = await client.post(f"/connectors/{paystack_gateway.account_id}/callback",
+                                   content=simulator.deliveries[0].body,
                                    headers={"x-paystack-signature": "0" * 128})  # fmt: skip
     assert forged.status_code == 400
 
@@ -574,7 +596,7 @@ async def test_a_refund_through_the_gateway_is_settled_by_polling(
     paystack_gateway: LiveGateway, engine: AsyncEngine
 ) -> None:
     simulator = paystack_gateway.simulator
-    merchant = await new_merchant(engine, live=True)
+    merchant = paystack_gateway.merchant
     payment_id = await pay_by_phone(paystack_gateway, engine, "0551234987", merchant)
     await wait_status(engine, payment_id, "success")
     async with httpx.AsyncClient(base_url=paystack_gateway.url, headers=merchant.headers) as api:
@@ -601,7 +623,7 @@ async def test_a_card_through_the_gateway_is_paid_on_paystacks_page(
     """Today's checkout still asks for the card (the redesigned page will follow REDIRECT at once): the number
     never leaves Cauri; the customer pays on the page the attempt's action names and comes back."""
     simulator = paystack_gateway.simulator
-    merchant = await new_merchant(engine, live=True)
+    merchant = paystack_gateway.merchant
     async with httpx.AsyncClient(base_url=paystack_gateway.url) as client:
         created = await client.post("/v1/payments/initialize", headers=merchant.headers,
                                     json=payment_body(amount=150, currency="NGN", methods=["card_ngn"]))  # fmt: skip
@@ -616,7 +638,9 @@ async def test_a_card_through_the_gateway_is_paid_on_paystacks_page(
     async with engine.connect() as conn:
         attempt_row = (await conn.execute(select(attempts).where(attempts.c.payment_id == payment_id))).one()
     assert attempt_row.next_action["kind"] == "redirect"
-    assert simulator.requests[-1][2]["amount"] == 15000
+    initialized = simulator.requests[-1][2]
+    assert initialized["amount"] == 15000 and initialized["email"] == "john@example.com"  # the payment's customer
+    assert initialized["callback_url"] == f"{paystack_gateway.url}/checkout/{payment_id}"  # its public page
     async with httpx.AsyncClient() as browser:
         back = await browser.post(attempt_row.next_action["data"]["url"], data={"card_number": PAYING_CARD})
     assert back.status_code == 302
@@ -682,3 +706,53 @@ def test_a_success_reports_the_requested_amount_and_the_fees_must_cover_it() -> 
         outcome = paid_outcome("att_1", data["amount"], "GHS", data.get("requested_amount"))
         assert (outcome.status, outcome.amount) == (status, amount), data
         assert outcome.failure_code == (None if status is AttemptStatus.SUCCESS else "amount_mismatch")
+
+
+async def test_a_live_payout_is_settled_by_the_transfer_event_at_the_one_webhook_url(
+    paystack_gateway: LiveGateway, engine: AsyncEngine
+) -> None:
+    """Paystack posts every event to the one URL of its dashboard, ``/connectors/{account}/callback``: a transfer
+    event there ends its payout (once), so no second URL is needed."""
+    simulator, merchant = paystack_gateway.simulator, paystack_gateway.merchant
+    simulator.duplicate_webhooks = True
+    payment_id = await pay_by_phone(paystack_gateway, engine, "0551234987")
+    await wait_status(engine, payment_id, "success")
+    async with httpx.AsyncClient(base_url=paystack_gateway.url, headers=merchant.headers) as api:
+        body = payout_body(amount=60, currency="GHS", method="mtn_gh", recipient={"msisdn": "233551234987"})
+        created = await api.post("/v1/payouts/initialize", json=body)
+        assert created.status_code == 201, created.text
+        payout_id = created.json()["data"]["id"]
+        [transfer] = simulator.transfers.values()
+        assert (transfer["reference"], transfer["amount"]) == (payout_id, 6000)
+        await until(lambda: len(simulator.deliveries) == 2 and len(simulator.deliveries[1].answers) == 2, "the event")
+        assert simulator.deliveries[1].answers == [200, 200]
+        shown = (await api.get(f"/v1/payouts/{payout_id}/verify")).json()["data"]
+        assert shown["status"] == "success"
+        # Forged, the same event is refused at that URL.
+        one_url = f"/connectors/{paystack_gateway.account_id}/callback"
+        forged = await api.post(one_url, content=simulator.deliveries[1].body,
+                                headers={"x-paystack-signature": "0" * 128})  # fmt: skip
+        assert forged.status_code == 400
+    async with engine.connect() as conn:
+        kinds = (await conn.execute(select(events.c.type).where(events.c.payout_id == payout_id))).scalars().all()
+    assert list(kinds).count("payout.success") == 1
+
+
+async def test_a_refund_event_naming_its_refund_is_applied_at_the_one_webhook_url(
+    paystack_gateway: LiveGateway, engine: AsyncEngine
+) -> None:
+    simulator, merchant = paystack_gateway.simulator, paystack_gateway.merchant
+    payment_id = await pay_by_phone(paystack_gateway, engine, "0551234987")
+    await wait_status(engine, payment_id, "success")
+    async with httpx.AsyncClient(base_url=paystack_gateway.url, headers=merchant.headers) as api:
+        created = await api.post(f"/v1/payments/{payment_id}/refund", json={"amount": 30})
+        assert created.status_code == 201, created.text
+        refund_id = created.json()["data"]["id"]
+        # Paystack's refund events carry the merchant note Cauri wrote when it comes back (needs-attention does).
+        event = simulator.event(
+            "refund.processed", {"status": "processed", "merchant_note": f"Cauri refund {refund_id}"}
+        )
+        assert await simulator.deliver(event) == 200
+        assert event.answers == [200]
+        shown = (await api.get(f"/v1/payments/{payment_id}/verify")).json()["data"]
+    assert ([r["status"] for r in shown["refunds"]], shown["amount_refunded"]) == (["success"], 30)

@@ -237,6 +237,7 @@ class FakeUnitOfWork:
         self.payments.rows[payment_id] = {
             "id": payment_id, "app_id": "app", "environment": "sandbox", "status": status, "amount": 5000,
             "currency": "XOF", "is_processed": False, "initiated_at": now, "customer": {}, "restricted_phone": None,
+            "customer_email": "ama@example.com",
             **fields,
         }  # fmt: skip
 

@@ -85,8 +85,10 @@ class Failing(SandboxConnector):
     def __init__(self, error: Exception) -> None:
         super().__init__(b"secret", 0)
         self.error = error
+        self.asked: list[AttemptRequest] = []
 
     async def start(self, request: AttemptRequest, callback_url: str) -> Started:
+        self.asked.append(request)
         raise self.error
 
 
@@ -102,9 +104,12 @@ async def start_with(error: Exception) -> FakeUnitOfWork:
     def callback(name: str) -> str:
         return f"http://127.0.0.1:9/connectors/{name}/callback"
 
-    registry = ConnectorRegistry(Failing(error))
-    action = await checkout.start_attempt(uow, registry, state, checked, payer, callback)  # type: ignore[arg-type]
+    failing = Failing(error)
+    action = await checkout.start_attempt(uow, ConnectorRegistry(failing), state, checked, payer, callback)  # type: ignore[arg-type]
     assert action is None
+    # The provider was told where to send the customer back (the public checkout page) and who pays.
+    [asked] = failing.asked
+    assert (asked.return_url, asked.customer_email) == ("http://cauri.test/checkout/py_1", "ama@example.com")
     return uow
 
 

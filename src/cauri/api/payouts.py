@@ -62,7 +62,7 @@ async def initialize(request: Request) -> Response:
         return StoredResponse(201, envelope_bytes(INITIALIZED, {"id": payout_id}))
 
     result = await initialize_payout(gateway.uow(), gateway.runtime.connectors, owner.scope, payout, render,
-                                     idempotency, gateway.settings.internal_url)  # fmt: skip
+                                     idempotency, gateway.runtime.callbacks)  # fmt: skip
     return _answer(result)
 
 

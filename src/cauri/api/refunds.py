@@ -40,7 +40,7 @@ async def refund(request: Request) -> Response:
         return StoredResponse(201, envelope_bytes(INITIATED, created))
 
     result = await refund_payment(gateway.uow(), gateway.runtime.connectors, owner.scope, payment_id, asked, render,
-                                  idempotency, gateway.settings.internal_url)  # fmt: skip
+                                  idempotency, gateway.runtime.callbacks)  # fmt: skip
     return _answer(result)
 
 

@@ -48,6 +48,7 @@ from cauri.domain.sandbox import TEST_CARDS, TEST_PHONES
 from cauri.i18n import LANGUAGES, choose_language, format_money, translate, translations
 from cauri.services import checkout as service
 from cauri.services.checkout import AttemptForm, AttemptFormInvalid, CheckoutState, Payer
+from cauri.services.notifications import handle_notification
 
 log = logging.getLogger("cauri.checkout")
 #: The page's largest form (a card) is well under 1 KB; a provider's notification, a few KB.
@@ -67,8 +68,7 @@ def _registry(request: Request) -> ConnectorRegistry:
 
 
 def _callback_url(request: Request) -> Callable[[str], str]:
-    base = _gateway(request).settings.internal_url
-    return lambda connector: f"{base}/connectors/{connector}/callback"
+    return _gateway(request).runtime.callbacks.payment
 
 
 async def _load(request: Request) -> CheckoutState | None:
@@ -486,8 +486,9 @@ async def qr_code(request: Request) -> Response:
 
 
 async def connector_callback(request: Request) -> Response:
-    """A provider's notification: authenticated by the connector, applied once by the state machine."""
-    return await receive(request, service.handle_callback, "connector notification", log)
+    """A provider's notification (of a payment, or of a payout or a refund when the provider posts every event to
+    one URL): authenticated by the connector, applied once by the state machine of what it names."""
+    return await receive(request, handle_notification, "connector notification", log)
 
 
 # Pages and their assets travel compressed: the customer is often on a slow, metered mobile connection.

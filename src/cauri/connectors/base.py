@@ -12,7 +12,8 @@ The life of an attempt, as a connector sees it:
 2. The provider's notification arrives at ``POST /connectors/{name}/callback``; ``prepare_callback`` may
    fetch (asynchronously) what checking it needs, then ``parse_callback``, which does no I/O, checks that it
    is authentic and turns it into an ``Outcome`` (a success says what was collected, compared with the
-   payment before it is applied).
+   payment before it is applied). ``parse_notification``, for providers that send payout and refund events to
+   that one URL too, may return their outcomes instead.
 3. If no notification comes, the reconciliation job calls ``fetch_status`` for attempts pending too long.
 
 Payouts take the same three steps: ``payout`` hands one to the provider and returns its reference, the
@@ -64,8 +65,11 @@ class AttemptRequest:
     #: Card number and expiry live only in memory, for the call to the processor; they are never stored.
     card_number: str | None = None
     card_expiry: str | None = None
-    #: Where a processor's hosted page (``ActionKind.REDIRECT``) sends the customer back: the checkout page.
+    #: Where a processor's hosted page (``ActionKind.REDIRECT``) sends the customer back: the payment's checkout
+    #: page, at the gateway's public url.
     return_url: str | None = None
+    #: The payment's customer's email, for providers that require one (receipts, fraud checks).
+    customer_email: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,6 +128,10 @@ class RefundOutcome:
     failure_message: str | None = None
 
 
+#: What a notification at the payment route may carry (``Connector.parse_notification``).
+Notification = Outcome | PayoutOutcome | RefundOutcome
+
+
 class ProviderUnavailable(Exception):
     """Raised by ``start`` when the provider could not be reached at all (connection refused, DNS failure, an
     explicit "unavailable" before anything was accepted): nothing can have been collected, so routing moves
@@ -153,6 +161,13 @@ class Connector(ABC):
 
     @abstractmethod
     async def fetch_status(self, attempt: Mapping[Any, Any]) -> Outcome: ...
+
+    def parse_notification(self, body: bytes, headers: Mapping[str, str]) -> Notification:
+        """A notification arriving at ``/connectors/{name}/callback``: a payment's (``parse_callback``) unless the
+        connector says otherwise. A provider that posts every kind of event to the one URL set in its dashboard
+        (charges, transfers, refunds) overrides it to return a payout's or a refund's outcome too, so that one
+        URL is enough; the gateway applies each to what it names."""
+        return self.parse_callback(body, headers)
 
     async def confirm_authentication(self, attempt: Mapping[Any, Any], approved: bool, callback_url: str) -> None:
         """Cards: the customer finished the authentication step (only connectors that host it need this)."""
@@ -215,6 +230,8 @@ class ProviderConnector(Connector):
     provider: str
     #: The credential names an operator gives (read from standard input or the environment, never argv).
     credential_fields: tuple[str, ...]
+    #: Credentials an operator may give but need not (never asked for).
+    optional_credentials: tuple[str, ...] = ()
     #: The catalogue's payment method codes the provider can collect with (an account may serve fewer).
     payment_methods: frozenset[str]
     #: The catalogue's payout method codes the provider can pay out to.

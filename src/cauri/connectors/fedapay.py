@@ -35,12 +35,12 @@ What FedaPay does not offer, and what follows from it:
 - No refund endpoint in the API reference or the SDKs: refunds are left unimplemented (the gateway then
   refuses refunds of FedaPay payments as it does for any connector without them).
 - Webhooks are configured per account on FedaPay's dashboard, not per request: the operator points one at
-  ``/connectors/{account id}/callback`` (transaction events, its secret is ``webhook_secret``) and, to pay
-  out, one at ``/connectors/{account id}/payouts/callback`` (payout events; its secret is
-  ``payout_webhook_secret`` when given, else ``webhook_secret``). The ``callback_url`` arguments of
-  ``start`` and ``payout`` are therefore not sent to FedaPay. Nor is a customer-return link: the connector is
-  not told the checkout page's public address, so after paying on FedaPay's card page the customer sees
-  FedaPay's receipt and returns to the checkout page by hand (it waits for the outcome either way).
+  ``/connectors/{account id}/callback`` (its secret is ``webhook_secret``), which takes every event: payout
+  events there are applied to their payouts (``parse_notification``). A separate payout webhook at
+  ``/connectors/{account id}/payouts/callback`` also works (its secret is ``payout_webhook_secret`` when given,
+  else ``webhook_secret``). The ``callback_url`` arguments of
+  ``start`` and ``payout`` are therefore not sent to FedaPay; the transaction's own ``callback_url`` (where
+  FedaPay's page sends the customer after paying) is the attempt's ``return_url``, the public checkout page.
 - No published sandbox test numbers that we could find: the simulator (``tests/providers``) states its own.
 
 Nothing here logs the secret key or a webhook secret; errors are logged with ids only.
@@ -64,6 +64,7 @@ from cauri.connectors.base import (
     CallbackRejected,
     CredentialsRefused,
     NextAction,
+    Notification,
     Outcome,
     PayoutOutcome,
     PayoutRequest,
@@ -117,6 +118,7 @@ UNPAID: dict[str, str] = {
 class FedapayConnector(ProviderConnector):
     provider = "fedapay"
     credential_fields = ("secret_key", "webhook_secret")
+    optional_credentials = ("payout_webhook_secret",)  # a separate payout webhook's, when there is one
     payment_methods = frozenset(MOBILE_MODES) | CARD_METHODS
     payout_methods = frozenset(PAYOUT_MODES)
 
@@ -200,6 +202,8 @@ class FedapayConnector(ProviderConnector):
         }
         if request.method.code in MOBILE_MODES:
             body["mode"] = MOBILE_MODES[request.method.code][0]
+        if request.return_url:  # where FedaPay's page sends the customer after paying: the checkout page
+            body["callback_url"] = request.return_url
         try:
             answer = await self._call("POST", "/transactions", body)
         except (httpx.ConnectError, httpx.ConnectTimeout, FedapayRefused) as exc:
@@ -209,17 +213,15 @@ class FedapayConnector(ProviderConnector):
         # transaction may exist, and reconciliation finds it by merchant_reference.
         return _entity(answer, "transaction")
 
-    def parse_callback(self, body: bytes, headers: Mapping[str, str]) -> Outcome:
+    def parse_notification(self, body: bytes, headers: Mapping[str, str]) -> Notification:
+        """One webhook (its secret ``webhook_secret``) may carry every event: payouts' are applied to payouts."""
         event = self._verified(body, headers, self.account.credentials["webhook_secret"])
-        try:
-            if event.get("object") != "transaction":
-                return Outcome("", AttemptStatus.PENDING)  # authentic but not ours to apply (customer.created…)
-            entity = event["entity"]
-            if not isinstance(entity, dict):
-                raise TypeError("entity")
-            return _transaction_outcome(entity)
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise CallbackRejected("malformed notification") from exc
+        if event.get("object") == "payout":
+            return _payout_event_outcome(event)
+        return _transaction_event_outcome(event)
+
+    def parse_callback(self, body: bytes, headers: Mapping[str, str]) -> Outcome:
+        return _transaction_event_outcome(self._verified(body, headers, self.account.credentials["webhook_secret"]))
 
     async def fetch_status(self, attempt: Mapping[Any, Any]) -> Outcome:
         reference = attempt.get("provider_reference")
@@ -280,16 +282,7 @@ class FedapayConnector(ProviderConnector):
     def parse_payout_callback(self, body: bytes, headers: Mapping[str, str]) -> PayoutOutcome:
         credentials = self.account.credentials
         secret = credentials.get("payout_webhook_secret") or credentials["webhook_secret"]
-        event = self._verified(body, headers, secret)
-        try:
-            if event.get("object") != "payout":
-                return PayoutOutcome("", PayoutStatus.PENDING)
-            entity = event["entity"]
-            if not isinstance(entity, dict):
-                raise TypeError("entity")
-            return _payout_outcome(entity)
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise CallbackRejected("malformed notification") from exc
+        return _payout_event_outcome(self._verified(body, headers, secret))
 
     async def fetch_payout_status(self, payout: Mapping[Any, Any]) -> PayoutOutcome:
         reference = payout.get("provider_reference")
@@ -338,6 +331,30 @@ class FedapayConnector(ProviderConnector):
         if not isinstance(event, dict):
             raise CallbackRejected("malformed notification")
         return event
+
+
+def _transaction_event_outcome(event: Mapping[str, Any]) -> Outcome:
+    try:
+        if event.get("object") != "transaction":
+            return Outcome("", AttemptStatus.PENDING)  # authentic but not ours to apply (customer.created…)
+        entity = event["entity"]
+        if not isinstance(entity, dict):
+            raise TypeError("entity")
+        return _transaction_outcome(entity)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise CallbackRejected("malformed notification") from exc
+
+
+def _payout_event_outcome(event: Mapping[str, Any]) -> PayoutOutcome:
+    try:
+        if event.get("object") != "payout":
+            return PayoutOutcome("", PayoutStatus.PENDING)
+        entity = event["entity"]
+        if not isinstance(entity, dict):
+            raise TypeError("entity")
+        return _payout_outcome(entity)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise CallbackRejected("malformed notification") from exc
 
 
 class FedapayError(Exception):

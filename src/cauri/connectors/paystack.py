@@ -21,7 +21,8 @@ What the documentation implies, and what this module does about it:
 - Test or live is the key, not the host: ``sk_test_…`` or ``sk_live_…`` against ``https://api.paystack.co``.
   ``check_credentials`` refuses a key whose mode is not the account's.
 - Cards go to Paystack's hosted page (``authorization_url``): Cauri never sees a live card number. Paystack
-  sends the customer back to the ``callback_url`` given at initialization, here the payment's checkout page.
+  sends the customer back to the ``callback_url`` given at initialization: the attempt's ``return_url``, the
+  payment's public checkout page.
 - A transaction's ``reference`` is Cauri's attempt id (``att_x`` becomes ``att-x``: Paystack allows only
   ``-``, ``.``, ``=`` and alphanumerics), so a retried call cannot charge twice (Paystack refuses a duplicate
   reference) and every notification names its attempt. A transfer's ``reference`` (Paystack's idempotency key
@@ -34,8 +35,9 @@ What the documentation implies, and what this module does about it:
 - Webhooks are sent for successes (``charge.success``); a failed charge is never notified, so failures are
   found by polling (``fetch_status``, Verify Transaction), which the reconciliation job does.
 - Paystack sends every event of an integration to the one webhook URL of its dashboard: point it at
-  ``/connectors/{account id}/callback``. There, transfer and refund events are acknowledged without effect (the
-  reconciliation jobs poll them); delivered to the payout or refund routes, they are applied.
+  ``/connectors/{account id}/callback``. There, transfer events are applied to their payouts and refund events
+  to their refunds (``parse_notification``); a refund event that names no refund of ours (Paystack's name the
+  transaction) is acknowledged, and the reconciliation job polls the refund.
 - Transfers stay ``otp`` when the integration asks an OTP for each transfer: payouts need it turned off on
   Paystack's dashboard (they read as pending until then). Webhooks are authenticated by their signature only,
   not by Paystack's published source addresses (a proxy in front of the gateway would hide them).
@@ -67,6 +69,7 @@ from cauri.connectors.base import (
     CallbackRejected,
     CredentialsRefused,
     NextAction,
+    Notification,
     Outcome,
     PayoutOutcome,
     PayoutRequest,
@@ -170,8 +173,9 @@ class PaystackConnector(ProviderConnector):
         method = request.method
         reference = transaction_reference(request.attempt_id)
         body: dict[str, Any] = {
-            # Paystack requires an email; the attempt carries none, so a stand-in that receives nothing.
-            "email": f"{reference}@customers.invalid",
+            # Paystack requires an email (its receipts go there): the payment's customer's, else a stand-in
+            # that receives nothing.
+            "email": request.customer_email or f"{reference}@customers.invalid",
             "amount": subunits(request.amount, request.currency),
             "currency": request.currency,
             "reference": reference,
@@ -179,7 +183,8 @@ class PaystackConnector(ProviderConnector):
         }
         if method.kind is MethodKind.CARD:
             body["channels"] = ["card"]
-            body["callback_url"] = checkout_return_url(callback_url, request.payment_id)
+            if request.return_url:  # else Paystack sends the customer to the dashboard's callback URL
+                body["callback_url"] = request.return_url
             try:
                 data = await self._call("POST", "/transaction/initialize", body)
             except PaystackBusy as exc:
@@ -212,6 +217,15 @@ class PaystackConnector(ProviderConnector):
             # acknowledged so that Paystack stops sending it, and nothing changes.
             return Outcome(attempt_id or "", AttemptStatus.PENDING)
         return transaction_outcome(attempt_id, data)
+
+    def parse_notification(self, body: bytes, headers: Mapping[str, str]) -> Notification:
+        """Paystack sends every event to the one webhook URL: transfers are payouts', refunds refunds'."""
+        event, _ = self._event(body, headers)
+        if event.startswith("transfer."):
+            return self.parse_payout_callback(body, headers)
+        if event.startswith("refund."):
+            return self.parse_refund_callback(body, headers)
+        return self.parse_callback(body, headers)
 
     async def fetch_status(self, attempt: Mapping[Any, Any]) -> Outcome:
         """Verify Transaction by its reference: the only way a failure is learnt (Paystack notifies successes)."""
@@ -417,13 +431,6 @@ def _answer(verb: str, path: str, response: httpx.Response) -> Any:
     if not isinstance(parsed, dict) or parsed.get("status") is not True or "data" not in parsed:
         raise PaystackError(f"{what}: unexpected answer")
     return parsed["data"]
-
-
-def checkout_return_url(callback_url: str, payment_id: str) -> str:
-    """The payment's checkout page on the gateway whose callback route Cauri gave: Paystack sends the customer
-    back there after its hosted page (adding ``?trxref=…&reference=…``)."""
-    root = callback_url.split("/connectors/", 1)[0]
-    return f"{root}/checkout/{payment_id}"
 
 
 def charge_action(data: Mapping[str, Any], request: AttemptRequest) -> NextAction:

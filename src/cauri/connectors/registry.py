@@ -4,6 +4,7 @@ and kept, rebuilt when the account changes. Routing (``router.py``) chooses amon
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -15,8 +16,8 @@ from cauri.connectors.base import Connector, ProviderAccount, ProviderConnector
 from cauri.connectors.providers import PROVIDERS
 from cauri.connectors.router import Breakers
 from cauri.connectors.sandbox import SandboxConnector
-from cauri.domain.methods import PayoutMethod
 
+log = logging.getLogger("cauri.providers")
 #: The shape of an account id (``pa_`` and 16 base36 characters): nothing else is looked up in the database.
 ACCOUNT_ID = re.compile(r"pa_[0-9a-z]{16}")
 #: Outbound calls to providers: a connection that does not open in 5 s, or an answer not there in 20 s, fails.
@@ -41,8 +42,6 @@ AccountLoader = Callable[[str], Awaitable[StoredAccount | None]]
 @dataclass
 class ConnectorRegistry:
     sandbox: SandboxConnector
-    #: Live connectors that pay out, by payout method code (none ships yet: live payouts are refused).
-    live_payouts: dict[str, Connector] = field(default_factory=dict)
     breakers: Breakers = field(default_factory=Breakers)
     #: How ``by_name`` finds an account it has not built yet (set by the runtime; None: only the sandbox).
     accounts: AccountLoader | None = None
@@ -51,32 +50,32 @@ class ConnectorRegistry:
     _built: dict[str, tuple[Any, ProviderConnector]] = field(default_factory=dict)
     _http: httpx.AsyncClient | None = None
 
-    def for_payout(self, method: PayoutMethod, environment: str) -> Connector | None:
-        if environment == "sandbox":
-            return self.sandbox
-        return self.live_payouts.get(method.code)
-
     async def by_name(self, name: str) -> Connector | None:
-        """The connector a name designates: the sandbox, a payout connector, or a provider account (whose
-        notifications arrive at ``/connectors/{account id}/callback``)."""
+        """The connector a name designates: the sandbox, or a provider account (whose notifications arrive at
+        ``/connectors/{account id}/callback``)."""
         if name == self.sandbox.name:
             return self.sandbox
-        known = next((c for c in self.live_payouts.values() if c.name == name), None)
-        if known is not None or self.accounts is None or not ACCOUNT_ID.fullmatch(name):
-            return known
+        if self.accounts is None or not ACCOUNT_ID.fullmatch(name):
+            return None
         stored = await self.accounts(name)
         return None if stored is None else self.connector_for(stored)
 
     def connector_for(self, stored: StoredAccount) -> ProviderConnector | None:
         """The account's connector, built once per version of the account; None when its provider's connector
-        is not installed."""
+        is not installed or its credentials cannot be opened."""
         kind = PROVIDERS.get(stored.provider)
         if kind is None:
             return None
         cached = self._built.get(stored.id)
         if cached is not None and cached[0] == stored.version and type(cached[1]) is kind:
             return cached[1]
-        connector = kind(stored.open(), self.http())
+        try:
+            account = stored.open()
+        except Exception:
+            # Credentials sealed under another key (or damaged): this account is unusable, the others are not.
+            log.error("provider account credentials cannot be opened", extra={"connector": stored.id})
+            return None
+        connector = kind(account, self.http())
         self._built[stored.id] = (stored.version, connector)
         return connector
 

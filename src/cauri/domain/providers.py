@@ -42,6 +42,8 @@ class ProviderSpec:
     name: str
     credential_fields: tuple[str, ...]
     payment_methods: frozenset[str]
+    #: Credentials an account may be given but need not be (e.g. a second webhook's secret).
+    optional_credentials: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,17 +109,20 @@ def _credentials(value: object, spec: ProviderSpec | None, errors: FieldErrors) 
     if spec is None:
         return {}
     found: dict[str, str] = {}
-    for name in spec.credential_fields:
+    for name in spec.credential_fields + spec.optional_credentials:
         secret = value.get(name)
+        if secret is None and name in spec.optional_credentials:
+            continue
         if not isinstance(secret, str) or not secret.strip():
             errors.add(f"credentials.{name}", f"The credentials.{name} field is required.")
         elif len(secret) > MAX_CREDENTIAL or has_control_characters(secret):
             errors.add(f"credentials.{name}", f"The credentials.{name} field is not a valid credential.")
         else:
             found[name] = secret.strip()
-    if any(name not in spec.credential_fields for name in value):
+    known = spec.credential_fields + spec.optional_credentials
+    if any(name not in known for name in value):
         # The unknown names are not echoed: they may be anything, a secret pasted in the wrong place included.
-        errors.add("credentials", f"The credentials field takes only: {', '.join(spec.credential_fields)}.")
+        errors.add("credentials", f"The credentials field takes only: {', '.join(known)}.")
     return found
 
 
@@ -166,6 +171,16 @@ def _loopback(host: str) -> bool:
 def routing_order(accounts: Sequence[Mapping[Any, Any]], method: str) -> list[Mapping[Any, Any]]:
     """The enabled accounts serving ``method``, in the order routing tries them."""
     serving = [a for a in accounts if a["is_enabled"] and method in (a["methods"] or ())]
+    return sorted(serving, key=lambda a: (a["priority"], a["created_at"], a["id"]))
+
+
+def payout_order(
+    accounts: Sequence[Mapping[Any, Any]], payout_methods: Mapping[str, frozenset[str]], method: str
+) -> list[Mapping[Any, Any]]:
+    """The enabled accounts that pay out with ``method``, in routing order. An account pays out with every
+    payout method its provider's connector has (``payout_methods``, by provider): its ``methods`` list the
+    payment methods it collects, so narrowing collections never silently stops payouts."""
+    serving = [a for a in accounts if a["is_enabled"] and method in payout_methods.get(a["provider"], ())]
     return sorted(serving, key=lambda a: (a["priority"], a["created_at"], a["id"]))
 
 

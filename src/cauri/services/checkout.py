@@ -17,7 +17,6 @@ from cauri.connectors.base import (
     ActionKind,
     AttemptRequest,
     CallbackRejected,
-    Connector,
     Outcome,
 )
 from cauri.connectors.registry import ConnectorRegistry
@@ -33,10 +32,10 @@ from cauri.domain.methods import PHONE_KINDS, MethodKind, PaymentMethod
 from cauri.domain.networks import predict_network
 from cauri.domain.payments import FINAL_STATUSES, Environment, PaymentStatus, TransitionRefused, new_id
 from cauri.domain.rates import DEFAULT_MAX_AGE, Conversion, Rate, decimal_text
-from cauri.domain.text import has_control_characters
 from cauri.services import providers
 from cauri.services.rates import fresh_rates
 from cauri.services.runtime import UnitOfWork
+from cauri.store.views import checkout_url
 
 __all__ = ["CallbackRejected"]
 
@@ -291,7 +290,8 @@ async def start_attempt(
     amount, currency = (converted.amount, converted.currency) if converted else (payment.amount, payment.currency)
     request = AttemptRequest(
         attempt_id, payment.id, checked.method, amount, currency, checked.phone, checked.card_number,
-        checked.card_expiry,
+        checked.card_expiry, return_url=checkout_url(uow.public_url, payment.id),
+        customer_email=payment.customer_email or None,
     )  # fmt: skip
 
     async def move_to(candidate: Candidate, steps: list[Step]) -> bool:
@@ -414,31 +414,6 @@ async def _checked_amount(uow: UnitOfWork, connector: str, outcome: Outcome) -> 
                "expected_currency": expected_currency},
     )  # fmt: skip
     return Outcome(outcome.attempt_id, AttemptStatus.FAILED, AMOUNT_MISMATCH, N_("A payment attempt failed."))
-
-
-async def handle_callback(
-    uow: UnitOfWork, connectors: ConnectorRegistry, name: str, body: bytes, headers: Mapping[str, str]
-) -> bool:
-    """A provider's notification: authenticated by its connector (``CallbackRejected`` otherwise), applied
-    once. ``NotFound`` for an unknown connector."""
-    connector: Connector | None = await connectors.by_name(name)
-    if connector is None:
-        raise NotFound("Unknown connector.")
-    await connector.prepare_callback(headers)
-    outcome = connector.parse_callback(body, headers)
-    if not _storable(outcome):
-        raise CallbackRejected("malformed notification")
-    return await apply_outcome(uow, connector.name, outcome)
-
-
-def _storable(outcome: Outcome) -> bool:
-    """Whether a notification's texts fit their columns: even a signed one must not carry a NUL (which
-    PostgreSQL cannot store) or a failure code longer than its column into the database."""
-    texts = ((outcome.attempt_id, 100), (outcome.failure_code, 64), (outcome.failure_message, 1000))
-    return all(
-        text is None or (isinstance(text, str) and len(text) <= limit and not has_control_characters(text))
-        for text, limit in texts
-    )
 
 
 async def cancel_payment(uow: UnitOfWork, payment_id: str, reason: str) -> None:

@@ -12,8 +12,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from cauri.connectors.base import CallbackRejected, PayoutOutcome, PayoutRequest, ProviderUnavailable
+from cauri.connectors.base import CallbackRejected, PayoutOutcome, PayoutRequest
 from cauri.connectors.registry import ConnectorRegistry
+from cauri.connectors.router import nothing_sent
 from cauri.domain.apps import App, Scope
 from cauri.domain.clock import utcnow
 from cauri.domain.errors import FieldErrors, NotFound, ValidationFailed
@@ -23,6 +24,8 @@ from cauri.domain.payout_representation import Payout
 from cauri.domain.payout_request import PayoutRequest as ValidPayoutRequest
 from cauri.domain.payouts import PAYOUT_NOT_FOUND, PayoutStatus
 from cauri.domain.text import storable
+from cauri.services import providers
+from cauri.services.callbacks import CallbackBase, as_callback_base
 from cauri.services.idempotency import IdempotencyKey, StoredResponse, run_once
 from cauri.services.runtime import UnitOfWork
 from cauri.store.payouts import new_payout_row
@@ -43,9 +46,9 @@ log = logging.getLogger("cauri.payouts")
 PROVIDER_UNREACHABLE = "The payout provider could not be reached."
 
 
-def payout_callback_url(base_url: str, connector: str) -> str:
-    """Where a connector's payout notifications arrive (``base_url``: where the gateway reaches itself)."""
-    return f"{base_url}/connectors/{connector}/payouts/callback"
+def payout_callback_url(base: CallbackBase | str, connector: str) -> str:
+    """Where a connector's payout notifications arrive (its root: see ``services.callbacks``)."""
+    return as_callback_base(base).payout(connector)
 
 
 async def initialize_payout(
@@ -55,19 +58,19 @@ async def initialize_payout(
     request: ValidPayoutRequest,
     render: Callable[[str], StoredResponse],
     idempotency: IdempotencyKey | None,
-    callback_base: str,
+    callback_base: CallbackBase | str,
 ) -> StoredResponse:
     """Create the payout and its ``payout.initiated`` event (answering ``render(id)``), then hand it to its
     connector. With an idempotency key, an identical earlier request's answer is replayed and nothing is sent
     again. Refused (422 on ``method``) when no connector pays out with the method in this environment."""
     method = CATALOGUE.payout_methods[request.method]
-    connector = connectors.for_payout(method, scope.environment)
-    if connector is None:
+    candidates = await providers.payout_candidates(uow, connectors, scope, method.code)
+    if not candidates:
         errors = FieldErrors()
         where = f"in the {scope.environment} environment"
         errors.add("method", f"No provider is set up to pay out with {method.code} {where}.")
         raise ValidationFailed(errors)
-    row = new_payout_row(request, scope, connector.name, utcnow())
+    row = new_payout_row(request, scope, candidates[0].connector.name, utcnow())
 
     async def work(tx: UnitOfWork) -> StoredResponse:
         await tx.payouts.add(row)
@@ -79,34 +82,61 @@ async def initialize_payout(
     return stored
 
 
-async def send_payout(uow: UnitOfWork, connectors: ConnectorRegistry, payout_id: str, callback_base: str) -> bool:
-    """Move an initiated payout to pending and hand it to its connector; False when another caller did (or it
-    is no longer initiated). A provider that cannot be reached fails the payout; any other error leaves it
-    pending, since the provider may have received it: the reconciliation job asks."""
+async def send_payout(
+    uow: UnitOfWork, connectors: ConnectorRegistry, payout_id: str, callback_base: CallbackBase | str
+) -> bool:
+    """Move an initiated payout to pending and hand it to the first of the app's accounts paying out with its
+    method that takes it (``providers.payout_candidates``, from the one the payout names); False when another
+    caller did (or it is no longer initiated). As for payments (``connectors.router``), a provider that cannot
+    have received it (``ProviderUnavailable``, no connection, a 503) passes it to the next account, and when none
+    takes it the payout fails; any other error leaves it pending with that account, since the provider may have
+    received it: the reconciliation job asks. Paying out twice is worse than failing."""
     async with uow:
         row = await uow.payouts.move(payout_id, PayoutStatus.PENDING)
         await uow.commit()
     if row is None:
         return False
-    connector = await connectors.by_name(row.connector)
     method = CATALOGUE.payout_methods.get(row.method)
-    if connector is None or method is None:
-        log.error("payout without a connector; left to reconciliation", extra={"payout_id": payout_id})
+    if method is None:
+        log.error("payout with an unknown method; left to reconciliation", extra={"payout_id": payout_id})
         return True
+    candidates = await providers.payout_candidates(uow, connectors, Scope(row.app_id, row.environment), method.code)
+    # The account the payout was created for first (a payout resent by the reconciliation job keeps its account).
+    candidates.sort(key=lambda c: c.connector.name != row.connector)
     request = PayoutRequest(row.id, method, row.amount, row.currency, dict(row.recipient))
-    try:
-        reference = await connector.payout(request, payout_callback_url(callback_base, connector.name))
-    except ProviderUnavailable:
-        log.warning("payout provider unavailable", extra={"payout_id": payout_id, "connector": connector.name})
-        outcome = PayoutOutcome(payout_id, PayoutStatus.FAILED, "provider_unavailable", PROVIDER_UNREACHABLE)
-        await apply_payout_outcome(uow, connector.name, outcome)
+    holder: str = row.connector
+    for candidate in candidates:
+        name = candidate.connector.name
+        if not connectors.breakers.admit(name):
+            continue
+        if name != holder:
+            async with uow:
+                moved = await uow.payouts.hand_over(payout_id, holder, name)
+                await uow.commit()
+            if not moved:
+                connectors.breakers.released(name)
+                return True  # ended meanwhile
+            holder = name
+        try:
+            reference = await candidate.connector.payout(request, payout_callback_url(callback_base, name))
+        except Exception as exc:
+            connectors.breakers.failed(name)
+            if nothing_sent(exc):
+                log.warning("payout provider unavailable; trying the next account",
+                            extra={"payout_id": payout_id, "connector": name})  # fmt: skip
+                continue
+            log.exception("connector payout failed; left to reconciliation",
+                          extra={"payout_id": payout_id, "connector": name})  # fmt: skip
+            return True
+        connectors.breakers.succeeded(name)
+        async with uow:
+            await uow.payouts.record_reference(payout_id, reference)
+            await uow.commit()
         return True
-    except Exception:
-        log.exception("connector payout failed; left to reconciliation", extra={"payout_id": payout_id})
-        return True
-    async with uow:
-        await uow.payouts.record_reference(payout_id, reference)
-        await uow.commit()
+    # Nothing was sent anywhere (every account unreachable, or none pays out with it any more): the payout fails.
+    log.warning("no payout provider could be reached", extra={"payout_id": payout_id, "connector": holder})
+    outcome = PayoutOutcome(payout_id, PayoutStatus.FAILED, "provider_unavailable", PROVIDER_UNREACHABLE)
+    await apply_payout_outcome(uow, holder, outcome)
     return True
 
 
@@ -153,7 +183,7 @@ async def reconcile_payouts(
     *,
     older_than: timedelta,
     lease: timedelta,
-    callback_base: str,
+    callback_base: CallbackBase | str,
     limit: int = 100,
 ) -> int:
     """Payouts left open longer than ``older_than``: an initiated one (its process died before handing it

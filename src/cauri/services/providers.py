@@ -24,6 +24,7 @@ from cauri.domain.providers import (
     ProviderSpec,
     account_summary,
     check_new_account,
+    payout_order,
     routing_order,
     served_methods,
 )
@@ -37,7 +38,9 @@ log = logging.getLogger("cauri.providers")
 def provider_specs() -> dict[str, ProviderSpec]:
     """The providers whose connectors are installed, as the account rules need them."""
     return {
-        name: ProviderSpec(name, tuple(kind.credential_fields), frozenset(kind.payment_methods))
+        name: ProviderSpec(
+            name, tuple(kind.credential_fields), frozenset(kind.payment_methods), tuple(kind.optional_credentials)
+        )
         for name, kind in PROVIDERS.items()
     }
 
@@ -89,6 +92,26 @@ async def candidates(uow: UnitOfWork, connectors: ConnectorRegistry, scope: Scop
     by_id = {r.id: r for r in rows}
     found: list[Candidate] = []
     for chosen in routing_order([r._mapping for r in rows], method):
+        row = by_id[chosen["id"]]
+        connector = connectors.connector_for(connectors.stored_account(row))
+        if connector is not None:
+            found.append(Candidate(connector, row.provider, row.label))
+    if not found and scope.environment == Environment.SANDBOX.value:
+        found.append(Candidate(connectors.sandbox, "sandbox"))
+    return found
+
+
+async def payout_candidates(
+    uow: UnitOfWork, connectors: ConnectorRegistry, scope: Scope, method: str
+) -> list[Candidate]:
+    """Where a payout with ``method`` goes, in order: the app's enabled accounts whose provider pays out with it
+    (``domain.providers.payout_order``); in the sandbox environment, the sandbox connector when none does."""
+    async with uow.reading():
+        rows = await uow.providers.enabled(scope.app_id, scope.environment)
+    by_id = {r.id: r for r in rows}
+    paying = {name: frozenset(kind.payout_methods) for name, kind in PROVIDERS.items()}
+    found: list[Candidate] = []
+    for chosen in payout_order([r._mapping for r in rows], paying, method):
         row = by_id[chosen["id"]]
         connector = connectors.connector_for(connectors.stored_account(row))
         if connector is not None:

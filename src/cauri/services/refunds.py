@@ -25,6 +25,7 @@ from cauri.domain.refunds import RefundRequest as ValidRefundRequest
 from cauri.domain.refunds import RefundStatus, check_refund, refundable_left
 from cauri.domain.representation import Refund, refund_object
 from cauri.domain.text import storable
+from cauri.services.callbacks import CallbackBase, as_callback_base
 from cauri.services.idempotency import IdempotencyKey, StoredResponse, run_once
 from cauri.services.runtime import UnitOfWork
 from cauri.store.refunds import new_refund_row
@@ -45,9 +46,9 @@ PROVIDER_UNREACHABLE = "The refund provider could not be reached."
 NOT_REFUNDED_BY_PROVIDER = "The provider that took this payment does not refund."
 
 
-def refund_callback_url(base_url: str, connector: str) -> str:
-    """Where a connector's refund notifications arrive (``base_url``: where the gateway reaches itself)."""
-    return f"{base_url}/connectors/{connector}/refunds/callback"
+def refund_callback_url(base: CallbackBase | str, connector: str) -> str:
+    """Where a connector's refund notifications arrive (its root: see ``services.callbacks``)."""
+    return as_callback_base(base).refund(connector)
 
 
 async def refund_payment(
@@ -58,7 +59,7 @@ async def refund_payment(
     request: ValidRefundRequest,
     render: Callable[[Refund], StoredResponse],
     idempotency: IdempotencyKey | None,
-    callback_base: str,
+    callback_base: CallbackBase | str,
 ) -> StoredResponse:
     """Create a refund of ``request.amount`` (all that is left when None) of a successful payment, answering
     ``render(refund)``, then hand it to the connector that took the payment. Refused with 422 on ``status``
@@ -86,7 +87,9 @@ async def refund_payment(
     return stored
 
 
-async def send_refund(uow: UnitOfWork, connectors: ConnectorRegistry, refund_id: str, callback_base: str) -> bool:
+async def send_refund(
+    uow: UnitOfWork, connectors: ConnectorRegistry, refund_id: str, callback_base: CallbackBase | str
+) -> bool:
     """Move an initiated refund to pending and hand it to its connector; False when another caller did. A
     provider that cannot be reached fails the refund (its amount can be refunded again); any other error leaves
     it pending, since the provider may have received it: the reconciliation job asks."""
@@ -172,7 +175,7 @@ async def reconcile_refunds(
     *,
     older_than: timedelta,
     lease: timedelta,
-    callback_base: str,
+    callback_base: CallbackBase | str,
     limit: int = 100,
 ) -> int:
     """Refunds left open longer than ``older_than``: an initiated one (its process died before handing it

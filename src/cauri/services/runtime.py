@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from cauri.connectors.registry import ConnectorRegistry, StoredAccount
 from cauri.connectors.router import Breakers
 from cauri.connectors.sandbox import SandboxConnector
+from cauri.services.callbacks import CallbackBase
 from cauri.settings import Settings
 from cauri.store.engine import create_engine
 from cauri.store.migrate import upgrade
@@ -37,6 +38,11 @@ class Runtime:
     @property
     def public_url(self) -> str:
         return self.settings.resolved_public_url
+
+    @property
+    def callbacks(self) -> CallbackBase:
+        """Where connectors send their notifications: providers the public url, the sandbox the internal one."""
+        return CallbackBase.of(self.settings)
 
     def uow(self) -> UnitOfWork:
         return SqlUnitOfWork(self.engine, public_url=self.public_url, reader=self.reader,

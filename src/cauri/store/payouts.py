@@ -131,6 +131,17 @@ class PayoutRepository:
             self._emit(PAYOUT_EVENT_FOR_STATUS[target], payout_id)
         return row
 
+    async def hand_over(self, payout_id: str, holder: str, connector: str) -> bool:
+        """Move a pending payout from ``holder`` to ``connector`` (failover: ``holder`` could not be reached, so
+        nothing was sent there). False when the payout is no longer pending, or no longer ``holder``'s."""
+        c = payouts.c
+        query = (
+            update(payouts)
+            .where(c.id == payout_id, c.status == PayoutStatus.PENDING.value, c.connector == holder)
+            .values(connector=connector, updated_at=utcnow())
+        )
+        return bool((await self.conn.execute(query)).rowcount)
+
     async def record_reference(self, payout_id: str, reference: str) -> None:
         await self.conn.execute(
             update(payouts).where(payouts.c.id == payout_id).values(provider_reference=reference, updated_at=utcnow())

@@ -52,7 +52,7 @@ async def reconcile_out(runtime: Runtime, reconcile: ReconcileOut, what: str) ->
         runtime.connectors,
         older_than=timedelta(seconds=settings.reconcile_after_seconds),
         lease=timedelta(seconds=settings.reconcile_lease_seconds),
-        callback_base=settings.internal_url,
+        callback_base=runtime.callbacks,
     )
     if changed:
         log.info(f"reconciled {what}", extra={"count": changed})
