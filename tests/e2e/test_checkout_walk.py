@@ -89,3 +89,23 @@ async def test_ussd_asks_for_a_phone_number_and_gives_a_code_a_keypad_can_dial(
     href = await code.get_attribute("href")
     assert href is not None and re.fullmatch(r"tel:\*880\*\d{6}%23", href)
     await shot(page, "walk-ussd")
+
+
+async def test_after_a_failed_attempt_trying_again_is_one_tap(
+    browser: Browser, gateway: Gateway, merchant: MerchantApp, merchant_site: str
+) -> None:
+    created = initialize(gateway, merchant.secret, body(merchant_site, methods=["mtn_bj", "moov_bj"]))
+    page = await open_phone(browser, created["checkout_url"], locale="fr-BJ")
+    await page.fill("#phone", "4149518162")  # the sandbox's number whose owner declines
+    await page.check("input[value=moov_bj]", force=True)
+    await page.click("#pay")
+    await expect(page.locator("#failure")).to_be_visible(timeout=15_000)
+    # The number comes back as it was typed beside the "+229" (not "2294149518162"), its network chosen.
+    await expect(page.locator("#phone")).to_have_value("4149518162")
+    assert await checked(page) == "moov_bj"
+    await shot(page, "walk-failed-retry")
+    valid = initialize(gateway, merchant.secret, body(merchant_site, methods=["mtn_bj", "moov_bj"]))
+    known = await open_phone(browser, valid["checkout_url"], locale="fr-BJ")
+    await known.locator("#phone").press_sequentially("0197000000")
+    await known.click("#pay")
+    await expect(known.locator("#outcome")).to_be_visible(timeout=15_000)

@@ -184,7 +184,11 @@ def _choosing(
     methods = service.payment_methods(loaded, _registry(request))
     customer = payment.customer
     restricted = payment.restricted_phone
-    typed_phone = form.get("phone") or (restricted["number"] if restricted else customer.get("phone") or "")
+    # After a failed attempt its number is there again (and its network chosen, below): trying again once the
+    # phone's owner is ready is one tap, not the number typed anew.
+    failed = attempt is not None and attempt.status == "failed" and attempt.failure_code != "abandoned"
+    retried = attempt.phone if failed and attempt is not None else None
+    typed_phone = form.get("phone") or (restricted["number"] if restricted else customer.get("phone") or retried or "")
     known_phone = not form.get("phone") and not restricted and typed_phone
     posted = CATALOGUE.resolve_payment_method(form.get("method", ""))
     # The merchant's restriction is the country: there is nothing to ask.
@@ -206,6 +210,8 @@ def _choosing(
     served = {code for m in shown for code in m.countries}
     region = country or (served.pop() if len(served) == 1 else None)
     chosen = form.get("method") or _predicted_method(typed_phone, region, shown)
+    if not chosen and failed and last is not None and last in shown:
+        chosen = last.code
     if kind is not None and len(kind.methods) == 1:
         chosen = kind.methods[0].code
     payer_country = str(customer.get("country_code") or "")
@@ -290,6 +296,11 @@ def _national(phone: str, region: str | None) -> str:
         return phone
     if region and phonenumbers.is_valid_number(parsed) and phonenumbers.region_code_for_number(parsed) == region:
         return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.NATIONAL)
+    # Beside the "+229" the page shows, a number the plan does not know (a sandbox test number) loses its own.
+    code = str(phonenumbers.country_code_for_region(region)) if region else ""
+    digits = phone.strip().lstrip("+")
+    if code != "0" and digits.isdigit() and digits.startswith(code) and len(digits) > len(code) + 6:
+        return digits[len(code) :]
     return phone
 
 
