@@ -133,6 +133,7 @@ def _page(
         context.update(_waiting(loaded))
     elif not final:
         context.update(_choosing(request, loaded, form, language, converted["converted"]))
+        context["pay_amount"] = _pay_amount(context["kind"], converted["debits"]) or context["amount"]
     html = templates.get_template("checkout.html").render(context)
     response = HTMLResponse(html, status_code=status_code, headers=page_headers())
     # The scheme is the client's when a trusted proxy says so; the public URL covers a proxy that does not.
@@ -151,11 +152,11 @@ def _converted(loaded: CheckoutState, registry: ConnectorRegistry, language: str
     payment, attempt = loaded.payment, loaded.attempt
     price = format_money(payment.amount, payment.currency, language)
     gettext = translations(language).gettext
+    conversions = service.conversions(loaded, registry)
+    debits = {code: format_money(c.amount, c.currency, language) for code, c in conversions.items()}
     return {
-        "converted": {
-            code: f"{price} ≈ {format_money(c.amount, c.currency, language)}"
-            for code, c in service.conversions(loaded, registry).items()
-        },
+        "converted": {code: f"{price} ≈ {debit}" for code, debit in debits.items()},
+        "debits": debits,
         "amount_debited": format_money(attempt.amount_debited, attempt.currency_debited, language)
         if attempt is not None and attempt.amount_debited is not None
         else None,
@@ -167,6 +168,13 @@ def _converted(loaded: CheckoutState, registry: ConnectorRegistry, language: str
     }
 
 
+def _pay_amount(kind: view.KindView | None, debits: dict[str, str]) -> str | None:
+    """What the pay button says is paid: the amount in the methods' own currency when every method of the kind
+    shown debits the same converted amount (the customer is charged that, not the price); else None."""
+    amounts = {debits.get(m.code) for m in kind.methods} if kind is not None else set()
+    return amounts.pop() if len(amounts) == 1 else None
+
+
 def _choosing(
     request: Request, loaded: CheckoutState, form: dict[str, str], language: str, second_amounts: dict[str, str]
 ) -> dict[str, Any]:
@@ -176,7 +184,11 @@ def _choosing(
     methods = service.payment_methods(loaded, _registry(request))
     customer = payment.customer
     restricted = payment.restricted_phone
-    typed_phone = form.get("phone") or (restricted["number"] if restricted else customer.get("phone") or "")
+    # After a failed attempt its number is there again (and its network chosen, below): trying again once the
+    # phone's owner is ready is one tap, not the number typed anew.
+    failed = attempt is not None and attempt.status == "failed" and attempt.failure_code != "abandoned"
+    retried = attempt.phone if failed and attempt is not None else None
+    typed_phone = form.get("phone") or (restricted["number"] if restricted else customer.get("phone") or retried or "")
     known_phone = not form.get("phone") and not restricted and typed_phone
     posted = CATALOGUE.resolve_payment_method(form.get("method", ""))
     # The merchant's restriction is the country: there is nothing to ask.
@@ -198,6 +210,8 @@ def _choosing(
     served = {code for m in shown for code in m.countries}
     region = country or (served.pop() if len(served) == 1 else None)
     chosen = form.get("method") or _predicted_method(typed_phone, region, shown)
+    if not chosen and failed and last is not None and last in shown:
+        chosen = last.code
     if kind is not None and len(kind.methods) == 1:
         chosen = kind.methods[0].code
     payer_country = str(customer.get("country_code") or "")
@@ -217,7 +231,8 @@ def _choosing(
         "typed_phone": _national(typed_phone, region) if known_phone else typed_phone,
         "need_country": not is_country(payer_country),
         "card_countries": view.all_countries(language) if kind is not None and kind.kind == "card" else (),
-        "card_country": form.get("country") or payer_country or country or "",
+        # Else the browser's region (fr-BJ): the holder need not scroll a list of every country to pay.
+        "card_country": form.get("country") or payer_country or country or _card_region(request),
         # The failure message is a connector's (or the service's) N_ literal: translated here, where it is shown.
         # A customer who left an attempt for another method needs no account of it.
         "last_failure": translate(language, failure)
@@ -237,6 +252,11 @@ def _waiting(loaded: CheckoutState) -> dict[str, Any]:
         "processor_url": view.safe_redirect(data.get("url")) if action.get("kind") == ActionKind.REDIRECT else None,
         "ussd_link": "tel:" + data["ussd_code"].replace("#", "%23") if data.get("ussd_code") else None,
     }
+
+
+def _card_region(request: Request) -> str:
+    regions = [code for code in view.browser_regions(request.headers.get("accept-language")) if is_country(code)]
+    return regions[0] if regions else ""
 
 
 def _predicted_method(phone: str, country: str | None, shown: list[PaymentMethod]) -> str:
@@ -276,12 +296,17 @@ def _national(phone: str, region: str | None) -> str:
         return phone
     if region and phonenumbers.is_valid_number(parsed) and phonenumbers.region_code_for_number(parsed) == region:
         return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.NATIONAL)
+    # Beside the "+229" the page shows, a number the plan does not know (a sandbox test number) loses its own.
+    code = str(phonenumbers.country_code_for_region(region)) if region else ""
+    digits = phone.strip().lstrip("+")
+    if code != "0" and digits.isdigit() and digits.startswith(code) and len(digits) > len(code) + 6:
+        return digits[len(code) :]
     return phone
 
 
 def _method_name(code: str | None, language: str) -> str | None:
     method = CATALOGUE.resolve_payment_method(code) if code else None
-    return view.display_name(method, language) if method is not None else None
+    return view.name_in_sentence(method, language) if method is not None else None
 
 
 #: What a sandbox test number does, in the page's table of them.

@@ -96,6 +96,15 @@ def display_name(method: PaymentMethod, language: str) -> str:
     return name
 
 
+def name_in_sentence(method: PaymentMethod, language: str) -> str:
+    """The name inside a sentence: a brand as it is ("MTN MoMo"), a kind lowercased ("paid with bank card",
+    "payé avec carte bancaire") unless it is an acronym ("USSD", "QR code")."""
+    name = display_name(method, language)
+    if method.kind in _BRANDED or len(name) < 2 or not name[1].islower():
+        return name
+    return name[0].lower() + name[1:]
+
+
 def method_view(method: PaymentMethod, language: str, *, second_amount: str | None) -> MethodView:
     key = brand(method) if method.kind is MethodKind.MOBILE_MONEY else method.kind.value
     mark = MARKS.get(key) or KIND_MARKS.get(method.kind, "•")
@@ -124,6 +133,12 @@ def country_views(codes: Iterable[str], language: str) -> list[CountryView]:
     return sorted(views, key=lambda c: c.name)
 
 
+def browser_regions(accept_language: str | None) -> list[str]:
+    """The countries of the browser's regional languages, in its order: ``fr-BJ,fr;q=0.9`` -> ``["BJ"]``."""
+    regions = [part.split(";")[0].strip()[3:5].upper() for part in (accept_language or "").split(",")]
+    return [region for region in regions if len(region) == 2 and region.isalpha()]
+
+
 def guess_country(
     methods: list[PaymentMethod], *, asked: str | None, customer: Mapping[str, Any], phone_region: str | None,
     accept_language: str | None,
@@ -132,8 +147,7 @@ def guess_country(
     their phone number), then the browser's regional language (``fr-CI``), then the one country where every
     method is offered (choosing it hides nothing). None: the page asks."""
     codes = countries_of(methods)
-    regions = [part.split(";")[0].strip()[3:5].upper() for part in (accept_language or "").split(",")]
-    for candidate in (asked, customer.get("country_code"), phone_region, *regions):
+    for candidate in (asked, customer.get("country_code"), phone_region, *browser_regions(accept_language)):
         if isinstance(candidate, str) and candidate.upper() in codes:
             return candidate.upper()
     covering = [code for code in codes if all(m.serves_country(code) for m in methods)]

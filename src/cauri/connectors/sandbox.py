@@ -10,6 +10,7 @@ import asyncio
 import hashlib
 import hmac
 import logging
+import zlib
 from collections.abc import Coroutine, Mapping
 from typing import Any
 
@@ -45,6 +46,12 @@ def phone_outcome(phone: str | None) -> tuple[AttemptStatus, str | None]:
     """Test numbers decide; any other number succeeds, so a developer's own number works too."""
     digits = "".join(c for c in phone or "" if c.isdigit())
     return TEST_PHONES.get(digits[-10:], (AttemptStatus.SUCCESS, None))
+
+
+def ussd_code(reference: str) -> str:
+    """A code a phone's keypad can dial: digits only (a reference's letters cannot be typed), six of them taken
+    from the reference so that each attempt has its own."""
+    return f"*880*{zlib.crc32(reference.encode()) % 1_000_000:06d}#"
 
 
 def card_outcome(number: str | None) -> tuple[AttemptStatus, str | None]:
@@ -85,7 +92,7 @@ class SandboxConnector(Connector):
         if kind in PHONE_KINDS:
             status, reason = phone_outcome(request.phone)
             action = (
-                NextAction(ActionKind.INSTRUCTIONS, {"ussd_code": f"*880*{reference[-6:].upper()}#"})
+                NextAction(ActionKind.INSTRUCTIONS, {"ussd_code": ussd_code(reference)})
                 if kind is MethodKind.USSD
                 else NextAction(ActionKind.CONFIRM_ON_PHONE, {"phone": request.phone or ""})
             )

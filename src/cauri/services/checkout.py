@@ -202,7 +202,8 @@ def check_attempt_form(state: CheckoutState, methods: list[PaymentMethod], form:
             if typed and payer.normalize_phone(typed, region, sandbox=sandbox) not in (phone, restricted["number"]):
                 errors["phone"] = N_("This payment can only be paid from the number shown.")
         elif not typed:
-            errors["phone"] = N_("Enter your mobile money number.")
+            mobile_money = method.kind is MethodKind.MOBILE_MONEY  # USSD is dialled from any phone
+            errors["phone"] = N_("Enter your mobile money number.") if mobile_money else N_("Enter your phone number.")
         else:
             phone = payer.normalize_phone(typed, region, sandbox=sandbox)
             if phone is None:

@@ -57,18 +57,20 @@
   var format = function (text) {
     var international = /^\s*(\+|00)/.test(text);
     var digits = text.replace(/\D/g, "");
-    var lead = "";
+    var lead = "", sizes = groups;
     if (international) {
       digits = digits.replace(/^00/, "");
       if (digits.indexOf(cc) !== 0) { return "+" + digits; }
       lead = "+" + cc + " ";
       digits = digits.slice(cc.length);
-      if (trunk && groups.length) { groups = [groups[0] - trunk.length].concat(groups.slice(1)); }
+      // After the country code the trunk prefix is dropped: the first group is that much shorter (a copy:
+      // the plan's groups are shared by every keystroke).
+      if (trunk && sizes.length) { sizes = [sizes[0] - trunk.length].concat(sizes.slice(1)); }
     }
     var out = [], at = 0;
-    for (var g = 0; g < groups.length && at < digits.length; g++) {
-      out.push(digits.slice(at, at + groups[g]));
-      at += groups[g];
+    for (var g = 0; g < sizes.length && at < digits.length; g++) {
+      out.push(digits.slice(at, at + sizes[g]));
+      at += sizes[g];
     }
     if (at < digits.length) { out.push(digits.slice(at)); }
     return lead + out.join(" ");
