@@ -27,6 +27,7 @@ from cauri.api.forwarded import ForwardedHeaders, TrustedProxies
 from cauri.api.request_log import RequestLog
 from cauri.api.response_headers import SecurityHeaders
 from cauri.checkout import routes as checkout
+from cauri.dashboard import routes as dashboard
 from cauri.domain.errors import DomainError
 from cauri.logs import configure_logging
 from cauri.services.runtime import create_runtime
@@ -111,6 +112,7 @@ def create_app(
         *utilities.routes,
         *docs.routes,
         *checkout.routes,
+        *dashboard.routes,
         *health.routes(settings),
     ]
     app = GatewayApp(

@@ -25,6 +25,8 @@ from cauri.domain.payout_representation import Payout
 from cauri.domain.representation import AppLike, Payment
 from cauri.store.apps import AppRepository
 from cauri.store.attempts import AttemptRepository
+from cauri.store.audit import AuditRepository
+from cauri.store.dashboard import DashboardRepository
 from cauri.store.emails import EmailRepository
 from cauri.store.idempotency import IdempotencyRepository
 from cauri.store.ledger import Ledger
@@ -34,6 +36,7 @@ from cauri.store.payments import PaymentRepository
 from cauri.store.payouts import PayoutRepository, payout_views
 from cauri.store.rates import RateRepository
 from cauri.store.refunds import RefundRepository
+from cauri.store.users import UserRepository
 from cauri.store.views import payment_views
 from cauri.store.webhooks import WebhookRepository
 
@@ -50,6 +53,9 @@ class SqlUnitOfWork:
     refunds: RefundRepository
     ledger: Ledger
     rates: RateRepository
+    users: UserRepository
+    audit: AuditRepository
+    dashboard: DashboardRepository
 
     def __init__(
         self,
@@ -82,6 +88,9 @@ class SqlUnitOfWork:
         self.idempotency = IdempotencyRepository(conn)
         self.monitoring = MonitoringRepository(conn)
         self.rates = RateRepository(conn)
+        self.users = UserRepository(conn)
+        self.audit = AuditRepository(conn)
+        self.dashboard = DashboardRepository(conn)
 
     async def __aenter__(self) -> Self:
         if self._conn is not None:

@@ -1,0 +1,96 @@
+"""What the dashboard reads: the payments search (keyset pages, never OFFSET) and a payment's whole story."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Row, and_, exists, or_, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from cauri.domain.dashboard import PaymentSearch
+from cauri.store.tables import attempts, deliveries, delivery_attempts, emails, events, payments, webhook_endpoints
+
+
+class DashboardRepository:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self.conn = conn
+
+    async def search(
+        self, app_id: str, search: PaymentSearch, *, limit: int, after: tuple[datetime, str] | None
+    ) -> list[Row[Any]]:
+        """Newest first, up to ``limit`` (callers ask one more to know whether a page follows). Every filter
+        keeps the order of an index that starts with (app, environment[, status]) and ends (created_at, id), so
+        a page reads about as many rows as it shows, however many payments there are."""
+        p = payments.c
+        query = select(payments).where(p.app_id == app_id, p.environment == search.environment)
+        if search.statuses:
+            query = query.where(p.status.in_(search.statuses))
+        if search.created_from is not None:
+            query = query.where(p.created_at >= search.created_from)
+        if search.created_to is not None:
+            query = query.where(p.created_at < search.created_to)
+        if search.customer_email is not None:
+            query = query.where(p.customer_email == search.customer_email)
+        if search.amount_min is not None:
+            query = query.where(p.amount >= search.amount_min)
+        if search.amount_max is not None:
+            query = query.where(p.amount <= search.amount_max)
+        for key, value in search.metadata:
+            query = query.where(p["metadata"][key].as_string() == value)
+        if search.method is not None:
+            query = query.where(exists().where(attempts.c.payment_id == p.id, attempts.c.method == search.method))
+        if after is not None:
+            at, last_id = after
+            query = query.where(or_(p.created_at < at, and_(p.created_at == at, p.id < last_id)))
+        query = query.order_by(p.created_at.desc(), p.id.desc()).limit(limit)
+        return list((await self.conn.execute(query)).all())
+
+    async def methods_of(self, payment_ids: Sequence[str]) -> dict[str, str]:
+        """Each payment's method: its successful attempt's, else its latest attempt's."""
+        if not payment_ids:
+            return {}
+        query = (
+            select(attempts.c.payment_id, attempts.c.method, attempts.c.status)
+            .where(attempts.c.payment_id.in_(payment_ids))
+            .order_by(attempts.c.created_at)
+        )
+        found: dict[str, tuple[str, str]] = {}
+        for row in (await self.conn.execute(query)).all():
+            if row.payment_id not in found or found[row.payment_id][1] != "success":
+                found[row.payment_id] = (row.method, row.status)
+        return {k: v[0] for k, v in found.items()}
+
+    async def attempts(self, payment_id: str) -> list[Row[Any]]:
+        query = select(attempts).where(attempts.c.payment_id == payment_id).order_by(attempts.c.created_at)
+        return list((await self.conn.execute(query)).all())
+
+    async def events(self, payment_id: str) -> list[Row[Any]]:
+        query = (
+            select(events.c.id, events.c.type, events.c.created_at)
+            .where(events.c.payment_id == payment_id)
+            .order_by(events.c.created_at, events.c.id)
+        )
+        result: Any = await self.conn.execute(query)
+        return list(result.all())
+
+    async def deliveries(self, event_ids: Sequence[str]) -> list[Row[Any]]:
+        query = (
+            select(deliveries, webhook_endpoints.c.url)
+            .join(webhook_endpoints, webhook_endpoints.c.id == deliveries.c.endpoint_id)
+            .where(deliveries.c.event_id.in_(event_ids))
+        )
+        return list((await self.conn.execute(query)).all())
+
+    async def tries(self, delivery_ids: Sequence[str]) -> list[Row[Any]]:
+        query = (
+            select(delivery_attempts)
+            .where(delivery_attempts.c.delivery_id.in_(delivery_ids))
+            .order_by(delivery_attempts.c.attempted_at)
+        )
+        return list((await self.conn.execute(query)).all())
+
+    async def emails(self, event_ids: Sequence[str]) -> list[Row[Any]]:
+        query = select(emails).where(emails.c.event_id.in_(event_ids)).order_by(emails.c.created_at)
+        return list((await self.conn.execute(query)).all())
