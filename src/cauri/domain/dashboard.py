@@ -10,6 +10,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from cauri.domain.errors import FieldErrors, ValidationFailed
+from cauri.domain.messages import N_
 from cauri.domain.methods import CATALOGUE
 from cauri.domain.payments import Environment, PaymentStatus
 from cauri.domain.text import has_control_characters
@@ -43,7 +44,7 @@ def _text(value: str, name: str, errors: FieldErrors) -> str | None:
     if not value:
         return None
     if len(value) > TEXT_MAX or has_control_characters(value):
-        errors.add(name, "This value is not valid.")
+        errors.add(name, N_("This value is not valid."))
         return None
     return value
 
@@ -55,7 +56,7 @@ def _day(value: str, name: str, errors: FieldErrors) -> date | None:
     try:
         return date.fromisoformat(text)
     except ValueError:
-        errors.add(name, "Expected a date (YYYY-MM-DD).")
+        errors.add(name, N_("Expected a date (YYYY-MM-DD)."))
         return None
 
 
@@ -64,7 +65,7 @@ def _amount(value: str, name: str, errors: FieldErrors) -> int | None:
     if text is None:
         return None
     if not (text.isascii() and text.isdigit()) or int(text) > AMOUNT_MAX:
-        errors.add(name, "Expected a whole amount.")
+        errors.add(name, N_("Expected a whole amount."))
         return None
     return int(text)
 
@@ -75,19 +76,19 @@ def parse_search(query: dict[str, str]) -> PaymentSearch:
     errors = FieldErrors()
     env = query.get("env", "") or Environment.SANDBOX.value
     if env not in (Environment.SANDBOX.value, Environment.LIVE.value):
-        errors.add("env", "This value is not valid.")
+        errors.add("env", N_("This value is not valid."))
         env = Environment.SANDBOX.value
     status = query.get("status", "")
     statuses: tuple[str, ...] = ()
     if status:
         if status not in PaymentStatus.__members__.values():
-            errors.add("status", "This value is not valid.")
+            errors.add("status", N_("This value is not valid."))
         else:
             statuses = (status,)
     day_from, day_to = _day(query.get("from", ""), "from", errors), _day(query.get("to", ""), "to", errors)
     method = _text(query.get("method", ""), "method", errors)
     if method is not None and CATALOGUE.payment_methods.get(method) is None:
-        errors.add("method", "This value is not valid.")
+        errors.add("method", N_("This value is not valid."))
     amount_min = _amount(query.get("amount_min", ""), "amount_min", errors)
     amount_max = _amount(query.get("amount_max", ""), "amount_max", errors)
     email = _text(query.get("email", ""), "email", errors)
@@ -96,7 +97,7 @@ def parse_search(query: dict[str, str]) -> PaymentSearch:
     if meta is not None:
         key, sep, value = meta.partition("=")
         if not sep or not key.strip():
-            errors.add("meta", "Expected key=value.")
+            errors.add("meta", N_("Expected key=value."))
         else:
             metadata = ((key.strip(), value.strip()),)
     if errors:
