@@ -22,9 +22,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.routing import Mount, Route
 
 from cauri.app import create_app
+from cauri.services.users import create_user, log_in
 from cauri.settings import Settings
 from cauri.store.tables import metadata
-from tests.conftest import MerchantApp, payment_body
+from tests.conftest import MerchantApp, payment_body, uow
 
 CONTROL = ["\x00", "a\x00b", "\x1b[2J", "x\r\nX-Injected: 1", "\x7f", "\x85", "\u2028"]
 SCRIPT = "<script>alert(1)</script>"
@@ -39,6 +40,8 @@ class World:
 
     merchant: MerchantApp
     ids: dict[str, str]
+    #: A dashboard owner's session cookie (the dashboard's probes are made logged in).
+    cookie: str = ""
 
 
 @dataclass(frozen=True)
@@ -50,6 +53,7 @@ class Probe:
     form: tuple[str, ...] = ()  # the checkout's form fields (posted with a valid CSRF token)
     authenticated: bool = False
     extra: dict[str, str] = field(default_factory=dict)
+    session: bool = False  # sent with a dashboard session cookie
 
 
 INITIALIZE_FIELDS = (
@@ -71,6 +75,9 @@ LIST_QUERY = ("status", "created_from", "created_to", "customer_email", "limit",
               "metadata[<key>]")  # fmt: skip
 API = Probe("api", authenticated=True)
 PAGE = Probe("page", query=("lang",))
+DASHBOARD = Probe("page", query=("lang",), session=True)
+DASHBOARD_QUERY = ("app", "env", "status", "from", "to", "method", "amount_min", "amount_max", "email", "meta",
+                   "cursor", "lang")  # fmt: skip
 FORM = ("csrf", "method", "phone", "card_number", "card_expiry", "card_cvc", "country", "decision")
 
 PROBES: dict[tuple[str, str], Probe] = {
@@ -114,6 +121,18 @@ PROBES: dict[tuple[str, str], Probe] = {
     ("POST", "/connectors/{connector}/payouts/callback"): Probe("json", extra={"connector": "sandbox"}),
     ("POST", "/connectors/{connector}/refunds/callback"): Probe("json", extra={"connector": "sandbox"}),
     ("MOUNT", "/checkout-static"): Probe("asset"),
+    ("GET", "/dashboard"): DASHBOARD,
+    ("GET", "/dashboard/login"): PAGE,
+    ("POST", "/dashboard/login"): Probe("page", query=("lang",)),
+    ("POST", "/dashboard/logout"): DASHBOARD,
+    ("GET", "/dashboard/payments"): Probe("page", query=DASHBOARD_QUERY, session=True),
+    ("GET", "/dashboard/payments.csv"): Probe("page", query=DASHBOARD_QUERY, session=True),
+    ("GET", "/dashboard/payments/{payment_id}"): Probe("page", query=("lang", "notice"), session=True),
+    ("POST", "/dashboard/payments/{payment_id}/resend"): DASHBOARD,
+    ("POST", "/dashboard/payments/{payment_id}/refund"): DASHBOARD,
+    ("POST", "/dashboard/payments/{payment_id}/cancel"): DASHBOARD,
+    ("GET", "/dashboard/audit"): DASHBOARD,
+    ("MOUNT", "/dashboard-static"): Probe("asset"),
     ("GET", "/healthz"): Probe("json"),
     ("GET", "/readyz"): Probe("json"),
     ("GET", "/metrics"): Probe("asset"),
@@ -146,7 +165,9 @@ async def hostile_client(settings: Settings, engine: AsyncEngine) -> Any:
 
 
 @pytest.fixture
-async def world(hostile_client: httpx.AsyncClient, merchant: MerchantApp) -> World:
+async def world(
+    hostile_client: httpx.AsyncClient, merchant: MerchantApp, engine: AsyncEngine, settings: Settings
+) -> World:
     client, headers = hostile_client, merchant.headers
     endpoint = await client.post("/v1/webhooks", json={"url": "https://example.com/hook"}, headers=headers)
     body = payment_body(currency="XOF", methods=["mtn_bj", "card_xof"])
@@ -162,7 +183,10 @@ async def world(hostile_client: httpx.AsyncClient, merchant: MerchantApp) -> Wor
         "event_id": event["id"],
         "delivery_id": event["deliveries"][0]["id"],
     }
-    return World(merchant, ids)
+    owner = f"owner-{merchant.id.lower()}@example.com"
+    await create_user(uow(engine), owner, "correct horse battery staple", "owner", [merchant.id])
+    token, _session = await log_in(uow(engine), settings, owner, "correct horse battery staple", "", "10.9.9.9")
+    return World(merchant, ids, f"cauri_session={token}")
 
 
 async def row_counts(engine: AsyncEngine) -> dict[str, int]:
@@ -226,6 +250,8 @@ async def test_hostile_input_is_answered_and_never_stored(
 ) -> None:
     client, (method, path), probe = hostile_client, route, PROBES[route]
     headers = world.merchant.headers if probe.authenticated else {"Accept": "application/json"}
+    if probe.session:
+        headers = {**headers, "Cookie": world.cookie}
     valid = {**world.ids, **probe.extra}
     if method == "MOUNT":
         method, path = "GET", path + "/{asset}"
@@ -326,6 +352,8 @@ async def test_a_slow_body_is_cut_off_on_every_route_that_reads_one(
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     probe = PROBES[route]
     headers = world.merchant.headers if probe.authenticated else {}
+    if probe.session:
+        headers = {**headers, "Cookie": world.cookie}
     async with httpx.AsyncClient(transport=transport, base_url="http://cauri.test") as client:
         before = await row_counts(engine)
         body = Trickle()

@@ -136,13 +136,12 @@ async def _form(request: Request) -> dict[str, str]:
 
 
 async def _posted(request: Request) -> tuple[Session, dict[str, str]] | Response:
-    """A form post from a logged-in user with the session's token; else the login page or 403."""
+    """A form post from a logged-in user with the session's token; else 403 (a session that ended meanwhile
+    too: reloading the page leads to the login)."""
     session = await _session(request)
     form = await _form(request)
-    if session is None:
-        return _to_login()
     secret = _gateway(request).settings.secret
-    if not form_token_valid(secret, "session", session.token_hash.hex(), form.get("csrf")):
+    if session is None or not form_token_valid(secret, "session", session.token_hash.hex(), form.get("csrf")):
         return _error(request, session, 403, N_("This form has expired. Reload the page and try again."))
     return session, form
 
@@ -310,6 +309,8 @@ def _payment_id(request: Request) -> str:
 
 
 async def payment_page(request: Request) -> Response:
+    if not is_identifier(request.path_params["payment_id"]):
+        return _error(request, None, 404, N_("This payment was not found."))
     session = await _session(request)
     if session is None:
         return _to_login()
@@ -338,6 +339,8 @@ def _back(payment_id: str, notice: str) -> Response:
 
 
 async def _act(request: Request, action: str) -> Response:
+    if not is_identifier(request.path_params["payment_id"]):
+        return _error(request, None, 404, N_("This payment was not found."))
     posted = await _posted(request)
     if isinstance(posted, Response):
         return posted
