@@ -26,6 +26,7 @@ from tests.dashboard.conftest import User, new_user
 from tests.e2e.conftest import Gateway, free_port, initialize
 
 SHOTS = Path(os.environ.get("CAURI_SHOTS") or tempfile.mkdtemp(prefix="dash-shots-"))
+SHOTS.mkdir(parents=True, exist_ok=True)
 
 
 class _Hooks(BaseHTTPRequestHandler):
@@ -54,7 +55,6 @@ def hooks() -> Iterator[str]:
 
 
 async def shot(page: Page, name: str) -> None:
-    SHOTS.mkdir(parents=True, exist_ok=True)
     await page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
 
 
@@ -68,8 +68,9 @@ async def log_in(page: Page, base: str, user: User, password: str | None = None)
 async def test_find_a_payment_follow_it_and_resend_its_webhook(
     browser: Browser, gateway: Gateway, engine: AsyncEngine, merchant: MerchantApp, merchant_site: str, hooks: str
 ) -> None:
-    added = httpx.post(f"{gateway.url}/v1/webhooks", json={"url": hooks},
-                       headers={"Authorization": f"Bearer {merchant.secret}"}, timeout=10)  # fmt: skip
+    async with httpx.AsyncClient(timeout=10) as client:
+        added = await client.post(f"{gateway.url}/v1/webhooks", json={"url": hooks},
+                                  headers={"Authorization": f"Bearer {merchant.secret}"})  # fmt: skip
     assert added.status_code == 201, added.text
     order = f"ord-{secrets.token_hex(3)}"
     for n in range(3):
