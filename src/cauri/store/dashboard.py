@@ -6,7 +6,8 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, and_, exists, or_, select
+from sqlalchemy import ColumnElement, Row, Select, and_, cast, exists, func, literal_column, or_, select
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from cauri.domain.dashboard import PaymentSearch
@@ -20,6 +21,11 @@ class DashboardRepository:
     async def search(
         self, app_id: str, search: PaymentSearch, *, limit: int, after: tuple[datetime, str] | None
     ) -> list[Row[Any]]:
+        return list((await self.conn.execute(self.search_query(app_id, search, limit=limit, after=after))).all())
+
+    def search_query(
+        self, app_id: str, search: PaymentSearch, *, limit: int, after: tuple[datetime, str] | None
+    ) -> Select[Any]:
         """Newest first, up to ``limit`` (callers ask one more to know whether a page follows). Every filter
         keeps the order of an index that starts with (app, environment[, status]) and ends (created_at, id), so
         a page reads about as many rows as it shows, however many payments there are."""
@@ -38,14 +44,22 @@ class DashboardRepository:
         if search.amount_max is not None:
             query = query.where(p.amount <= search.amount_max)
         for key, value in search.metadata:
-            query = query.where(p["metadata"][key].as_string() == value)
+            query = query.where(self._metadata_is(key, value))
         if search.method is not None:
             query = query.where(exists().where(attempts.c.payment_id == p.id, attempts.c.method == search.method))
         if after is not None:
             at, last_id = after
             query = query.where(or_(p.created_at < at, and_(p.created_at == at, p.id < last_id)))
-        query = query.order_by(p.created_at.desc(), p.id.desc()).limit(limit)
-        return list((await self.conn.execute(query)).all())
+        return query.order_by(p.created_at.desc(), p.id.desc()).limit(limit)
+
+    def _metadata_is(self, key: str, value: str) -> ColumnElement[bool]:
+        """``metadata[key] == value`` in the words each database's index answers (migration 0012)."""
+        p = payments.c
+        if self.conn.dialect.name == "postgresql":
+            return cast(p["metadata"], JSONB).contains({key: value})
+        if key == "order_id":  # the SQLite index's expression, word for word (a bound path would not match it)
+            return func.json_extract(p["metadata"], literal_column("'$.\"order_id\"'")) == value
+        return p["metadata"][key].as_string() == value
 
     async def methods_of(self, payment_ids: Sequence[str]) -> dict[str, str]:
         """Each payment's method: its successful attempt's, else its latest attempt's."""

@@ -381,3 +381,9 @@ audit_log = Table(
 # The dashboard's payments list filtered by status pages newest first on its own index.
 Index("ix_payments_app_id_environment_status_created_at", payments.c.app_id, payments.c.environment,
       payments.c.status, payments.c.created_at, payments.c.id)  # fmt: skip
+
+#: Indexes on expressions that one database alone has, made by migration 0012: PostgreSQL's GIN over the
+#: payments' metadata (any key=value), SQLite's over their order id.
+PG_METADATA_INDEX = "ix_payments_metadata_gin"
+SQLITE_ORDER_ID_INDEX = "ix_payments_app_id_environment_order_id"
+DIALECT_INDEXES = frozenset({PG_METADATA_INDEX, SQLITE_ORDER_ID_INDEX})
