@@ -56,7 +56,8 @@ class DashboardRepository:
         """``metadata[key] == value`` in the words each database's index answers (migration 0012)."""
         p = payments.c
         if self.conn.dialect.name == "postgresql":
-            return cast(p["metadata"], JSONB).contains({key: value})
+            contains: ColumnElement[bool] = cast(p["metadata"], JSONB).contains({key: value})
+            return contains
         if key == "order_id":  # the SQLite index's expression, word for word (a bound path would not match it)
             return func.json_extract(p["metadata"], literal_column("'$.\"order_id\"'")) == value
         return p["metadata"][key].as_string() == value
