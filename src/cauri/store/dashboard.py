@@ -59,7 +59,10 @@ class DashboardRepository:
             contains: ColumnElement[bool] = cast(p["metadata"], JSONB).contains({key: value})
             return contains
         if key == "order_id":  # the SQLite index's expression, word for word (a bound path would not match it)
-            return func.json_extract(p["metadata"], literal_column("'$.\"order_id\"'")) == value
+            extracted: ColumnElement[bool] = (
+                func.json_extract(p["metadata"], literal_column("'$.\"order_id\"'")) == value
+            )
+            return extracted
         return p["metadata"][key].as_string() == value
 
     async def methods_of(self, payment_ids: Sequence[str]) -> dict[str, str]:
