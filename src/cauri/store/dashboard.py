@@ -63,7 +63,8 @@ class DashboardRepository:
                 func.json_extract(p["metadata"], literal_column("'$.\"order_id\"'")) == value
             )
             return extracted
-        return p["metadata"][key].as_string() == value
+        compared: ColumnElement[bool] = p["metadata"][key].as_string() == value
+        return compared
 
     async def methods_of(self, payment_ids: Sequence[str]) -> dict[str, str]:
         """Each payment's method: its successful attempt's, else its latest attempt's."""
