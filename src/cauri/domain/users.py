@@ -23,6 +23,8 @@ class Action(StrEnum):
     RESEND_WEBHOOK = "resend_webhook"
     REFUND = "refund"
     CANCEL = "cancel"
+    MANAGE_INTEGRATION = "manage_integration"  # keys and webhook endpoints
+    CONFIGURE_EMAILS = "configure_emails"  # what customers and the merchant are sent
 
 
 #: Who may do what beyond reading (every role reads the apps it belongs to).
@@ -30,6 +32,8 @@ ALLOWED: dict[Action, frozenset[Role]] = {
     Action.RESEND_WEBHOOK: frozenset({Role.OWNER, Role.DEVELOPER}),
     Action.REFUND: frozenset({Role.OWNER}),
     Action.CANCEL: frozenset({Role.OWNER}),
+    Action.MANAGE_INTEGRATION: frozenset({Role.OWNER, Role.DEVELOPER}),
+    Action.CONFIGURE_EMAILS: frozenset({Role.OWNER}),
 }
 
 

@@ -113,3 +113,17 @@ class DashboardRepository:
     async def emails(self, event_ids: Sequence[str]) -> list[Row[Any]]:
         query = select(emails).where(emails.c.event_id.in_(event_ids)).order_by(emails.c.created_at)
         return list((await self.conn.execute(query)).all())
+
+    async def delivery_counts(self, endpoint_ids: Sequence[str]) -> dict[str, dict[str, int]]:
+        """Each endpoint's deliveries by state (delivered, failed, pending)."""
+        if not endpoint_ids:
+            return {}
+        query = (
+            select(deliveries.c.endpoint_id, deliveries.c.status, func.count())
+            .where(deliveries.c.endpoint_id.in_(endpoint_ids))
+            .group_by(deliveries.c.endpoint_id, deliveries.c.status)
+        )
+        found: dict[str, dict[str, int]] = {}
+        for endpoint_id, status, count in (await self.conn.execute(query)).all():
+            found.setdefault(endpoint_id, {})[status] = int(count)
+        return found
