@@ -119,9 +119,16 @@ async def test_find_a_payment_follow_it_and_resend_its_webhook(
     forged = await page.request.post(f"{payment_url}/cancel", form={"csrf": "0" * 64})
     assert forged.status == 403
 
+    await page.goto(f"{gateway.url}/dashboard/developers?app={merchant.id}&lang=en")
+    await expect(page.locator("table.list").nth(1)).to_contain_text(hooks)
+    await expect(page.locator("table.list").nth(1)).to_contain_text("100 %")  # both tries answered 200
+    await page.click("text=New key")
+    await expect(page.locator("#secret")).to_contain_text("pvk_sandbox_")
+    await shot(page, "05-developers-new-key")
+
     await page.goto(f"{gateway.url}/dashboard/audit?lang=fr")
     await expect(page.locator("table.list")).to_contain_text("webhook.resent")
-    await shot(page, "05-audit-fr")
+    await shot(page, "05b-audit-fr")
 
     phone = await (await browser.new_context(locale="fr-FR", viewport={"width": 390, "height": 844},
                                              is_mobile=True, has_touch=True)).new_page()  # fmt: skip
