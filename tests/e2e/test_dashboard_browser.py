@@ -126,6 +126,10 @@ async def test_find_a_payment_follow_it_and_resend_its_webhook(
     await expect(page.locator("#secret")).to_contain_text("pvk_sandbox_")
     await shot(page, "05-developers-new-key")
 
+    await page.goto(f"{gateway.url}/dashboard/overview?app={merchant.id}&lang=fr")
+    await expect(page.locator("svg.chart rect.bar")).to_have_count(30)
+    await shot(page, "05c-overview-fr")
+
     await page.goto(f"{gateway.url}/dashboard/audit?lang=fr")
     await expect(page.locator("table.list")).to_contain_text("webhook.resent")
     await shot(page, "05b-audit-fr")

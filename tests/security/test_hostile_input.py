@@ -132,6 +132,7 @@ PROBES: dict[tuple[str, str], Probe] = {
     ("POST", "/dashboard/payments/{payment_id}/refund"): DASHBOARD,
     ("POST", "/dashboard/payments/{payment_id}/cancel"): DASHBOARD,
     ("GET", "/dashboard/audit"): DASHBOARD,
+    ("GET", "/dashboard/overview"): Probe("page", query=("app", "env", "lang"), session=True),
     ("GET", "/dashboard/developers"): Probe("page", query=("app", "env", "lang"), session=True),
     ("POST", "/dashboard/developers/keys"): DASHBOARD,
     ("POST", "/dashboard/developers/keys/revoke"): DASHBOARD,

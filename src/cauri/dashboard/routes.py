@@ -43,6 +43,7 @@ from cauri.i18n import LANGUAGES, choose_language, format_money, translate, tran
 from cauri.services import audit as audit_service
 from cauri.services import dashboard as service
 from cauri.services import developers as developer_service
+from cauri.services import overview as overview_service
 from cauri.services import users as user_service
 from cauri.services.users import LoginRefused, LoginThrottled, Session
 
@@ -389,6 +390,26 @@ async def audit_page(request: Request) -> Response:
     return _render(request, "audit.html", context)
 
 
+async def overview_page(request: Request) -> Response:
+    session = await _session(request)
+    if session is None:
+        return _to_login()
+    context = await _context(request, session)
+    app = context["app"]
+    env = request.query_params.get("env", "sandbox")
+    env = env if env in ("sandbox", "live") else "sandbox"
+    if app is None:
+        return _render(request, "payments.html", {**context, "page": None})
+    context.update(
+        {
+            "overview": await overview_service.overview(_gateway(request).uow(), session, app.id, env),
+            "environment": env,
+            "env_query": {e: urlencode({"app": app.id, "env": e}) for e in ("sandbox", "live")},
+        }
+    )
+    return _render(request, "overview.html", context)
+
+
 # Developers: keys, webhook endpoints, emails.
 
 KEY_STATES = {"active": N_("active"), "grace": N_("in its grace period"), "revoked": N_("revoked")}
@@ -500,6 +521,7 @@ routes = [
     Route("/dashboard/payments/{payment_id}/refund", refund, methods=["POST"]),
     Route("/dashboard/payments/{payment_id}/cancel", cancel, methods=["POST"]),
     Route("/dashboard/audit", audit_page, methods=["GET"], middleware=_GZIP),
+    Route("/dashboard/overview", overview_page, methods=["GET"], middleware=_GZIP),
     Route("/dashboard/developers", developers_page, methods=["GET"], middleware=_GZIP),
     Route("/dashboard/developers/keys", rotate_key, methods=["POST"]),
     Route("/dashboard/developers/keys/revoke", revoke_key, methods=["POST"]),

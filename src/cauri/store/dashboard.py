@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, Select, and_, cast, exists, func, literal_column, or_, select
+from sqlalchemy import ColumnElement, Row, Select, and_, case, cast, exists, func, literal_column, or_, select
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -127,3 +127,57 @@ class DashboardRepository:
         for endpoint_id, status, count in (await self.conn.execute(query)).all():
             found.setdefault(endpoint_id, {})[status] = int(count)
         return found
+
+    def _day(self, column: Any) -> Any:
+        """A timestamp's UTC day as 'YYYY-MM-DD' on both databases."""
+        if self.conn.dialect.name == "postgresql":
+            return func.to_char(func.timezone("UTC", column), "YYYY-MM-DD")
+        return func.substr(column, 1, 10)  # SQLite keeps 'YYYY-MM-DD HH:MM:SS…' text in UTC
+
+    async def totals(self, app_id: str, environment: str, since: datetime) -> list[Row[Any]]:
+        """Per currency and UTC day since ``since``: payments, those paid and their amount, those that ended."""
+        p = payments.c
+        day = self._day(p.created_at).label("day")
+        paid = p.status == "success"
+        query = (
+            select(
+                p.currency,
+                day,
+                func.count().label("payments"),
+                func.sum(case((paid, 1), else_=0)).label("paid"),
+                func.sum(case((paid, p.amount), else_=0)).label("volume"),
+                func.sum(case((p.status.in_(("success", "failed", "cancelled")), 1), else_=0)).label("ended"),
+            )
+            .where(p.app_id == app_id, p.environment == environment, p.created_at >= since)
+            .group_by(p.currency, day)
+        )
+        return list((await self.conn.execute(query)).all())
+
+    async def method_totals(self, app_id: str, environment: str, since: datetime) -> list[Row[Any]]:
+        """Per method since ``since``: attempts, and those that succeeded and failed."""
+        a, p = attempts.c, payments.c
+        query = (
+            select(
+                a.method,
+                func.count().label("attempts"),
+                func.sum(case((a.status == "success", 1), else_=0)).label("succeeded"),
+                func.sum(case((a.status == "failed", 1), else_=0)).label("failed"),
+            )
+            .select_from(attempts.join(payments, p.id == a.payment_id))
+            .where(p.app_id == app_id, p.environment == environment, p.created_at >= since)
+            .group_by(a.method)
+        )
+        return list((await self.conn.execute(query)).all())
+
+    async def stuck_attempts(self, app_id: str, environment: str, before: datetime, limit: int) -> list[Row[Any]]:
+        """Attempts still pending since before ``before``: the provider went silent."""
+        a, p = attempts.c, payments.c
+        query = (
+            select(a.id, a.payment_id, a.method, a.connector, a.created_at)
+            .select_from(attempts.join(payments, p.id == a.payment_id))
+            .where(p.app_id == app_id, p.environment == environment, a.status == "pending", a.created_at < before)
+            .order_by(a.created_at)
+            .limit(limit)
+        )
+        result: Any = await self.conn.execute(query)
+        return list(result.all())
