@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from cauri.app import create_app
 from cauri.settings import Settings
+from tests.api.test_refunds import paid_payment
 from tests.conftest import MerchantApp, serving
 from tests.dashboard.conftest import User, new_user
 from tests.e2e.conftest import Gateway, free_port, initialize
@@ -126,7 +127,11 @@ async def test_find_a_payment_follow_it_and_resend_its_webhook(
     await expect(page.locator("#secret")).to_contain_text("pvk_sandbox_")
     await shot(page, "05-developers-new-key")
 
+    async with httpx.AsyncClient(base_url=gateway.url, timeout=10) as client:
+        for amount in (25_000, 7_500):
+            await paid_payment(client, engine, merchant, amount=amount)
     await page.goto(f"{gateway.url}/dashboard/overview?app={merchant.id}&lang=fr")
+    await expect(page.locator(".figures")).to_contain_text("32\u202f500")
     await expect(page.locator("svg.chart rect.bar")).to_have_count(30)
     await shot(page, "05c-overview-fr")
 
@@ -138,7 +143,7 @@ async def test_find_a_payment_follow_it_and_resend_its_webhook(
                                              is_mobile=True, has_touch=True)).new_page()  # fmt: skip
     await log_in(phone, gateway.url, owner)
     await phone.goto(f"{gateway.url}/dashboard/payments?lang=fr")
-    await expect(phone.locator("table.list tbody tr")).to_have_count(3)
+    await expect(phone.locator("table.list tbody tr")).to_have_count(5)
     width = await phone.evaluate("document.documentElement.scrollWidth")
     assert width <= 390, f"the list overflows a phone's width ({width}px)"
     await shot(phone, "06-phone-list-fr")
