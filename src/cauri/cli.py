@@ -505,11 +505,11 @@ def users_create(
     """Create a dashboard user; the password is read from standard input."""
     password = _read_password()
 
-    async def create(runtime: Runtime) -> tuple[str, list[str]]:
+    async def create(runtime: Runtime) -> tuple[str, str, list[str]]:
         return await user_service.create_user(runtime.uow(), email, password, role, app or [])
 
-    user_id, app_ids = _with_store(Settings(), create)
-    console.print(f"created {visible(email)} ({user_id}), {role}, apps: {', '.join(app_ids) or 'none'}")
+    user_id, stored, app_ids = _with_store(Settings(), create)
+    console.print(f"created {stored} ({user_id}), {role}, apps: {', '.join(app_ids) or 'none'}")
 
 
 @users_cli.command("totp")

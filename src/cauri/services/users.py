@@ -58,8 +58,9 @@ def token_hash(token: str) -> bytes:
 
 async def create_user(
     uow: UnitOfWork, email: str, password: str, role: str, app_refs: Sequence[str]
-) -> tuple[str, list[str]]:
-    """A user in ``app_refs`` (ids or names; none: every app there is); returns their id and app ids.
+) -> tuple[str, str, list[str]]:
+    """A user in ``app_refs`` (ids or names; none: every app there is); returns their id, their email as
+    stored and their app ids.
     ``ValidationFailed`` names the field; ``Conflict`` when the email is taken."""
     normalized, checked = check_new_user(email, password, role)
     hashed = await asyncio.to_thread(_hasher.hash, password)
@@ -73,7 +74,7 @@ async def create_user(
                                details={"email": normalized, "role": checked.value, "apps": app_ids},
                                now=now)  # fmt: skip
         await uow.commit()
-    return user_id, app_ids
+    return user_id, normalized, app_ids
 
 
 async def enrol_totp(uow: UnitOfWork, email: str, master: bytes) -> str:
