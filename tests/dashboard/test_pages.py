@@ -10,6 +10,8 @@ import httpx
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from cauri.app import create_app
+from cauri.settings import Settings
 from cauri.store.tables import audit_log, deliveries, payments
 from tests.api.test_refunds import paid_payment
 from tests.conftest import MerchantApp, payment_body
@@ -206,3 +208,18 @@ async def test_pages_speak_french_and_english(browser_client: httpx.AsyncClient,
     await log_in(browser_client, owner)
     page = await browser_client.get("/dashboard/payments?lang=fr")
     assert "Paiements" in page.text and "Exporter" in page.text
+
+
+async def test_the_session_cookie_is_secure_behind_an_https_public_url(
+    settings: Settings, engine: AsyncEngine, owner: User
+) -> None:
+    app = create_app(settings.model_copy(update={"public_url": "https://pay.example.com"}), engine)
+    # A proxy terminates TLS and speaks plain http to the gateway: the public URL alone says https.
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://cauri.test") as client:
+        page = await client.get("/dashboard/login")
+        login_cookie = next(c for c in page.headers.get_list("set-cookie") if c.startswith("cauri_login="))
+        assert "Secure" in login_cookie
+        form = {"csrf": token_in(page.text), "email": owner.email, "password": owner.password}
+        answer = await client.post("/dashboard/login", data=form, headers={"Cookie": login_cookie.split(";")[0]})
+    cookie = next(c for c in answer.headers.get_list("set-cookie") if c.startswith("cauri_session="))
+    assert "Secure" in cookie and "HttpOnly" in cookie
