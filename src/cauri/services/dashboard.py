@@ -118,7 +118,7 @@ class PaymentStory:
 
 async def apps_of(uow: UnitOfWork, session: Session) -> list[App]:
     async with uow.reading():
-        return [await uow.apps.get(app_id) for app_id in session.app_ids]
+        return await uow.dashboard.apps(session.app_ids)
 
 
 def _app_of(session: Session, app_id: str) -> str:

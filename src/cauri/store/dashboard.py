@@ -10,8 +10,19 @@ from sqlalchemy import ColumnElement, Row, Select, case, cast, exists, func, lit
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from cauri.domain.apps import App
 from cauri.domain.dashboard import PaymentSearch
-from cauri.store.tables import attempts, deliveries, delivery_attempts, emails, events, payments, webhook_endpoints
+from cauri.store.apps import app_from_row
+from cauri.store.tables import (
+    apps,
+    attempts,
+    deliveries,
+    delivery_attempts,
+    emails,
+    events,
+    payments,
+    webhook_endpoints,
+)
 
 
 class DashboardRepository:
@@ -66,6 +77,11 @@ class DashboardRepository:
             return extracted
         compared: ColumnElement[bool] = p["metadata"][key].as_string() == value
         return compared
+
+    async def apps(self, app_ids: Sequence[str]) -> list[App]:
+        """The apps a user belongs to, oldest first, in one query."""
+        query = select(apps).where(apps.c.id.in_(app_ids)).order_by(apps.c.created_at)
+        return [app_from_row(row) for row in (await self.conn.execute(query)).all()] if app_ids else []
 
     async def methods_of(self, payment_ids: Sequence[str]) -> dict[str, str]:
         """Each payment's method: its successful attempt's, else its latest attempt's."""
