@@ -172,6 +172,7 @@ def main() -> None:
     parser.add_argument("--db", choices=["sqlite", "postgres", "both"], default="both")
     args = parser.parse_args()
     dbs = ["sqlite", "postgres"] if args.db == "both" else [args.db]
+    print(f"load average before the run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs\n")
     print("| database | scenario | rows shown | p50 (ms) | p99 (ms) |\n|---|---|---|---|---|")
     for db in dbs:
         for name, p50, p99, rows in run(db, args.payments, args.requests):
