@@ -122,7 +122,7 @@ async def rotate_key(uow: UnitOfWork, session: Session, app_id: str, environment
     grace = _grace(grace_hours)
     _app, key = await app_service.rotate_key(uow, app_id, Environment(environment), grace)
     await _audit(uow, session, "key.rotated", app_id, key.display_prefix,
-                 {"environment": environment, "grace_hours": grace.total_seconds() // 3600})  # fmt: skip
+                 {"environment": environment, "grace_hours": int(grace.total_seconds() // 3600)})  # fmt: skip
     return key.secret
 
 
