@@ -16,7 +16,7 @@ from cauri.services import users as service
 from cauri.services.audit import recent_entries
 from cauri.settings import Settings
 from cauri.store.sealing import unseal
-from cauri.store.tables import audit_log, dashboard_sessions, users
+from cauri.store.tables import audit_log, dashboard_sessions, login_failures, users
 from tests.conftest import MerchantApp, uow
 from tests.dashboard.conftest import PASSWORD, User, new_user
 
@@ -128,3 +128,25 @@ async def test_every_change_is_in_the_audit_log(engine: AsyncEngine, settings: S
         query = select(audit_log).where(audit_log.c.action == "user.created", audit_log.c.target == session.user_id)
         created = (await conn.execute(query)).one()
     assert created.actor == "cli" and created.details["email"] == owner.email
+
+
+async def test_the_purge_removes_ended_sessions_and_forgotten_failures(
+    engine: AsyncEngine, settings: Settings, owner: User
+) -> None:
+    live_token, live = await service.log_in(uow(engine), settings, owner.email, owner.password, "", "10.6.0.1")
+    _token, ended = await service.log_in(uow(engine), settings, owner.email, owner.password, "", "10.6.0.1")
+    with pytest.raises(service.LoginRefused):
+        await service.log_in(uow(engine), settings, owner.email, "wrong password!", "", "10.6.0.2")
+    async with engine.begin() as conn:
+        stale = dashboard_sessions.c.token_hash == ended.token_hash
+        row = (await conn.execute(select(dashboard_sessions).where(stale))).one()
+        await conn.execute(update(dashboard_sessions).where(stale).values(expires_at=row.created_at))
+        long_ago = row.created_at - timedelta(hours=2)
+        await conn.execute(update(login_failures).where(login_failures.c.subject == "address:10.6.0.2")
+                           .values(failed_at=long_ago))  # fmt: skip
+    assert await service.purge_ended(uow(engine), settings) >= 2  # the ended session, the address's old failure
+    async with engine.connect() as conn:
+        hashes = set((await conn.execute(select(dashboard_sessions.c.token_hash))).scalars())
+        subjects = set((await conn.execute(select(login_failures.c.subject))).scalars())
+    assert live.token_hash in hashes and ended.token_hash not in hashes and "address:10.6.0.2" not in subjects
+    assert await service.current_session(uow(engine), settings, live_token) is not None

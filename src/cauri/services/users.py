@@ -175,3 +175,14 @@ async def log_out(uow: UnitOfWork, session: Session) -> None:
         await uow.audit.record(user_id=session.user_id, actor=session.email, action="logout", app_id=None,
                                target=session.user_id, details={}, now=utcnow())  # fmt: skip
         await uow.commit()
+
+
+async def purge_ended(uow: UnitOfWork, settings: Settings) -> int:
+    """Delete the sessions that have ended and the failed logins the throttle no longer counts (the purge job)."""
+    now = utcnow()
+    async with uow:
+        idle_before = now - timedelta(minutes=settings.dashboard_idle_minutes)
+        failures_before = now - timedelta(minutes=settings.dashboard_login_window_minutes)
+        removed = await uow.users.purge_ended(idle_before, now, failures_before)
+        await uow.commit()
+    return removed

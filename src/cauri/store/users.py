@@ -109,3 +109,13 @@ class UserRepository:
 
     async def clear_failures(self, subject: str) -> None:
         await self.conn.execute(delete(login_failures).where(login_failures.c.subject == subject))
+
+    async def purge_ended(self, idle_before: datetime, now: datetime, failures_before: datetime) -> int:
+        """Every session that has ended, and failed logins older than the throttle's window; how many rows."""
+        ended = await self.conn.execute(
+            delete(dashboard_sessions).where(
+                (dashboard_sessions.c.last_seen_at < idle_before) | (dashboard_sessions.c.expires_at < now)
+            )
+        )
+        old = await self.conn.execute(delete(login_failures).where(login_failures.c.failed_at < failures_before))
+        return int(ended.rowcount) + int(old.rowcount)

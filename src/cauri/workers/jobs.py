@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable, Coroutine
 from datetime import timedelta
 from typing import Any
 
-from cauri.services import checkout, payments, payouts, refunds
+from cauri.services import checkout, payments, payouts, refunds, users
 from cauri.services.runtime import Runtime
 
 log = logging.getLogger("cauri.workers.jobs")
@@ -57,6 +57,9 @@ async def purge(runtime: Runtime) -> None:
     removed = await payments.purge_idempotency_keys(runtime.uow())
     if removed:
         log.info("purged expired idempotency keys", extra={"count": removed})
+    ended = await users.purge_ended(runtime.uow(), runtime.settings)
+    if ended:
+        log.info("purged ended dashboard sessions and old failed logins", extra={"count": ended})
 
 
 async def every(seconds: float, job: Callable[[], Awaitable[None]], name: str) -> None:
