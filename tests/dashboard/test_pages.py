@@ -137,6 +137,9 @@ async def test_a_payment_page_tells_its_story_and_resends_its_webhook(
     await browser_client.post("/v1/webhooks", json={"url": "https://example.com/hook"}, headers=merchant.headers)
     payment_id = await paid_payment(browser_client, engine, merchant, amount=700)
     await log_in(browser_client, owner)
+    listed = await browser_client.get(f"/dashboard/payments?app={merchant.id}&status=success")
+    row = listed.text.split(f"/dashboard/payments/{payment_id}")[1].split("</tr>")[0]
+    assert "mtn_bj" in row  # the method of the attempt that paid
     page = await browser_client.get(f"/dashboard/payments/{payment_id}?lang=en")
     assert page.status_code == 200
     for text in (

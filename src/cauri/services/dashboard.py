@@ -141,9 +141,8 @@ async def search_payments(
     after = decode_cursor(cursor) if cursor else None
     async with uow.reading():
         rows = await uow.dashboard.search(app_id, search, limit=limit + 1, after=after)
-        page = rows[:limit]
-        methods = await uow.dashboard.methods_of([r.id for r in page])
-    lines = [_line(r, methods.get(r.id)) for r in page]
+    page = rows[:limit]
+    lines = [_line(r, r.method) for r in page]
     more = len(rows) > limit and bool(page)
     return PaymentList(lines, encode_cursor(lines[-1].created_at, lines[-1].id) if more else None)
 

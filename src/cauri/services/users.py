@@ -155,10 +155,10 @@ async def current_session(uow: UnitOfWork, settings: Settings, token: str | None
     hashed = token_hash(token)
     now = utcnow()
     async with uow.reading():
-        row = await uow.users.session(hashed)
-        app_ids = tuple(await uow.users.app_ids(row.user_id)) if row is not None else ()
-    if row is None:
+        found = await uow.users.session(hashed)
+    if found is None:
         return None
+    row, app_ids = found
     idle = timedelta(minutes=settings.dashboard_idle_minutes)
     if as_utc(row.expires_at) <= now or as_utc(row.last_seen_at) + idle <= now:
         return None
@@ -166,7 +166,7 @@ async def current_session(uow: UnitOfWork, settings: Settings, token: str | None
         async with uow:
             await uow.users.touch_session(hashed, now)
             await uow.commit()
-    return Session(hashed, row.user_id, row.email, Role(row.role), app_ids)
+    return Session(hashed, row.user_id, row.email, Role(row.role), tuple(app_ids))
 
 
 async def log_out(uow: UnitOfWork, session: Session) -> None:

@@ -41,7 +41,16 @@ class DashboardRepository:
         keeps the order of an index that starts with (app, environment[, status]) and ends (created_at, id), so
         a page reads about as many rows as it shows, however many payments there are."""
         p = payments.c
-        query = select(payments).where(p.app_id == app_id, p.environment == search.environment)
+        # Each payment's method comes along: its successful attempt's, else its latest attempt's.
+        method = (
+            select(attempts.c.method)
+            .where(attempts.c.payment_id == p.id)
+            .order_by((attempts.c.status == "success").desc(), attempts.c.created_at.desc())
+            .limit(1)
+            .scalar_subquery()
+            .label("method")
+        )
+        query = select(payments, method).where(p.app_id == app_id, p.environment == search.environment)
         if search.statuses:
             query = query.where(p.status.in_(search.statuses))
         if search.created_from is not None:
@@ -82,21 +91,6 @@ class DashboardRepository:
         """The apps a user belongs to, oldest first, in one query."""
         query = select(apps).where(apps.c.id.in_(app_ids)).order_by(apps.c.created_at)
         return [app_from_row(row) for row in (await self.conn.execute(query)).all()] if app_ids else []
-
-    async def methods_of(self, payment_ids: Sequence[str]) -> dict[str, str]:
-        """Each payment's method: its successful attempt's, else its latest attempt's."""
-        if not payment_ids:
-            return {}
-        query = (
-            select(attempts.c.payment_id, attempts.c.method, attempts.c.status)
-            .where(attempts.c.payment_id.in_(payment_ids))
-            .order_by(attempts.c.created_at)
-        )
-        found: dict[str, tuple[str, str]] = {}
-        for row in (await self.conn.execute(query)).all():
-            if row.payment_id not in found or found[row.payment_id][1] != "success":
-                found[row.payment_id] = (row.method, row.status)
-        return {k: v[0] for k, v in found.items()}
 
     async def attempts(self, payment_id: str) -> list[Row[Any]]:
         query = select(attempts).where(attempts.c.payment_id == payment_id).order_by(attempts.c.created_at)

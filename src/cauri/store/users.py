@@ -62,13 +62,19 @@ class UserRepository:
                                                                    created_at=now, last_seen_at=now,
                                                                    expires_at=expires_at))  # fmt: skip
 
-    async def session(self, token_hash: bytes) -> Row[Any] | None:
+    async def session(self, token_hash: bytes) -> tuple[Row[Any], list[str]] | None:
+        """The session, its user's email and role, and the user's apps, in one round trip (every page asks)."""
         query = (
-            select(dashboard_sessions, users.c.email, users.c.role)
+            select(dashboard_sessions, users.c.email, users.c.role, user_apps.c.app_id)
             .join(users, users.c.id == dashboard_sessions.c.user_id)
+            .outerjoin(user_apps, user_apps.c.user_id == users.c.id)
             .where(dashboard_sessions.c.token_hash == token_hash)
+            .order_by(user_apps.c.app_id)
         )
-        return (await self.conn.execute(query)).one_or_none()
+        rows = (await self.conn.execute(query)).all()
+        if not rows:
+            return None
+        return rows[0], [r.app_id for r in rows if r.app_id is not None]
 
     async def touch_session(self, token_hash: bytes, now: datetime) -> None:
         await self.conn.execute(
