@@ -122,9 +122,9 @@ async def log_in(
     async with uow:
         if not good or user is None or (step is not None and not await uow.users.use_totp_step(user.id, step)):
             await uow.users.add_failures([account, place], now, now - window)
-            await uow.audit.record(user_id=user.id if user else None, actor=email, action="login.failed",
-                                   app_id=None, target=user.id if user else None, details={"address": address},
-                                   now=now)  # fmt: skip
+            if user is not None:  # a guessed email that names nobody is counted, not kept in the log
+                await uow.audit.record(user_id=user.id, actor=user.email, action="login.failed", app_id=None,
+                                       target=user.id, details={"address": address}, now=now)  # fmt: skip
             await uow.commit()
             raise LoginRefused
         token = secrets.token_urlsafe(32)
