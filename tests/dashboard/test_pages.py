@@ -209,8 +209,9 @@ async def test_pages_speak_french_and_english(browser_client: httpx.AsyncClient,
     assert "Mot de passe" in (await browser_client.get("/dashboard/login?lang=fr")).text
     assert "Password" in (await browser_client.get("/dashboard/login?lang=en")).text
     await log_in(browser_client, owner)
-    page = await browser_client.get("/dashboard/payments?lang=fr")
+    page = await browser_client.get("/dashboard/payments?status=failed&lang=fr")
     assert "Paiements" in page.text and "Exporter" in page.text
+    assert 'href="?status=failed&amp;lang=en"' in page.text  # the other language keeps the filters
 
 
 async def test_the_session_cookie_is_secure_behind_an_https_public_url(

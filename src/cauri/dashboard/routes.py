@@ -98,6 +98,10 @@ def _render(request: Request, name: str, context: dict[str, Any], status_code: i
             "_": gettext,
             "lang": language,
             "other_languages": [lang for lang in LANGUAGES if lang != language],
+            # The same page in another language: its filters kept (a form's answer has none to keep).
+            "lang_query": lambda other: urlencode(
+                [(k, v) for k, v in request.query_params.multi_items() if k != "lang"] + [("lang", other)]
+            ),
             "when": _when,
             "money": lambda amount, currency: format_money(amount, currency, language),
             "status_label": lambda status: translate(language, STATUS_LABELS.get(status) or status),
