@@ -112,14 +112,18 @@ async def test_stuck_attempts_and_failing_endpoints_are_flagged(
                                      headers=merchant.headers)  # fmt: skip
     assert hook.status_code == 201
     async with engine.begin() as conn:
-        endpoint_id = (await conn.execute(webhook_endpoints.select())).one().id
+        endpoint_id = (
+            (await conn.execute(webhook_endpoints.select().where(webhook_endpoints.c.app_id == merchant.id))).one().id
+        )
     from cauri.services import developers
 
     await developers.send_test_event(uow(engine), owner_session(merchant.id), merchant.id, "sandbox", endpoint_id)
     async with engine.begin() as conn:
-        await conn.execute(update(deliveries).values(status="failed", attempts=11))
+        await conn.execute(
+            update(deliveries).where(deliveries.c.endpoint_id == endpoint_id).values(status="failed", attempts=11)
+        )
     await log_in(browser_client, owner)
-    page = await browser_client.get("/dashboard/overview", params={"app": merchant.id})
+    page = await browser_client.get("/dashboard/overview", params={"app": merchant.id, "lang": "en"})
     assert page.status_code == 200
     flags = page.text.split('<section class="panel flags" role="alert">', 1)[1].split("</section>", 1)[0]
     assert stuck in flags and recent not in flags

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 
 from markupsafe import Markup, escape
 
@@ -24,7 +25,7 @@ def _text(x: float, y: float, text: str, anchor: str = "middle", css: str = "axi
 def bar_chart(bars: Sequence[Bar], *, title: str, top_label: str, rate_label: str | None = None) -> Markup:
     """Vertical bars scaled to the largest value (``top_label`` names it on the axis), optional rate dots on a
     0-100 % scale; the SVG scales with its container through its viewBox."""
-    width, height, left, right, top, bottom = 640, 220, 8, 8, 22, 24
+    width, height, left, right, top, bottom = 960, 220, 8, 8, 22, 24
     plot_w, plot_h = width - left - right, height - top - bottom
     peak = max((b.value for b in bars), default=0) or 1
     step = plot_w / max(len(bars), 1)
@@ -37,7 +38,7 @@ def bar_chart(bars: Sequence[Bar], *, title: str, top_label: str, rate_label: st
     ]
     if rate_label:
         parts.append(_text(width - right, 14, rate_label, "end", "axis rate"))
-    dots: list[str] = []
+    dots: list[tuple[float, float] | None] = []  # None: a day with nothing to rate breaks the line
     for i, bar in enumerate(bars):
         h = plot_h * bar.value / peak
         x = left + i * step + step * 0.15
@@ -47,18 +48,18 @@ def bar_chart(bars: Sequence[Bar], *, title: str, top_label: str, rate_label: st
         )
         if bar.label:
             parts.append(_text(x + step * 0.35, height - 8, bar.label))
-        if bar.rate is not None:
-            dots.append(f"{x + step * 0.35:.1f},{top + plot_h * (1 - bar.rate / 100):.1f}")
-    if dots:
-        parts.append(f'<polyline points="{" ".join(dots)}" class="rate"/>')
-        parts += [f'<circle cx="{d.split(",")[0]}" cy="{d.split(",")[1]}" r="2.5" class="rate"/>' for d in dots]
+        dots.append(None if bar.rate is None else (x + step * 0.35, top + plot_h * (1 - bar.rate / 100)))
+    for a, b in pairwise(dots):
+        if a is not None and b is not None:  # consecutive days only: no line across days without payments
+            parts.append(f'<line x1="{a[0]:.1f}" y1="{a[1]:.1f}" x2="{b[0]:.1f}" y2="{b[1]:.1f}" class="rate"/>')
+    parts += [f'<circle cx="{d[0]:.1f}" cy="{d[1]:.1f}" r="3" class="rate"/>' for d in dots if d is not None]
     parts.append("</svg>")
     return Markup("".join(parts))  # noqa: S704 - every text and attribute value above is escaped
 
 
 def rate_bars(rows: Sequence[tuple[str, int | None, str]], *, title: str) -> Markup:
     """Horizontal bars of success rates (0-100 %), one row per (label, rate, tooltip)."""
-    width, row_h, label_w = 640, 26, 200
+    width, row_h, label_w = 960, 26, 220
     height = max(len(rows), 1) * row_h + 8
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" class="chart" role="img" '
