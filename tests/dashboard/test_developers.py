@@ -132,7 +132,7 @@ async def test_a_developer_manages_keys_but_not_email_settings(
     found = SECRET.search(created.text)
     assert created.status_code == 200 and found and found.group(1).startswith("pvk_")
     assert not found.group(1).startswith("pvk_sandbox_")
-    emails = await browser_client.get("/dashboard/emails", params={"app": merchant.id})
+    emails = await browser_client.get("/dashboard/emails", params={"app": merchant.id, "lang": "en"})
     assert "disabled" in emails.text and "Only an owner" in emails.text
     refused = await browser_client.post("/dashboard/emails", data={"csrf": token_in(page.text), "app": merchant.id})
     assert refused.status_code == 403
@@ -260,7 +260,7 @@ async def test_the_api_records_a_keys_last_use(
     browser_client: httpx.AsyncClient, engine: AsyncEngine, owner: User, merchant: MerchantApp
 ) -> None:
     await log_in(browser_client, owner)
-    before = await browser_client.get("/dashboard/keys", params={"app": merchant.id})
+    before = await browser_client.get("/dashboard/keys", params={"app": merchant.id, "lang": "en"})
     assert "never" in before.text
     for _ in range(3):
         assert await _calls(browser_client, merchant.secret) == 200

@@ -151,13 +151,13 @@ class KeyUsage:
         if len(self._written) > 10_000:  # many keys over a long uptime: forget the quiet ones
             self._written = {k: t for k, t in self._written.items() if now - t < self.interval}
         self._written[key_id] = now
-        task = asyncio.get_running_loop().create_task(self._write(uow(), key_id))
+        task = asyncio.get_running_loop().create_task(self._write(uow, key_id))
         self._writing.add(task)  # a reference, or the loop may collect the task before it runs
         task.add_done_callback(self._writing.discard)
 
-    async def _write(self, uow: UnitOfWork, key_id: str) -> None:
+    async def _write(self, uow: Callable[[], UnitOfWork], key_id: str) -> None:
         try:
-            await record_key_use(uow, key_id)
+            await record_key_use(uow(), key_id)
         except Exception:  # a lost "last used" must never fail anything; the next minute writes it again
             self._written.pop(key_id, None)
             log.warning("could not record a key's use", exc_info=True)
