@@ -11,12 +11,16 @@ import httpx
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from cauri.domain.attempts import AttemptStatus
 from cauri.domain.clock import as_utc, utcnow
 from cauri.domain.keys import hash_secret
 from cauri.services.apps import KeyUsage
+from cauri.settings import Settings
 from cauri.store.tables import api_keys, apps, audit_log, deliveries, events, webhook_endpoints
-from tests.conftest import MerchantApp, uow
+from cauri.workers.mail import Mailer
+from tests.conftest import MerchantApp, runtime_of, uow
 from tests.dashboard.conftest import User, log_in, new_user, token_in
+from tests.outbox.test_emails import Inbox, mailing, paid, smtp  # noqa: F401 - mailing and smtp are fixtures
 
 SECRET = re.compile(r'id="new-secret">([^<]+)<')
 
@@ -268,3 +272,25 @@ async def test_the_api_records_a_keys_last_use(
     await gateway.key_usage.settle()
     after = await browser_client.get("/dashboard/keys", params={"app": merchant.id})
     assert "never" not in after.text
+
+
+async def test_notices_are_written_in_the_apps_language(
+    client: httpx.AsyncClient, engine: AsyncEngine, owner: User, merchant: MerchantApp,
+    mailing: Settings,  # noqa: F811 - the fixture imported above
+    smtp: tuple[Inbox, int],  # noqa: F811 - the fixture imported above
+    browser_client: httpx.AsyncClient,
+) -> None:  # fmt: skip
+    """The server says French; the app's owner chose English for its notices; the customer's receipt keeps the
+    customer's own language."""
+    assert mailing.merchant_language == "fr"
+    await log_in(browser_client, owner)
+    page = await browser_client.get("/dashboard/emails", params={"app": merchant.id})
+    form = {"csrf": token_in(page.text), "app": merchant.id, "send_receipts": "on", "send_notices": "on",
+            "notify_email": "shop@merchant.example", "language": "en"}  # fmt: skip
+    assert (await browser_client.post("/dashboard/emails", data=form)).status_code == 303
+    await paid(client, engine, merchant, locale="fr", outcome=AttemptStatus.SUCCESS, email_address="c@client.example")
+    await Mailer(runtime_of(mailing, engine)).run_once()
+    [notice] = smtp[0].to("shop@merchant.example")
+    [receipt] = smtp[0].to("c@client.example")
+    assert notice["Subject"].startswith("Payment received: F\u202fCFA\u00a05,000")
+    assert receipt["Subject"].startswith("Votre reçu de paiement")
