@@ -4,6 +4,7 @@ disabled; email settings; every change in the audit log; each role held to what 
 
 from __future__ import annotations
 
+import asyncio
 import re
 from datetime import timedelta
 
@@ -14,7 +15,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from cauri.domain.attempts import AttemptStatus
 from cauri.domain.clock import as_utc, utcnow
 from cauri.domain.keys import hash_secret
+from cauri.domain.users import Role
+from cauri.services import developers
 from cauri.services.apps import KeyUsage
+from cauri.services.users import Session
 from cauri.settings import Settings
 from cauri.store.tables import api_keys, apps, audit_log, deliveries, events, webhook_endpoints
 from cauri.workers.mail import Mailer
@@ -294,3 +298,17 @@ async def test_notices_are_written_in_the_apps_language(
     [receipt] = smtp[0].to("c@client.example")
     assert notice["Subject"].startswith("Payment received: F\u202fCFA\u00a05,000")
     assert receipt["Subject"].startswith("Votre reçu de paiement")
+
+
+async def test_two_rotations_of_one_key_at_once_make_one_new_key(engine: AsyncEngine, merchant: MerchantApp) -> None:
+    key_id = await _key_id(engine, merchant.secret)
+    session = Session(b"\0" * 32, "usr_test", "dev@example.com", Role.DEVELOPER, (merchant.id,))
+    results = await asyncio.gather(
+        *(developers.rotate_key(uow(engine), session, merchant.id, key_id, "24") for _ in range(2)),
+        return_exceptions=True,
+    )
+    assert sorted(type(r).__name__ for r in results) == ["NewKey", "NotFound"]
+    async with engine.connect() as conn:
+        keys = (await conn.execute(select(api_keys.c.id).where(api_keys.c.app_id == merchant.id))).all()
+    assert len(keys) == 2
+    assert [a for a, _t, _d in await _actions(engine, merchant.id)] == ["key.rotated"]

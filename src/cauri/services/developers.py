@@ -103,7 +103,8 @@ async def rotate_key(uow: UnitOfWork, session: Session, app_id: str, key_id: str
         old = next((k for k in await uow.apps.keys_of(app_id) if k.id == key_id), None)
         if old is None or old.state(now) is not KeyState.ACTIVE:
             raise NotFound(KEY_NOT_FOUND)
-        await uow.apps.expire_key(app_id, key_id, now + period)
+        if await uow.apps.expire_key(app_id, key_id, now + period, active_only=True) is None:
+            raise NotFound(KEY_NOT_FOUND)  # rotated or revoked meanwhile: the other change won
         key = await uow.apps.add_key(app_id, Environment(old.environment), now)
         await _audit(uow, session, "key.rotated", app_id, old.display_prefix,
                      {"new_key": key.display_prefix, "grace_hours": int(period.total_seconds() // 3600),

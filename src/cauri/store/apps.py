@@ -155,13 +155,15 @@ class AppRepository:
             for r in rows
         ]  # fmt: skip
 
-    async def expire_key(self, app_id: str, key_id: str, at: datetime) -> str | None:
+    async def expire_key(self, app_id: str, key_id: str, at: datetime, *, active_only: bool = False) -> str | None:
         """Make one of the app's keys stop working at ``at`` (sooner only: a revoked key is never revived, a
-        grace never lengthened); returns its environment, None when the app has no such live key."""
+        grace never lengthened; ``active_only``: only a key with no expiry yet, so that of two rotations of one
+        key at once, one wins). Returns its environment, None when the app has no such key."""
         k = api_keys.c
+        still = k.expires_at.is_(None) if active_only else (k.expires_at.is_(None)) | (k.expires_at > at)
         changed = await self.conn.execute(
             update(api_keys)
-            .where(k.id == key_id, k.app_id == app_id, (k.expires_at.is_(None)) | (k.expires_at > at))
+            .where(k.id == key_id, k.app_id == app_id, still)
             .values(expires_at=at)
             .returning(k.environment)
         )
