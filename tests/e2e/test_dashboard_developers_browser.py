@@ -212,3 +212,7 @@ async def test_the_overview_matches_seeded_payments(
     await phone.goto(f"{gateway.url}/dashboard/overview?app={app}&lang=fr")
     await expect(phone.locator("h1")).to_have_text("Vue d'ensemble")
     await fits(phone, "dev-11-phone-overview-fr")
+    chart = phone.locator("section.chart-box").first
+    box = await chart.bounding_box()
+    assert box is not None and box["width"] <= PHONE["width"]  # the chart scrolls inside its box
+    await chart.screenshot(path=str(SHOTS / "dev-12-phone-chart-fr.png"))
