@@ -184,6 +184,8 @@ async def test_endpoints_added_with_the_secret_once_tested_and_disabled(
         test_events = (await conn.execute(select(events).where(events.c.app_id == merchant.id))).all()
         sent = (await conn.execute(select(deliveries).where(deliveries.c.endpoint_id == row.id))).all()
     assert [e.type for e in test_events] == ["webhook.test"]
+    listed_events = await browser_client.get("/v1/events", headers=merchant.headers)
+    assert listed_events.json()["data"] == []  # no event of the API's contract
     assert [d.id for d in sent] == [f"{test_events[0].id}:{row.id}"] and sent[0].status == "pending"
     disabled = await browser_client.post(f"/dashboard/webhooks/{row.id}/disable", data=form)
     assert disabled.status_code == 303

@@ -299,9 +299,10 @@ class WebhookRepository:
     async def list_events(
         self, app_id: str, environment: str, *, limit: int, before: str | None
     ) -> list[dict[str, Any]]:
-        """Newest first, each with its deliveries' states (``before``: the last event id of the previous page)."""
+        """Newest first, each with its deliveries' states (``before``: the last event id of the previous page).
+        The dashboard's test events are left out: they are no event of the API's contract."""
         query = select(events.c.id, events.c.type, events.c.payment_id, events.c.payout_id, events.c.created_at).where(
-            events.c.app_id == app_id, events.c.environment == environment
+            events.c.app_id == app_id, events.c.environment == environment, events.c.type != TEST_EVENT
         )
         if before is not None:
             anchor = (
