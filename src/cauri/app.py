@@ -27,6 +27,8 @@ from cauri.api.forwarded import ForwardedHeaders, TrustedProxies
 from cauri.api.request_log import RequestLog
 from cauri.api.response_headers import SecurityHeaders
 from cauri.checkout import routes as checkout
+from cauri.dashboard import developers as dashboard_developers
+from cauri.dashboard import overview as dashboard_overview
 from cauri.dashboard import routes as dashboard
 from cauri.domain.errors import DomainError
 from cauri.logs import configure_logging
@@ -113,6 +115,8 @@ def create_app(
         *docs.routes,
         *checkout.routes,
         *dashboard.routes,
+        *dashboard_developers.routes,
+        *dashboard_overview.routes,
         *health.routes(settings),
     ]
     app = GatewayApp(

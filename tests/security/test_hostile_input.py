@@ -24,7 +24,7 @@ from starlette.routing import Mount, Route
 from cauri.app import create_app
 from cauri.services.users import create_user, log_in
 from cauri.settings import Settings
-from cauri.store.tables import metadata
+from cauri.store.tables import api_keys, metadata
 from tests.conftest import MerchantApp, payment_body, uow
 
 CONTROL = ["\x00", "a\x00b", "\x1b[2J", "x\r\nX-Injected: 1", "\x7f", "\x85", "\u2028"]
@@ -132,13 +132,17 @@ PROBES: dict[tuple[str, str], Probe] = {
     ("POST", "/dashboard/payments/{payment_id}/refund"): DASHBOARD,
     ("POST", "/dashboard/payments/{payment_id}/cancel"): DASHBOARD,
     ("GET", "/dashboard/audit"): DASHBOARD,
-    ("GET", "/dashboard/overview"): Probe("page", query=("app", "env", "lang"), session=True),
-    ("GET", "/dashboard/developers"): Probe("page", query=("app", "env", "lang"), session=True),
-    ("POST", "/dashboard/developers/keys"): DASHBOARD,
-    ("POST", "/dashboard/developers/keys/revoke"): DASHBOARD,
-    ("POST", "/dashboard/developers/webhooks"): DASHBOARD,
-    ("POST", "/dashboard/developers/webhooks/disable"): DASHBOARD,
-    ("POST", "/dashboard/developers/emails"): DASHBOARD,
+    ("GET", "/dashboard/overview"): Probe("page", query=("app", "env", "stuck", "lang"), session=True),
+    ("GET", "/dashboard/keys"): Probe("page", query=("app", "notice", "lang"), session=True),
+    ("POST", "/dashboard/keys/create"): DASHBOARD,
+    ("POST", "/dashboard/keys/{key_id}/rotate"): DASHBOARD,
+    ("POST", "/dashboard/keys/{key_id}/revoke"): DASHBOARD,
+    ("GET", "/dashboard/webhooks"): Probe("page", query=("app", "env", "notice", "lang"), session=True),
+    ("POST", "/dashboard/webhooks/add"): DASHBOARD,
+    ("POST", "/dashboard/webhooks/{endpoint_id}/disable"): DASHBOARD,
+    ("POST", "/dashboard/webhooks/{endpoint_id}/test"): DASHBOARD,
+    ("GET", "/dashboard/emails"): Probe("page", query=("app", "notice", "lang"), session=True),
+    ("POST", "/dashboard/emails"): DASHBOARD,
     ("MOUNT", "/dashboard-static"): Probe("asset"),
     ("GET", "/healthz"): Probe("json"),
     ("GET", "/readyz"): Probe("json"),
@@ -190,6 +194,8 @@ async def world(
         "event_id": event["id"],
         "delivery_id": event["deliveries"][0]["id"],
     }
+    async with engine.connect() as conn:
+        ids["key_id"] = (await conn.execute(select(api_keys.c.id).where(api_keys.c.app_id == merchant.id))).scalar_one()
     owner = f"owner-{merchant.id.lower()}@example.com"
     await create_user(uow(engine), owner, "correct horse battery staple", "owner", [merchant.id])
     token, _session = await log_in(uow(engine), settings, owner, "correct horse battery staple", "", "10.9.9.9")

@@ -42,8 +42,6 @@ from cauri.domain.users import Action, Forbidden, may
 from cauri.i18n import LANGUAGES, choose_language, format_money, translate, translations
 from cauri.services import audit as audit_service
 from cauri.services import dashboard as service
-from cauri.services import developers as developer_service
-from cauri.services import overview as overview_service
 from cauri.services import users as user_service
 from cauri.services.users import LoginRefused, LoginThrottled, Session
 
@@ -394,123 +392,6 @@ async def audit_page(request: Request) -> Response:
     return _render(request, "audit.html", context)
 
 
-async def overview_page(request: Request) -> Response:
-    session = await _session(request)
-    if session is None:
-        return _to_login()
-    context = await _context(request, session)
-    app = context["app"]
-    env = request.query_params.get("env", "sandbox")
-    env = env if env in ("sandbox", "live") else "sandbox"
-    if app is None:
-        return _render(request, "payments.html", {**context, "page": None})
-    context.update(
-        {
-            "overview": await overview_service.overview(_gateway(request).uow(), session, app.id, env),
-            "environment": env,
-            "env_query": {e: urlencode({"app": app.id, "env": e}) for e in ("sandbox", "live")},
-        }
-    )
-    return _render(request, "overview.html", context)
-
-
-# Developers: keys, webhook endpoints, emails.
-
-KEY_STATES = {"active": N_("active"), "grace": N_("in its grace period"), "revoked": N_("revoked")}
-
-
-async def _developers(request: Request, session: Session, app_id: str, env: str, *, secret: str | None = None,
-                      secret_label: str | None = None, errors: dict[str, list[str]] | None = None,
-                      status_code: int = 200) -> Response:  # fmt: skip
-    context = await _context(request, session)
-    env = env if env in ("sandbox", "live") else "sandbox"
-    app_id = app_id if app_id in session.app_ids else (context["app"].id if context["app"] else "")
-    if not app_id:
-        return _render(request, "payments.html", {**context, "page": None})
-    view = await developer_service.developer_view(_gateway(request).uow(), session, app_id, env)
-    language = _language(request)
-    context.update(
-        {
-            "app": view.app,
-            "view": view,
-            "secret": secret,
-            "secret_label": translate(language, secret_label) if secret_label else None,
-            "errors": {name: [translate(language, m) for m in ms] for name, ms in (errors or {}).items()},
-            "key_states": {k: translate(language, v) for k, v in KEY_STATES.items()},
-            "may_integrate": may(session.role, Action.MANAGE_INTEGRATION),
-            "may_emails": may(session.role, Action.CONFIGURE_EMAILS),
-            "env_query": {e: urlencode({"app": view.app.id, "env": e}) for e in ("sandbox", "live")},
-        }
-    )
-    return _render(request, "developers.html", context, status_code=status_code)
-
-
-async def developers_page(request: Request) -> Response:
-    session = await _session(request)
-    if session is None:
-        return _to_login()
-    return await _developers(request, session, request.query_params.get("app", ""),
-                             request.query_params.get("env", "sandbox"))  # fmt: skip
-
-
-async def _developer_action(request: Request, action: str) -> Response:
-    posted = await _posted(request)
-    if isinstance(posted, Response):
-        return posted
-    session, form = posted
-    gateway = _gateway(request)
-    uow, app_id, env = gateway.uow(), form.get("app", ""), form.get("env", "sandbox")
-    if env not in ("sandbox", "live"):
-        env = "sandbox"
-    try:
-        if action == "rotate":
-            secret = await developer_service.rotate_key(uow, session, app_id, env, form.get("grace_hours", ""))
-            return await _developers(request, session, app_id, env, secret=secret,
-                                     secret_label=N_("The new secret key, shown this once:"))  # fmt: skip
-        if action == "revoke":
-            await developer_service.revoke_key(uow, session, app_id, form.get("prefix", ""))
-        elif action == "add_endpoint":
-            added = await developer_service.add_endpoint(uow, session, gateway.settings, app_id, env,
-                                                         form.get("url", ""))  # fmt: skip
-            return await _developers(request, session, app_id, env, secret=added.get("secret"),
-                                     secret_label=N_("The endpoint's signing secret, shown this once:"))  # fmt: skip
-        elif action == "disable_endpoint":
-            await developer_service.disable_endpoint(uow, session, app_id, env, form.get("endpoint_id", ""))
-        else:
-            await developer_service.configure_emails(
-                uow, session, app_id, notify_email=form.get("notify_email", ""), receipts="receipts" in form,
-                notices="notices" in form, failures="failures" in form,
-            )  # fmt: skip
-    except Forbidden:
-        return _error(request, session, 403, N_("Your role does not allow this."))
-    except NotFound:
-        return _error(request, session, 404, N_("Not found."))
-    except ValidationFailed as exc:
-        return await _developers(request, session, app_id, env, errors=exc.errors.by_field if exc.errors else {},
-                                 status_code=422)  # fmt: skip
-    return RedirectResponse("/dashboard/developers?" + urlencode({"app": app_id, "env": env}), status_code=303)
-
-
-async def rotate_key(request: Request) -> Response:
-    return await _developer_action(request, "rotate")
-
-
-async def revoke_key(request: Request) -> Response:
-    return await _developer_action(request, "revoke")
-
-
-async def add_endpoint(request: Request) -> Response:
-    return await _developer_action(request, "add_endpoint")
-
-
-async def disable_endpoint(request: Request) -> Response:
-    return await _developer_action(request, "disable_endpoint")
-
-
-async def configure_emails(request: Request) -> Response:
-    return await _developer_action(request, "emails")
-
-
 _GZIP = [Middleware(GZipMiddleware, minimum_size=500)]
 
 routes = [
@@ -525,13 +406,6 @@ routes = [
     Route("/dashboard/payments/{payment_id}/refund", refund, methods=["POST"]),
     Route("/dashboard/payments/{payment_id}/cancel", cancel, methods=["POST"]),
     Route("/dashboard/audit", audit_page, methods=["GET"], middleware=_GZIP),
-    Route("/dashboard/overview", overview_page, methods=["GET"], middleware=_GZIP),
-    Route("/dashboard/developers", developers_page, methods=["GET"], middleware=_GZIP),
-    Route("/dashboard/developers/keys", rotate_key, methods=["POST"]),
-    Route("/dashboard/developers/keys/revoke", revoke_key, methods=["POST"]),
-    Route("/dashboard/developers/webhooks", add_endpoint, methods=["POST"]),
-    Route("/dashboard/developers/webhooks/disable", disable_endpoint, methods=["POST"]),
-    Route("/dashboard/developers/emails", configure_emails, methods=["POST"]),
     Mount(
         "/dashboard-static",
         app=StaticFiles(packages=[("cauri.dashboard", "static")]),

@@ -32,6 +32,8 @@ class App:
     notify_failures: bool
     created_at: datetime
     updated_at: datetime
+    #: The merchant's notices' language; None: the server's default.
+    notice_language: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,7 +15,7 @@ PASSWORD_MAX = 1024
 
 class Role(StrEnum):
     OWNER = "owner"  # everything, money included
-    DEVELOPER = "developer"  # reads, and the integration's work: resending webhooks
+    DEVELOPER = "developer"  # reads, and the integration's work: keys, webhook endpoints, resending webhooks
     VIEWER = "viewer"  # reads only
 
 
@@ -23,8 +23,9 @@ class Action(StrEnum):
     RESEND_WEBHOOK = "resend_webhook"
     REFUND = "refund"
     CANCEL = "cancel"
-    MANAGE_INTEGRATION = "manage_integration"  # keys and webhook endpoints
-    CONFIGURE_EMAILS = "configure_emails"  # what customers and the merchant are sent
+    MANAGE_KEYS = "manage_keys"  # create, rotate, revoke API keys
+    MANAGE_WEBHOOKS = "manage_webhooks"  # add, disable, test webhook endpoints
+    EDIT_EMAILS = "edit_emails"  # the app's receipts and notices
 
 
 #: Who may do what beyond reading (every role reads the apps it belongs to).
@@ -32,8 +33,9 @@ ALLOWED: dict[Action, frozenset[Role]] = {
     Action.RESEND_WEBHOOK: frozenset({Role.OWNER, Role.DEVELOPER}),
     Action.REFUND: frozenset({Role.OWNER}),
     Action.CANCEL: frozenset({Role.OWNER}),
-    Action.MANAGE_INTEGRATION: frozenset({Role.OWNER, Role.DEVELOPER}),
-    Action.CONFIGURE_EMAILS: frozenset({Role.OWNER}),
+    Action.MANAGE_KEYS: frozenset({Role.OWNER, Role.DEVELOPER}),
+    Action.MANAGE_WEBHOOKS: frozenset({Role.OWNER, Role.DEVELOPER}),
+    Action.EDIT_EMAILS: frozenset({Role.OWNER}),
 }
 
 

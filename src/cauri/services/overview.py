@@ -1,107 +1,90 @@
-"""The dashboard's overview of one app and environment: today's and the month's volume and success per
-currency, success per method, the last 30 days day by day, and what needs looking at (failing webhook
-endpoints, attempts a provider went silent about)."""
+"""The dashboard's overview of one app in one environment: today's and the month's payments per currency, per
+method and per day, the webhook endpoints that fail, and the attempts stuck in pending."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 
-from cauri.domain.charts import BarChart, bar_chart, success_rate
 from cauri.domain.clock import as_utc, utcnow
 from cauri.domain.errors import NotFound
+from cauri.domain.overview import Figures, Period, month_days, today_and_month
+from cauri.domain.payments import Environment
+from cauri.services import developers
+from cauri.services.developers import EndpointSummary
 from cauri.services.runtime import UnitOfWork
 from cauri.services.users import Session
 
-DAYS = 30
-#: An attempt still pending this long after it started is flagged (the reconciliation job asks after 2 min).
-STUCK_AFTER = timedelta(minutes=15)
-#: Endpoints whose deliveries succeed less often than this are flagged.
-FAILING_BELOW = 90
+#: At most this many stuck attempts are listed (the count says if there are more).
+STUCK_LIMIT = 50
 
 
 @dataclass(frozen=True, slots=True)
-class CurrencyTotals:
-    currency: str
-    today_volume: int
-    today_paid: int
-    today_rate: int | None
-    month_volume: int
-    month_paid: int
-    month_rate: int | None
-    chart: BarChart  # paid volume per day, the last 30 days
-
-
-@dataclass(frozen=True, slots=True)
-class MethodTotals:
+class StuckAttempt:
+    id: str
+    payment_id: str
     method: str
-    attempts: int
-    succeeded: int
-    rate: int | None
+    connector: str
+    started_at: datetime
+    amount: int
+    currency: str
 
 
 @dataclass(frozen=True, slots=True)
-class Flag:
-    kind: str  # endpoint, attempt
-    subject: str
-    detail: str
-    since: datetime | None
+class PeriodFigures:
+    by_currency: dict[str, Figures]
+    by_method: dict[tuple[str, str], Figures]  # (method, currency)
 
 
 @dataclass(frozen=True, slots=True)
 class Overview:
-    currencies: list[CurrencyTotals]
-    methods: list[MethodTotals]
-    flags: list[Flag]
+    environment: str
+    now: datetime
+    today: PeriodFigures
+    month: PeriodFigures
+    #: currency -> one Figures per day of the month so far (zeros on days without payments)
+    days: dict[str, list[tuple[date, Figures]]]
+    failing_endpoints: list[EndpointSummary]
+    stuck: list[StuckAttempt]
+    stuck_minutes: int
 
 
-async def overview(uow: UnitOfWork, session: Session, app_id: str, environment: str) -> Overview:
+def _figures(row: tuple[object, ...]) -> Figures:
+    count, succeeded, volume = row[-3:]
+    return Figures(int(count), int(succeeded), int(volume))  # type: ignore[call-overload]
+
+
+async def _period(uow: UnitOfWork, app_id: str, environment: str, period: Period) -> PeriodFigures:
+    currencies = await uow.overview.by_currency(app_id, environment, period.start, period.end)
+    methods = await uow.overview.by_method(app_id, environment, period.start, period.end)
+    return PeriodFigures(
+        {r[0]: _figures(tuple(r)) for r in currencies}, {(r[0], r[1]): _figures(tuple(r)) for r in methods}
+    )
+
+
+async def overview(
+    uow: UnitOfWork, session: Session, app_id: str, environment: str, stuck_minutes: int, *, now: datetime | None = None
+) -> Overview:
     if app_id not in session.app_ids:
         raise NotFound("App not found.")
-    now = utcnow()
-    today = now.date()
-    month_start = today.replace(day=1)
-    first_day = min(month_start, today - timedelta(days=DAYS - 1))
-    since = datetime.combine(first_day, time.min, UTC)
+    env = (Environment.LIVE if environment == "live" else Environment.SANDBOX).value
+    now = now or utcnow()
+    today, month = today_and_month(now)
     async with uow.reading():
-        rows = await uow.dashboard.totals(app_id, environment, since)
-        methods = await uow.dashboard.method_totals(app_id, environment, datetime.combine(month_start, time.min, UTC))
-        stuck = await uow.dashboard.stuck_attempts(app_id, environment, now - STUCK_AFTER, 10)
-        endpoints = [r for r in await uow.webhooks.list_endpoints(app_id, environment) if r.is_enabled]
-        counts = await uow.dashboard.delivery_counts([r.id for r in endpoints])
-    days = [today - timedelta(days=n) for n in range(DAYS - 1, -1, -1)]
-    currencies = []
-    for currency in sorted({r.currency for r in rows}):
-        mine = [r for r in rows if r.currency == currency]
-        by_day = {date.fromisoformat(r.day): r for r in mine}
-        in_month = [r for d, r in by_day.items() if d >= month_start]
-        now_row = by_day.get(today)
-        currencies.append(
-            CurrencyTotals(
-                currency,
-                int(now_row.volume or 0) if now_row else 0,
-                int(now_row.paid or 0) if now_row else 0,
-                success_rate(int(now_row.paid or 0), int(now_row.ended or 0)) if now_row else None,
-                sum(int(r.volume or 0) for r in in_month),
-                sum(int(r.paid or 0) for r in in_month),
-                success_rate(sum(int(r.paid or 0) for r in in_month), sum(int(r.ended or 0) for r in in_month)),
-                bar_chart([(d.strftime("%d"), int(by_day[d].volume or 0) if d in by_day else 0) for d in days]),
-            )
-        )
-    method_lines = sorted((_method(r.method, int(r.attempts), int(r.succeeded or 0), int(r.failed or 0))
-                           for r in methods), key=lambda m: -m.attempts)  # fmt: skip
-    flags = []
-    for endpoint in endpoints:
-        delivered, failed = (
-            counts.get(endpoint.id, {}).get("delivered", 0),
-            counts.get(endpoint.id, {}).get("failed", 0),
-        )
-        rate = success_rate(delivered, delivered + failed)
-        if rate is not None and rate < FAILING_BELOW:
-            flags.append(Flag("endpoint", endpoint.url, f"{rate} %", None))
-    flags += [Flag("attempt", a.payment_id, f"{a.method} · {a.connector}", as_utc(a.created_at)) for a in stuck]
-    return Overview(currencies, method_lines, flags)
-
-
-def _method(method: str, attempts: int, succeeded: int, failed: int) -> MethodTotals:
-    return MethodTotals(method, attempts, succeeded, success_rate(succeeded, succeeded + failed))
+        today_figures = await _period(uow, app_id, env, today)
+        month_figures = await _period(uow, app_id, env, month)
+        daily = await uow.overview.by_day(app_id, env, month.start, month.end)
+        stuck_rows = await uow.overview.stuck_attempts(app_id, env, now - timedelta(minutes=stuck_minutes),
+                                                       limit=STUCK_LIMIT)  # fmt: skip
+    by_day: dict[str, dict[str, Figures]] = {}
+    for r in daily:
+        by_day.setdefault(r[1], {})[str(r[0])] = _figures(tuple(r))
+    days = {
+        currency: [(d, figures.get(d.isoformat(), Figures(0, 0, 0))) for d in month_days(now)]
+        for currency, figures in sorted(by_day.items())
+    }
+    hooks = await developers.endpoints(uow, session, app_id, env)
+    stuck = [StuckAttempt(r.id, r.payment_id, r.method, r.connector, as_utc(r.created_at), r.amount, r.currency)
+             for r in stuck_rows]  # fmt: skip
+    return Overview(env, now, today_figures, month_figures, days, [h for h in hooks if h.failing], stuck,
+                    stuck_minutes)  # fmt: skip

@@ -51,6 +51,8 @@ apps = Table(
     Column("send_receipts", Boolean, nullable=False, server_default=true()),
     Column("send_notices", Boolean, nullable=False, server_default=true()),
     Column("notify_failures", Boolean, nullable=False, server_default=false()),
+    # The merchant's notices' language ("fr", "en"); null: the server's CAURI_MERCHANT_LANGUAGE.
+    Column("notice_language", String(2), nullable=True),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
 )
@@ -67,6 +69,8 @@ api_keys = Table(
     Column("created_at", UTCDateTime, nullable=False),
     # Set when a rotation gives the key a grace period, or on revocation (then equal to the revocation time).
     Column("expires_at", UTCDateTime, nullable=True),
+    # Written at most once a minute per key and process (see services/apps.py::KeyUsage), not per request.
+    Column("last_used_at", UTCDateTime, nullable=True),
 )
 
 payments = Table(

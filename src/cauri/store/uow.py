@@ -32,6 +32,7 @@ from cauri.store.idempotency import IdempotencyRepository
 from cauri.store.ledger import Ledger
 from cauri.store.monitoring import MonitoringRepository
 from cauri.store.outbox import insert_event, insert_payout_event
+from cauri.store.overview import OverviewRepository
 from cauri.store.payments import PaymentRepository
 from cauri.store.payouts import PayoutRepository, payout_views
 from cauri.store.rates import RateRepository
@@ -91,6 +92,7 @@ class SqlUnitOfWork:
         self.users = UserRepository(conn)
         self.audit = AuditRepository(conn)
         self.dashboard = DashboardRepository(conn)
+        self.overview = OverviewRepository(conn)
 
     async def __aenter__(self) -> Self:
         if self._conn is not None:
