@@ -12,7 +12,7 @@ import pytest
 import cauri
 
 PACKAGE = Path(cauri.__file__).parent
-FACES = ("api", "checkout", "cli.py", "workers")
+FACES = ("api", "checkout", "cli.py", "dashboard", "workers")
 
 
 def imported_modules(path: Path) -> set[str]:

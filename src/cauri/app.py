@@ -39,6 +39,9 @@ from cauri.api.forwarded import ForwardedHeaders, TrustedProxies
 from cauri.api.request_log import RequestLog
 from cauri.api.response_headers import SecurityHeaders
 from cauri.checkout import routes as checkout
+from cauri.dashboard import developers as dashboard_developers
+from cauri.dashboard import overview as dashboard_overview
+from cauri.dashboard import routes as dashboard
 from cauri.domain.errors import DomainError
 from cauri.logs import configure_logging
 from cauri.services.runtime import create_runtime
@@ -124,6 +127,9 @@ def create_app(
         *utilities.routes,
         *docs.routes,
         *checkout.routes,
+        *dashboard.routes,
+        *dashboard_developers.routes,
+        *dashboard_overview.routes,
         *health.routes(settings),
     ]
     app = GatewayApp(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import getpass
 import os
 import sys
 from collections.abc import Awaitable, Callable
@@ -33,6 +34,7 @@ from cauri.services import balances as balance_service
 from cauri.services import payouts as payout_service
 from cauri.services import providers as provider_service
 from cauri.services import rates as rate_service
+from cauri.services import users as user_service
 from cauri.services import webhooks as webhook_service
 from cauri.services.runtime import Runtime, create_runtime
 from cauri.services.runtime import migrate as upgrade
@@ -651,6 +653,52 @@ def worker() -> None:
 
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(run())
+
+
+users_cli = typer.Typer(help="Dashboard users (log in at /dashboard).", no_args_is_help=True)
+cli.add_typer(users_cli, name="users")
+
+
+def _read_password() -> str:
+    """The password from standard input (never the command line, where ``ps`` and the shell history see it):
+    asked twice at a terminal, else its first line."""
+    if sys.stdin.isatty():
+        first = getpass.getpass("Password: ")
+        if getpass.getpass("Again: ") != first:
+            _error("the passwords differ")
+            raise typer.Exit(1)
+        return first
+    return sys.stdin.readline().rstrip("\r\n")
+
+
+@users_cli.command("create")
+def users_create(
+    email: Annotated[str, typer.Argument(help="The user's email, which they log in with.")],
+    role: Annotated[str, typer.Option(help="owner (everything), developer (webhooks too) or viewer.")] = "owner",
+    app: Annotated[
+        list[str] | None, typer.Option("--app", help="An app (id or name) they see; repeat it. Default: every app.")
+    ] = None,
+) -> None:
+    """Create a dashboard user; the password is read from standard input."""
+    password = _read_password()
+
+    async def create(runtime: Runtime) -> tuple[str, str, list[str]]:
+        return await user_service.create_user(runtime.uow(), email, password, role, app or [])
+
+    user_id, stored, app_ids = _with_store(Settings(), create)
+    console.print(f"created {stored} ({user_id}), {role}, apps: {', '.join(app_ids) or 'none'}")
+
+
+@users_cli.command("totp")
+def users_totp(email: Annotated[str, typer.Argument(help="The user's email.")]) -> None:
+    """Turn on (or renew) the user's second factor; prints the otpauth:// URI for their app, once."""
+    settings = Settings()
+
+    async def enrol(runtime: Runtime) -> str:
+        return await user_service.enrol_totp(runtime.uow(), email, settings.secret)
+
+    uri = _with_store(settings, enrol)
+    _show_once("Add this to the user's authenticator app (shown once):", uri)
 
 
 def _safe_url(url: str) -> str:

@@ -131,6 +131,16 @@ class Settings(BaseSettings):
     #: (Writes wait up to ``lock_timeout_ms`` for a write lock another process holds, then answer 503.)
     sqlite_synchronous: str = Field(default="normal", pattern="^(normal|full)$")
 
+    #: The dashboard: a session ends after this long without a request, and after ``dashboard_session_hours``
+    #: whatever happens.
+    dashboard_idle_minutes: float = Field(default=30.0, gt=0)
+    dashboard_session_hours: float = Field(default=12.0, gt=0)
+    #: Failed logins allowed per account and per address within ``dashboard_login_window_minutes``; past them,
+    #: logins are refused (even with the right password) until the window has passed.
+    dashboard_failures_per_account: int = Field(default=5, gt=0)
+    dashboard_failures_per_address: int = Field(default=20, gt=0)
+    dashboard_login_window_minutes: float = Field(default=15.0, gt=0)
+
     @field_validator("trusted_proxies")
     @classmethod
     def _networks(cls, value: str) -> str:

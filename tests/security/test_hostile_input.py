@@ -23,9 +23,10 @@ from starlette.routing import Mount, Route
 
 from cauri.app import create_app
 from cauri.connectors.providers import PROVIDERS
+from cauri.services.users import create_user, log_in
 from cauri.settings import Settings
-from cauri.store.tables import metadata
-from tests.conftest import MerchantApp, payment_body
+from cauri.store.tables import api_keys, metadata
+from tests.conftest import MerchantApp, payment_body, uow
 from tests.providers_stub import StubConnector
 
 CONTROL = ["\x00", "a\x00b", "\x1b[2J", "x\r\nX-Injected: 1", "\x7f", "\x85", "\u2028"]
@@ -41,6 +42,8 @@ class World:
 
     merchant: MerchantApp
     ids: dict[str, str]
+    #: A dashboard owner's session cookie (the dashboard's probes are made logged in).
+    cookie: str = ""
 
 
 @dataclass(frozen=True)
@@ -52,6 +55,7 @@ class Probe:
     form: tuple[str, ...] = ()  # the checkout's form fields (posted with a valid CSRF token)
     authenticated: bool = False
     extra: dict[str, str] = field(default_factory=dict)
+    session: bool = False  # sent with a dashboard session cookie
 
 
 INITIALIZE_FIELDS = (
@@ -75,6 +79,9 @@ LIST_QUERY = ("status", "created_from", "created_to", "customer_email", "limit",
               "metadata[<key>]")  # fmt: skip
 API = Probe("api", authenticated=True)
 PAGE = Probe("page", query=("lang",))
+DASHBOARD = Probe("page", query=("lang",), session=True)
+DASHBOARD_QUERY = ("app", "env", "status", "from", "to", "method", "amount_min", "amount_max", "email", "meta",
+                   "cursor", "lang")  # fmt: skip
 FORM = ("csrf", "method", "phone", "card_number", "card_expiry", "card_cvc", "country", "region", "kind", "decision")
 
 PROBES: dict[tuple[str, str], Probe] = {
@@ -124,6 +131,29 @@ PROBES: dict[tuple[str, str], Probe] = {
     ("POST", "/connectors/{connector}/payouts/callback"): Probe("json", extra={"connector": "sandbox"}),
     ("POST", "/connectors/{connector}/refunds/callback"): Probe("json", extra={"connector": "sandbox"}),
     ("MOUNT", "/checkout-static"): Probe("asset"),
+    ("GET", "/dashboard"): DASHBOARD,
+    ("GET", "/dashboard/login"): PAGE,
+    ("POST", "/dashboard/login"): Probe("page", query=("lang",)),
+    ("POST", "/dashboard/logout"): DASHBOARD,
+    ("GET", "/dashboard/payments"): Probe("page", query=DASHBOARD_QUERY, session=True),
+    ("GET", "/dashboard/payments.csv"): Probe("page", query=DASHBOARD_QUERY, session=True),
+    ("GET", "/dashboard/payments/{payment_id}"): Probe("page", query=("lang", "notice"), session=True),
+    ("POST", "/dashboard/payments/{payment_id}/resend"): DASHBOARD,
+    ("POST", "/dashboard/payments/{payment_id}/refund"): DASHBOARD,
+    ("POST", "/dashboard/payments/{payment_id}/cancel"): DASHBOARD,
+    ("GET", "/dashboard/audit"): DASHBOARD,
+    ("GET", "/dashboard/overview"): Probe("page", query=("app", "env", "stuck", "lang"), session=True),
+    ("GET", "/dashboard/keys"): Probe("page", query=("app", "notice", "lang"), session=True),
+    ("POST", "/dashboard/keys/create"): DASHBOARD,
+    ("POST", "/dashboard/keys/{key_id}/rotate"): DASHBOARD,
+    ("POST", "/dashboard/keys/{key_id}/revoke"): DASHBOARD,
+    ("GET", "/dashboard/webhooks"): Probe("page", query=("app", "env", "notice", "lang"), session=True),
+    ("POST", "/dashboard/webhooks/add"): DASHBOARD,
+    ("POST", "/dashboard/webhooks/{endpoint_id}/disable"): DASHBOARD,
+    ("POST", "/dashboard/webhooks/{endpoint_id}/test"): DASHBOARD,
+    ("GET", "/dashboard/emails"): Probe("page", query=("app", "notice", "lang"), session=True),
+    ("POST", "/dashboard/emails"): DASHBOARD,
+    ("MOUNT", "/dashboard-static"): Probe("asset"),
     ("GET", "/healthz"): Probe("json"),
     ("GET", "/readyz"): Probe("json"),
     ("GET", "/metrics"): Probe("asset"),
@@ -164,7 +194,9 @@ async def hostile_client(settings: Settings, engine: AsyncEngine) -> Any:
 
 
 @pytest.fixture
-async def world(hostile_client: httpx.AsyncClient, merchant: MerchantApp) -> World:
+async def world(
+    hostile_client: httpx.AsyncClient, merchant: MerchantApp, engine: AsyncEngine, settings: Settings
+) -> World:
     client, headers = hostile_client, merchant.headers
     endpoint = await client.post("/v1/webhooks", json={"url": "https://example.com/hook"}, headers=headers)
     body = payment_body(currency="XOF", methods=["mtn_bj", "card_xof"])
@@ -180,7 +212,12 @@ async def world(hostile_client: httpx.AsyncClient, merchant: MerchantApp) -> Wor
         "event_id": event["id"],
         "delivery_id": event["deliveries"][0]["id"],
     }
-    return World(merchant, ids)
+    async with engine.connect() as conn:
+        ids["key_id"] = (await conn.execute(select(api_keys.c.id).where(api_keys.c.app_id == merchant.id))).scalar_one()
+    owner = f"owner-{merchant.id.lower()}@example.com"
+    await create_user(uow(engine), owner, "correct horse battery staple", "owner", [merchant.id])
+    token, _session = await log_in(uow(engine), settings, owner, "correct horse battery staple", "", "10.9.9.9")
+    return World(merchant, ids, f"cauri_session={token}")
 
 
 async def row_counts(engine: AsyncEngine) -> dict[str, int]:
@@ -244,6 +281,8 @@ async def test_hostile_input_is_answered_and_never_stored(
 ) -> None:
     client, (method, path), probe = hostile_client, route, PROBES[route]
     headers = world.merchant.headers if probe.authenticated else {"Accept": "application/json"}
+    if probe.session:
+        headers = {**headers, "Cookie": world.cookie}
     valid = {**world.ids, **probe.extra}
     if method == "MOUNT":
         method, path = "GET", path + "/{asset}"
@@ -344,6 +383,8 @@ async def test_a_slow_body_is_cut_off_on_every_route_that_reads_one(
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     probe = PROBES[route]
     headers = world.merchant.headers if probe.authenticated else {}
+    if probe.session:
+        headers = {**headers, "Cookie": world.cookie}
     async with httpx.AsyncClient(transport=transport, base_url="http://cauri.test") as client:
         before = await row_counts(engine)
         body = Trickle()

@@ -70,6 +70,11 @@ class KeyCache:
         while len(self._unknown) > self.max_unknown:
             self._unknown.popitem(last=False)
 
+    def forget(self, key_id: str) -> None:
+        """Drop a key whose expiry just changed here (the dashboard's rotation or revocation): this process
+        sees the change at once, others within ``ttl`` seconds. Rare, so a scan is fine."""
+        self._valid = {h: e for h, e in self._valid.items() if e[1].key_id != key_id}
+
     def vouches(self, secret_hash: bytes) -> bool:
         """Whether this key was good here within the last ``VOUCH_SECONDS`` and has not expired since (it is
         still looked up as usual once its cache entry is stale)."""
@@ -173,5 +178,6 @@ async def authenticate(request: Request) -> KeyOwner:
     if not owner.app.is_enabled:
         raise ApiError(403, "This app is disabled.")
     gateway.limiter.check(owner.key_id, owner.app.rate_limit)
+    gateway.key_usage.seen(owner.key_id, gateway.uow)  # a dictionary lookup; a write once a minute at most
     request.state.app_id = owner.app.id
     return owner

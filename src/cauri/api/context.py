@@ -9,6 +9,7 @@ from starlette.requests import Request
 
 from cauri.api.auth import FailureThrottle, KeyCache, RateLimiter
 from cauri.checkout.security import SlidingWindow
+from cauri.services.apps import KeyUsage
 from cauri.services.runtime import Runtime, UnitOfWork
 from cauri.settings import Settings
 
@@ -22,6 +23,8 @@ class Gateway:
     auth_failures: FailureThrottle = field(default_factory=lambda: FailureThrottle(limit=20))
     #: Attempt creation per customer address: enough for honest retries, too few to hammer a provider.
     attempts_per_client: SlidingWindow = field(default_factory=lambda: SlidingWindow(limit=20, seconds=600))
+    #: When each key was last used, written at most once a minute per key.
+    key_usage: KeyUsage = field(default_factory=KeyUsage)
 
     @property
     def settings(self) -> Settings:

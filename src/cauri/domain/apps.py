@@ -35,6 +35,8 @@ class App:
     updated_at: datetime
     #: The correction margin on converted payments, a fraction (0.025: the customer pays the rate + 2.5 %).
     rate_margin: Decimal = Decimal(0)
+    #: The merchant's notices' language; None: the server's default.
+    notice_language: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

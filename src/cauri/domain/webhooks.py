@@ -19,6 +19,8 @@ PAYMENT_EVENTS = ("payment.initiated", "payment.success", "payment.failed", "pay
 PAYOUT_EVENTS = ("payout.initiated", "payout.success", "payout.failed")  # Moneroo has no payout.cancelled
 #: Every event an endpoint may subscribe to.
 WEBHOOK_EVENTS = PAYMENT_EVENTS + PAYOUT_EVENTS + ("payment.refunded", "refund.failed")  # refunds: our extension
+#: What the dashboard's "send a test event" sends (to one endpoint, whatever events it subscribes to).
+TEST_EVENT = "webhook.test"
 MAX_ENDPOINTS = 15  # per app and environment, as on Moneroo
 
 #: Delays before each retry, ~3 days in all (after the first try, which is immediate). Jitter spreads the

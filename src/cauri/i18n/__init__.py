@@ -15,7 +15,7 @@ from importlib.resources import files
 from babel import Locale, UnknownLocaleError
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
-from babel.numbers import format_currency, get_currency_symbol
+from babel.numbers import NumberPattern, get_currency_symbol, parse_pattern
 from babel.support import NullTranslations, Translations
 
 LANGUAGES = ("fr", "en")
@@ -56,6 +56,15 @@ def choose_language(query: str | None, cookie: str | None, accept_language: str 
 
 def format_money(amount: int, currency: str, language: str) -> str:
     """``5 000 F CFA`` in French, ``F CFA 5,000`` in English: whole amounts, the way people read them."""
+    pattern, locale = _money_pattern(currency, language)
+    text: str = pattern.apply(amount, locale, currency=currency, currency_digits=False)
+    return text
+
+
+@cache
+def _money_pattern(currency: str, language: str) -> tuple[NumberPattern, Locale]:
+    """The pattern and locale of ``format_money``, worked out once per currency and language (a list page formats
+    dozens of amounts)."""
     try:
         locale = Locale.parse(f"{language}_SN" if language == "fr" else "en")
     except UnknownLocaleError:  # pragma: no cover - both locales ship with Babel
@@ -64,7 +73,7 @@ def format_money(amount: int, currency: str, language: str) -> str:
     pattern = re.sub(r"\.0+", "", locale.currency_formats["standard"].pattern)
     if len(get_currency_symbol(currency, locale=locale)) > 1:
         pattern = pattern.replace("¤#", "¤\u00a0#")  # "F CFA 5,000", not "F CFA5,000"
-    return format_currency(amount, currency, format=pattern, locale=locale, currency_digits=False)
+    return parse_pattern(pattern), locale
 
 
 __all__ = ["DEFAULT_LANGUAGE", "LANGUAGES", "choose_language", "format_money", "translate", "translations"]

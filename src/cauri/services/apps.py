@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from cauri.domain import apps as rules
 from cauri.domain.apps import App, KeyOwner, KeySummary
+from cauri.domain.clock import utcnow
 from cauri.domain.errors import FieldErrors, NotFound, ValidationFailed
 from cauri.domain.keys import NewKey
 from cauri.domain.payments import Environment
 from cauri.domain.rates import RateError, decimal_text, parse_margin_percent
 from cauri.domain.text import has_control_characters
 from cauri.services.runtime import UnitOfWork
+
+log = logging.getLogger("cauri.keys")
 
 
 async def create_app(
@@ -132,3 +140,44 @@ def _check_reference(ref: str) -> None:
     a command line's undecodable bytes arrive as lone surrogates)."""
     if has_control_characters(ref):
         raise NotFound("No app is named or identified by that reference.")
+
+
+async def record_key_use(uow: UnitOfWork, key_id: str) -> None:
+    async with uow:
+        await uow.apps.touch_key(key_id, utcnow())
+        await uow.commit()
+
+
+@dataclass
+class KeyUsage:
+    """When each key was last used, written at most once per ``interval`` seconds per key in this process, in
+    the background: the request that uses a key never waits on the write, and a busy key costs one write a
+    minute, not one per request."""
+
+    interval: float = 60.0
+    _written: dict[str, float] = field(default_factory=dict)
+    _writing: set[asyncio.Task[None]] = field(default_factory=set)
+
+    def seen(self, key_id: str, uow: Callable[[], UnitOfWork]) -> None:
+        now = time.monotonic()
+        last = self._written.get(key_id)
+        if last is not None and now - last < self.interval:
+            return
+        if len(self._written) > 10_000:  # many keys over a long uptime: forget the quiet ones
+            self._written = {k: t for k, t in self._written.items() if now - t < self.interval}
+        self._written[key_id] = now
+        task = asyncio.get_running_loop().create_task(self._write(uow, key_id))
+        self._writing.add(task)  # a reference, or the loop may collect the task before it runs
+        task.add_done_callback(self._writing.discard)
+
+    async def _write(self, uow: Callable[[], UnitOfWork], key_id: str) -> None:
+        try:
+            await record_key_use(uow(), key_id)
+        except Exception:  # a lost "last used" must never fail anything; the next minute writes it again
+            self._written.pop(key_id, None)
+            log.warning("could not record a key's use", exc_info=True)
+
+    async def settle(self) -> None:
+        """Wait for the writes under way (tests; shutdown)."""
+        if self._writing:
+            await asyncio.gather(*self._writing, return_exceptions=True)

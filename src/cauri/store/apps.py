@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from cauri.domain.apps import App, KeyOwner, KeySummary
 from cauri.domain.clock import as_utc, utcnow
+from cauri.domain.developers import ApiKey
 from cauri.domain.errors import NotFound
 from cauri.domain.keys import NewKey, generate_key, new_ulid
 from cauri.domain.payments import Environment
@@ -34,6 +35,7 @@ def app_from_row(row: object) -> App:
         created_at=as_utc(m["created_at"]),
         updated_at=as_utc(m["updated_at"]),
         rate_margin=Decimal(m["rate_margin"]),
+        notice_language=m.get("notice_language"),
     )
 
 
@@ -138,6 +140,46 @@ class AppRepository:
             .values(expires_at=now)
         )
         return int(result.rowcount)
+
+    async def keys_of(self, app_id: str) -> list[ApiKey]:
+        """The app's keys, newest first, revoked ones included (the page shows what happened)."""
+        k = api_keys.c
+        rows = (
+            await self.conn.execute(
+                select(k.id, k.environment, k.display_prefix, k.created_at, k.expires_at, k.last_used_at)
+                .where(k.app_id == app_id)
+                .order_by(k.created_at.desc(), k.id.desc())
+            )
+        ).all()
+        return [
+            ApiKey(r.id, r.environment, r.display_prefix, as_utc(r.created_at),
+                   as_utc(r.expires_at) if r.expires_at else None, as_utc(r.last_used_at) if r.last_used_at else None)
+            for r in rows
+        ]  # fmt: skip
+
+    async def expire_key(self, app_id: str, key_id: str, at: datetime, *, active_only: bool = False) -> str | None:
+        """Make one of the app's keys stop working at ``at`` (sooner only: a revoked key is never revived, a
+        grace never lengthened; ``active_only``: only a key with no expiry yet, so that of two rotations of one
+        key at once, one wins). Returns its environment, None when the app has no such key."""
+        k = api_keys.c
+        still = k.expires_at.is_(None) if active_only else (k.expires_at.is_(None)) | (k.expires_at > at)
+        changed = await self.conn.execute(
+            update(api_keys)
+            .where(k.id == key_id, k.app_id == app_id, still)
+            .values(expires_at=at)
+            .returning(k.environment)
+        )
+        environment: str | None = changed.scalar_one_or_none()
+        return environment
+
+    async def touch_key(self, key_id: str, now: datetime) -> None:
+        """Record a use of the key (never moving its time back: several processes write it)."""
+        k = api_keys.c
+        await self.conn.execute(
+            update(api_keys)
+            .where(k.id == key_id, (k.last_used_at.is_(None)) | (k.last_used_at < now))
+            .values(last_used_at=now)
+        )
 
     async def key_owner(self, secret_hash: bytes) -> KeyOwner | None:
         """The app and environment a key hash belongs to, whether or not it has expired (the caller decides)."""

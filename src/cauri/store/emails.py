@@ -64,6 +64,7 @@ class EmailClaim:
     event_type: str
     data: Any
     app_name: str
+    notice_language: str | None = None  # the app's choice for its merchant's notices
 
 
 class EmailRepository:
@@ -76,15 +77,17 @@ class EmailRepository:
             return []
         rows = (
             await self.conn.execute(
-                select(emails, events.c.type, events.c.data, apps.c.name.label("app_name"))
+                select(emails, events.c.type, events.c.data, apps.c.name.label("app_name"), apps.c.notice_language)
                 .join(events, events.c.id == emails.c.event_id)
                 .join(apps, apps.c.id == events.c.app_id)
                 .where(emails.c.id.in_(list(attempts)))
             )
         ).all()
         return [
-            EmailClaim(r.id, r.kind, r.to_address, r.attempts, lease_until, r.type, r.data, r.app_name) for r in rows
-        ]
+            EmailClaim(r.id, r.kind, r.to_address, r.attempts, lease_until, r.type, r.data, r.app_name,
+                       r.notice_language)
+            for r in rows
+        ]  # fmt: skip
 
     async def record_email(self, claim: EmailClaim, *, error: str | None, next_attempt_at: datetime | None) -> None:
         now = utcnow()

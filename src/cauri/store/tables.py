@@ -53,6 +53,8 @@ apps = Table(
     Column("notify_failures", Boolean, nullable=False, server_default=false()),
     # The correction margin on converted payments: a fraction as exact decimal text ("0.025" is 2.5 %).
     Column("rate_margin", String(16), nullable=False, server_default="0"),
+    # The merchant's notices' language ("fr", "en"); null: the server's CAURI_MERCHANT_LANGUAGE.
+    Column("notice_language", String(2), nullable=True),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
 )
@@ -69,6 +71,8 @@ api_keys = Table(
     Column("created_at", UTCDateTime, nullable=False),
     # Set when a rotation gives the key a grace period, or on revocation (then equal to the revocation time).
     Column("expires_at", UTCDateTime, nullable=True),
+    # Written at most once a minute per key and process (see services/apps.py::KeyUsage), not per request.
+    Column("last_used_at", UTCDateTime, nullable=True),
 )
 
 payments = Table(
@@ -349,3 +353,72 @@ provider_accounts = Table(
     Column("updated_at", UTCDateTime, nullable=False),
     Index(None, "app_id", "environment"),
 )
+# The dashboard's people: each user has a role and belongs to some apps; a login is a server-side session row
+# keyed by the SHA-256 of a random token that only the browser's cookie holds.
+users = Table(
+    "users",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("email", String(254), nullable=False, unique=True),  # normalized: lower-case
+    Column("password_hash", Text, nullable=False),  # argon2id, with its parameters and salt
+    Column("role", String(16), nullable=False),  # owner, developer, viewer
+    # The TOTP secret, sealed like webhook secrets (it must be read back to check a code).
+    Column("totp_secret_encrypted", LargeBinary, nullable=True),
+    # The last time step a code was accepted for: a code is never accepted twice.
+    Column("totp_last_step", BigInteger, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+user_apps = Table(
+    "user_apps",
+    metadata,
+    Column("user_id", String(32), ForeignKey("users.id"), primary_key=True),
+    Column("app_id", String(26), ForeignKey("apps.id"), primary_key=True),
+)
+
+dashboard_sessions = Table(
+    "dashboard_sessions",
+    metadata,
+    Column("token_hash", LargeBinary(32), primary_key=True),
+    Column("user_id", String(32), ForeignKey("users.id"), nullable=False, index=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("last_seen_at", UTCDateTime, nullable=False),  # idle expiry
+    Column("expires_at", UTCDateTime, nullable=False),  # absolute expiry
+)
+
+# Failed logins, per account and per address ("account:<email>", "address:<ip>"): counted over a window by
+# every process, so a throttle holds however many servers share the database.
+login_failures = Table(
+    "login_failures",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("subject", String(300), nullable=False),
+    Column("failed_at", UTCDateTime, nullable=False),
+    Index(None, "subject", "failed_at"),
+)
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("user_id", String(32), nullable=True),  # null: the command line
+    Column("actor", String(254), nullable=False),  # the user's email then, or "cli"
+    Column("action", String(64), nullable=False),
+    Column("app_id", String(26), nullable=True),
+    Column("target", String(100), nullable=True),
+    Column("details", JSON, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Index(None, "created_at", "id"),
+    Index(None, "app_id", "created_at"),
+)
+
+# The dashboard's payments list filtered by status pages newest first on its own index.
+Index("ix_payments_app_id_environment_status_created_at", payments.c.app_id, payments.c.environment,
+      payments.c.status, payments.c.created_at, payments.c.id)  # fmt: skip
+
+#: Indexes on expressions that one database alone has, made by migration 0012: PostgreSQL's GIN over the
+#: payments' metadata (any key=value), SQLite's over their order id.
+PG_METADATA_INDEX = "ix_payments_metadata_gin"
+SQLITE_ORDER_ID_INDEX = "ix_payments_app_id_environment_order_id"
+DIALECT_INDEXES = frozenset({PG_METADATA_INDEX, SQLITE_ORDER_ID_INDEX})

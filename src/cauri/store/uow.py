@@ -25,16 +25,20 @@ from cauri.domain.payout_representation import Payout
 from cauri.domain.representation import AppLike, Payment
 from cauri.store.apps import AppRepository
 from cauri.store.attempts import AttemptRepository
+from cauri.store.audit import AuditRepository
+from cauri.store.dashboard import DashboardRepository
 from cauri.store.emails import EmailRepository
 from cauri.store.idempotency import IdempotencyRepository
 from cauri.store.ledger import Ledger
 from cauri.store.monitoring import MonitoringRepository
 from cauri.store.outbox import insert_event, insert_payout_event
+from cauri.store.overview import OverviewRepository
 from cauri.store.payments import PaymentRepository
 from cauri.store.payouts import PayoutRepository, payout_views
 from cauri.store.providers import ProviderRepository
 from cauri.store.rates import RateRepository
 from cauri.store.refunds import RefundRepository
+from cauri.store.users import UserRepository
 from cauri.store.views import payment_views
 from cauri.store.webhooks import WebhookRepository
 
@@ -52,6 +56,9 @@ class SqlUnitOfWork:
     ledger: Ledger
     rates: RateRepository
     providers: ProviderRepository
+    users: UserRepository
+    audit: AuditRepository
+    dashboard: DashboardRepository
 
     def __init__(
         self,
@@ -85,6 +92,10 @@ class SqlUnitOfWork:
         self.monitoring = MonitoringRepository(conn)
         self.rates = RateRepository(conn)
         self.providers = ProviderRepository(conn)
+        self.users = UserRepository(conn)
+        self.audit = AuditRepository(conn)
+        self.dashboard = DashboardRepository(conn)
+        self.overview = OverviewRepository(conn)
 
     async def __aenter__(self) -> Self:
         if self._conn is not None:

@@ -7,13 +7,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row, and_, bindparam, func, insert, literal, or_, select, update
+from sqlalchemy import Row, and_, bindparam, case, func, insert, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from cauri.domain.clock import utcnow
 from cauri.domain.errors import FieldErrors, NotFound, ValidationFailed
 from cauri.domain.payments import new_id
-from cauri.domain.webhooks import MAX_ENDPOINTS
+from cauri.domain.webhooks import MAX_ENDPOINTS, TEST_EVENT
 from cauri.store.claims import GroupCap, claim_due_rows
 from cauri.store.sealing import seal
 from cauri.store.tables import apps, deliveries, delivery_attempts, emails, events, webhook_endpoints
@@ -299,9 +299,10 @@ class WebhookRepository:
     async def list_events(
         self, app_id: str, environment: str, *, limit: int, before: str | None
     ) -> list[dict[str, Any]]:
-        """Newest first, each with its deliveries' states (``before``: the last event id of the previous page)."""
+        """Newest first, each with its deliveries' states (``before``: the last event id of the previous page).
+        The dashboard's test events are left out: they are no event of the API's contract."""
         query = select(events.c.id, events.c.type, events.c.payment_id, events.c.payout_id, events.c.created_at).where(
-            events.c.app_id == app_id, events.c.environment == environment
+            events.c.app_id == app_id, events.c.environment == environment, events.c.type != TEST_EVENT
         )
         if before is not None:
             anchor = (
@@ -407,3 +408,63 @@ class WebhookRepository:
             )
         )
         return (await self.conn.execute(query)).one_or_none()
+
+    async def send_test(self, app_id: str, environment: str, endpoint_id: str, data: dict[str, Any]) -> str:
+        """A ``webhook.test`` event and its one delivery, to this enabled endpoint alone (the dispatcher sends it
+        as any other, signed, with retries); returns the event's id."""
+        now = utcnow()
+        enabled = (
+            await self.conn.execute(
+                select(webhook_endpoints.c.id).where(
+                    webhook_endpoints.c.id == endpoint_id,
+                    webhook_endpoints.c.app_id == app_id,
+                    webhook_endpoints.c.environment == environment,
+                    webhook_endpoints.c.is_enabled.is_(True),
+                )
+            )
+        ).scalar()
+        if enabled is None:
+            raise NotFound(ENDPOINT_NOT_FOUND)
+        event_id = new_id("evt_")
+        await self.conn.execute(
+            events.insert().values(
+                id=event_id,
+                app_id=app_id,
+                environment=environment,
+                type=TEST_EVENT,
+                payment_id=None,
+                payout_id=None,
+                data={"id": event_id, **data},
+                created_at=now,
+            )
+        )
+        await self.conn.execute(
+            deliveries.insert().values(
+                id=f"{event_id}:{endpoint_id}",
+                event_id=event_id,
+                endpoint_id=endpoint_id,
+                status="pending",
+                attempts=0,
+                next_attempt_at=now,
+                created_at=now,
+            )
+        )
+        return event_id
+
+    async def endpoint_stats(self, app_id: str, environment: str, since: datetime) -> dict[str, dict[str, int]]:
+        """Per endpoint of the app, its deliveries made since ``since`` by status: delivered, failed (for
+        good), retrying (pending after a failed try) and pending (not tried yet)."""
+        d, e = deliveries.c, webhook_endpoints.c
+        status = case((and_(d.status == "pending", d.attempts > 0), literal("retrying")), else_=d.status)
+        rows = (
+            await self.conn.execute(
+                select(d.endpoint_id, status, func.count())
+                .join(webhook_endpoints, e.id == d.endpoint_id)
+                .where(e.app_id == app_id, e.environment == environment, d.created_at >= since)
+                .group_by(d.endpoint_id, status)
+            )
+        ).all()
+        stats: dict[str, dict[str, int]] = {}
+        for endpoint_id, status, count in rows:
+            stats.setdefault(endpoint_id, {})[status] = int(count)
+        return stats

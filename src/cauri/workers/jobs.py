@@ -15,7 +15,7 @@ import httpx
 import orjson
 
 from cauri.domain.rates import FEED_MAX_BYTES, FeedError
-from cauri.services import checkout, payments, payouts, rates, refunds
+from cauri.services import checkout, payments, payouts, rates, refunds, users
 from cauri.services.runtime import Runtime
 
 log = logging.getLogger("cauri.workers.jobs")
@@ -62,6 +62,9 @@ async def purge(runtime: Runtime) -> None:
     removed = await payments.purge_idempotency_keys(runtime.uow())
     if removed:
         log.info("purged expired idempotency keys", extra={"count": removed})
+    ended = await users.purge_ended(runtime.uow(), runtime.settings)
+    if ended:
+        log.info("purged ended dashboard sessions and old failed logins", extra={"count": ended})
 
 
 #: A rates feed answers within this or not at all this round.

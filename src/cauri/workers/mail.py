@@ -39,8 +39,16 @@ def language_of(data: dict[str, Any]) -> str:  # the customer's
     return local if local in LANGUAGES else DEFAULT_LANGUAGE
 
 
-def render(kind: str, event_type: str, data: dict[str, Any], app_name: str, settings: Settings) -> EmailMessage:
-    language = language_of(data) if kind == "receipt" else settings.merchant_language
+def render(
+    kind: str,
+    event_type: str,
+    data: dict[str, Any],
+    app_name: str,
+    settings: Settings,
+    notice_language: str | None = None,
+) -> EmailMessage:
+    """``notice_language``: the app's language for its merchant's notices (None: the server's)."""
+    language = language_of(data) if kind == "receipt" else notice_language or settings.merchant_language
     gettext = translations(language).gettext
     capture = data.get("capture") or {}
     context = {
@@ -115,7 +123,8 @@ class Mailer:
     async def send(self, claim: EmailClaim) -> None:
         error = None
         try:
-            message = render(claim.kind, claim.event_type, claim.data, claim.app_name, self.settings)
+            message = render(claim.kind, claim.event_type, claim.data, claim.app_name, self.settings,
+                             claim.notice_language)  # fmt: skip
             await send(message, claim.to_address, claim.id, self.settings)
         except Exception as exc:  # an SMTP refusal, a timeout, a template bug: retried, recorded
             error = f"{type(exc).__name__}: {exc}"[:500]

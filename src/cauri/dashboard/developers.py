@@ -1,0 +1,277 @@
+"""``/dashboard/keys``, ``/dashboard/webhooks``, ``/dashboard/emails``: the developers' pages.
+
+A new key's or endpoint's secret is rendered once, in the answer to the form that created it (never cached,
+never in a URL); every later view shows its prefix alone. Other actions redirect back with a notice code.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlencode
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+
+from cauri.api.identifiers import is_identifier
+from cauri.dashboard.routes import (
+    _GZIP,
+    _context,
+    _error,
+    _gateway,
+    _language,
+    _posted,
+    _render,
+    _session,
+    _to_login,
+)
+from cauri.domain.clock import utcnow
+from cauri.domain.developers import DEFAULT_GRACE_HOURS, GRACE_HOURS, NOTICE_LANGUAGES
+from cauri.domain.errors import NotFound, ValidationFailed
+from cauri.domain.messages import N_
+from cauri.domain.users import Action, Forbidden, may
+from cauri.domain.webhooks import WEBHOOK_EVENTS
+from cauri.i18n import translate
+from cauri.services import developers as service
+from cauri.services.users import Session
+
+NOTICES = {
+    "revoked": N_("The key was revoked: it no longer works."),
+    "disabled": N_("The endpoint was disabled: nothing more is sent to it."),
+    "tested": N_("A test event is on its way to the endpoint."),
+    "saved": N_("The email settings were saved."),
+}
+KEY_STATES = {"active": N_("active"), "grace": N_("in its grace period"), "revoked": N_("revoked")}
+#: The checkboxes of the endpoint form are named ``event:<type>`` (the form is read as one value per name).
+EVENT_FIELD = "event:"
+
+
+def _environment(request: Request, form: dict[str, str] | None = None) -> str:
+    raw = (form or {}).get("env") or request.query_params.get("env", "")
+    return "live" if raw == "live" else "sandbox"
+
+
+def _back(path: str, app_id: str, notice: str, env: str | None = None) -> Response:
+    query = {"app": app_id, **({"env": env} if env else {}), "notice": notice}
+    return RedirectResponse(f"{path}?{urlencode(query)}", status_code=303)
+
+
+async def _page_context(request: Request, session: Session, app_id: str | None = None) -> dict[str, Any]:
+    context = await _context(request, session)
+    if app_id is not None:
+        context["app"] = next((a for a in context["apps"] if a.id == app_id), context["app"])
+    notice = NOTICES.get(request.query_params.get("notice", ""))
+    context["notice"] = translate(_language(request), notice) if notice else None
+    return context
+
+
+def _field_errors(request: Request, exc: ValidationFailed) -> list[str]:
+    language = _language(request)
+    by_field = exc.errors.by_field if exc.errors else {}
+    return [f"{name}: {translate(language, m)}" for name, messages in by_field.items() for m in messages]
+
+
+# Keys.
+
+
+async def _keys_page(request: Request, session: Session, app_id: str | None, status_code: int = 200,
+                     **extra: Any) -> Response:  # fmt: skip
+    context = await _page_context(request, session, app_id)
+    app = context["app"]
+    context.update(
+        {
+            "keys": await service.keys(_gateway(request).uow(), session, app.id) if app else [],
+            "now": utcnow(),
+            "state_label": lambda key: translate(_language(request), KEY_STATES[key.state(context["now"]).value]),
+            "may_manage": may(session.role, Action.MANAGE_KEYS),
+            "grace_hours": GRACE_HOURS,
+            "default_grace": DEFAULT_GRACE_HOURS,
+            "new_key": None,
+            "errors": [],
+            **extra,
+        }
+    )
+    return _render(request, "keys.html", context, status_code=status_code)
+
+
+async def keys_page(request: Request) -> Response:
+    session = await _session(request)
+    if session is None:
+        return _to_login()
+    return await _keys_page(request, session, request.query_params.get("app"))
+
+
+async def _key_action(request: Request, action: str) -> Response:
+    key_id = request.path_params.get("key_id", "")
+    if key_id and not is_identifier(key_id):
+        return _error(request, None, 404, N_("This key was not found."))
+    posted = await _posted(request)
+    if isinstance(posted, Response):
+        return posted
+    session, form = posted
+    app_id = form.get("app", "")
+    uow = _gateway(request).uow()
+    try:
+        if action == "create":
+            key = await service.create_key(uow, session, app_id, _environment(request, form))
+        elif action == "rotate":
+            key = await service.rotate_key(uow, session, app_id, key_id, form.get("grace", ""))
+            _gateway(request).keys.forget(key_id)
+        else:
+            await service.revoke_key(uow, session, app_id, key_id)
+            _gateway(request).keys.forget(key_id)
+            return _back("/dashboard/keys", app_id, "revoked")
+    except Forbidden:
+        return _error(request, session, 403, N_("Your role does not allow this."))
+    except NotFound:
+        return _error(request, session, 404, N_("This key was not found."))
+    except ValidationFailed as exc:
+        return await _keys_page(request, session, app_id, 422, errors=_field_errors(request, exc))
+    # The secret, this once: the page that answers the form shows it, and nothing keeps it.
+    return await _keys_page(request, session, app_id, new_key=key)
+
+
+async def create_key(request: Request) -> Response:
+    return await _key_action(request, "create")
+
+
+async def rotate_key(request: Request) -> Response:
+    return await _key_action(request, "rotate")
+
+
+async def revoke_key(request: Request) -> Response:
+    return await _key_action(request, "revoke")
+
+
+# Webhook endpoints.
+
+
+async def _webhooks_page(request: Request, session: Session, app_id: str | None, env: str, status_code: int = 200,
+                         **extra: Any) -> Response:  # fmt: skip
+    context = await _page_context(request, session, app_id)
+    app = context["app"]
+    context.update(
+        {
+            "env": env,
+            "endpoints": await service.endpoints(_gateway(request).uow(), session, app.id, env) if app else [],
+            "may_manage": may(session.role, Action.MANAGE_WEBHOOKS),
+            "event_types": WEBHOOK_EVENTS,
+            "event_field": EVENT_FIELD,
+            "new_secret": None,
+            "new_endpoint": None,
+            "errors": [],
+            "form": {},
+            "env_query": {e: urlencode({"app": app.id, "env": e}) for e in ("sandbox", "live")} if app else {},
+            **extra,
+        }
+    )
+    return _render(request, "webhooks.html", context, status_code=status_code)
+
+
+async def webhooks_page(request: Request) -> Response:
+    session = await _session(request)
+    if session is None:
+        return _to_login()
+    return await _webhooks_page(request, session, request.query_params.get("app"), _environment(request))
+
+
+async def _endpoint_action(request: Request, action: str) -> Response:
+    endpoint_id = request.path_params.get("endpoint_id", "")
+    if endpoint_id and not is_identifier(endpoint_id):
+        return _error(request, None, 404, N_("This endpoint was not found."))
+    posted = await _posted(request)
+    if isinstance(posted, Response):
+        return posted
+    session, form = posted
+    app_id, env = form.get("app", ""), _environment(request, form)
+    gateway = _gateway(request)
+    try:
+        if action == "add":
+            events = [name[len(EVENT_FIELD) :] for name in form if name.startswith(EVENT_FIELD)]
+            endpoint, secret = await service.add_endpoint(gateway.uow(), gateway.settings, session, app_id, env,
+                                                          form.get("url", ""), events)  # fmt: skip
+            return await _webhooks_page(request, session, app_id, env, new_secret=secret, new_endpoint=endpoint)
+        if action == "disable":
+            await service.disable_endpoint(gateway.uow(), session, app_id, env, endpoint_id)
+            return _back("/dashboard/webhooks", app_id, "disabled", env)
+        await service.send_test_event(gateway.uow(), session, app_id, env, endpoint_id)
+        return _back("/dashboard/webhooks", app_id, "tested", env)
+    except Forbidden:
+        return _error(request, session, 403, N_("Your role does not allow this."))
+    except NotFound:
+        return _error(request, session, 404, N_("This endpoint was not found."))
+    except ValidationFailed as exc:
+        return await _webhooks_page(request, session, app_id, env, 422, errors=_field_errors(request, exc), form=form)
+
+
+async def add_endpoint(request: Request) -> Response:
+    return await _endpoint_action(request, "add")
+
+
+async def disable_endpoint(request: Request) -> Response:
+    return await _endpoint_action(request, "disable")
+
+
+async def test_endpoint(request: Request) -> Response:
+    return await _endpoint_action(request, "test")
+
+
+# Email settings.
+
+
+async def _emails_page(request: Request, session: Session, app_id: str | None, status_code: int = 200,
+                       **extra: Any) -> Response:  # fmt: skip
+    context = await _page_context(request, session, app_id)
+    context.update(
+        {
+            "may_edit": may(session.role, Action.EDIT_EMAILS),
+            "languages": NOTICE_LANGUAGES,
+            "default_language": _gateway(request).settings.merchant_language,
+            "errors": [],
+            **extra,
+        }
+    )
+    return _render(request, "emails.html", context, status_code=status_code)
+
+
+async def emails_page(request: Request) -> Response:
+    session = await _session(request)
+    if session is None:
+        return _to_login()
+    return await _emails_page(request, session, request.query_params.get("app"))
+
+
+async def save_emails(request: Request) -> Response:
+    posted = await _posted(request)
+    if isinstance(posted, Response):
+        return posted
+    session, form = posted
+    app_id = form.get("app", "")
+    try:
+        await service.update_emails(
+            _gateway(request).uow(), session, app_id,
+            notify_email=form.get("notify_email", ""), send_receipts=form.get("send_receipts") == "on",
+            send_notices=form.get("send_notices") == "on", notify_failures=form.get("notify_failures") == "on",
+            language=form.get("language", ""),
+        )  # fmt: skip
+    except Forbidden:
+        return _error(request, session, 403, N_("Your role does not allow this."))
+    except NotFound:
+        return _error(request, session, 404, N_("Not found."))
+    except ValidationFailed as exc:
+        return await _emails_page(request, session, app_id, 422, errors=_field_errors(request, exc))
+    return _back("/dashboard/emails", app_id, "saved")
+
+
+routes = [
+    Route("/dashboard/keys", keys_page, methods=["GET"], middleware=_GZIP),
+    Route("/dashboard/keys/create", create_key, methods=["POST"]),
+    Route("/dashboard/keys/{key_id}/rotate", rotate_key, methods=["POST"]),
+    Route("/dashboard/keys/{key_id}/revoke", revoke_key, methods=["POST"]),
+    Route("/dashboard/webhooks", webhooks_page, methods=["GET"], middleware=_GZIP),
+    Route("/dashboard/webhooks/add", add_endpoint, methods=["POST"]),
+    Route("/dashboard/webhooks/{endpoint_id}/disable", disable_endpoint, methods=["POST"]),
+    Route("/dashboard/webhooks/{endpoint_id}/test", test_endpoint, methods=["POST"]),
+    Route("/dashboard/emails", emails_page, methods=["GET"], middleware=_GZIP),
+    Route("/dashboard/emails", save_emails, methods=["POST"]),
+]
