@@ -21,9 +21,10 @@ $(DEV_STAMP): pyproject.toml clients/python/pyproject.toml
 serve: $(SERVE_STAMP)
 	$(VENV)/bin/cauri serve
 
-## Lint, type-check and run every test on SQLite and PostgreSQL (browser tests in Debian's Chromium).
+## Lint, type-check and run every test on SQLite and PostgreSQL (browser tests in Debian's Chromium), in two
+## processes (each creates and drops its own databases): the suite is ~1,600 tests.
 test: lint browser
-	$(PY) -m pytest
+	$(PY) -m pytest -n 2
 
 # The browser tests drive Debian's Chromium (Playwright cannot download browsers here).
 browser:

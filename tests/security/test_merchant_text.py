@@ -181,11 +181,14 @@ async def test_a_legacy_name_with_a_line_break_still_gets_its_receipts_sent(
     smtp: tuple[Inbox, int],
 ) -> None:  # fmt: skip
     await rename(engine, merchant.id, "Shop\r\nBcc: victim@example.com\u2028X")
-    await paid(client, engine, merchant, locale="en", outcome=AttemptStatus.SUCCESS, email_address="a@client.example")
+    # The database is shared: other tests' mail may go out in the same run, so this receipt is found by its
+    # own address (and any message to it must have no other recipient).
+    address = f"legacy-{merchant.id.lower()}@client.example"
+    await paid(client, engine, merchant, locale="en", outcome=AttemptStatus.SUCCESS, email_address=address)
     mailing = settings.model_copy(update={"smtp_host": "127.0.0.1", "smtp_port": smtp[1], "smtp_security": "none"})
     await Mailer(runtime_of(mailing, engine)).run_once()
-    [(recipients, receipt)] = smtp[0].messages
-    assert recipients == ["a@client.example"]  # nobody added by the name
+    [(recipients, receipt)] = [(to, m) for to, m in smtp[0].messages if address in to]
+    assert recipients == [address]  # nobody added by the name
     assert receipt["Subject"] == "Your payment receipt – Shop Bcc: victim@example.com X"
     assert receipt["Bcc"] is None
 
