@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from cauri.connectors.base import ActionKind, AttemptRequest, NextAction, ProviderUnavailable, Started
+from cauri.connectors.base import ActionKind, AttemptRequest, NextAction, ProviderUnavailable, RequestRefused, Started
 from cauri.connectors.router import Breakers, BreakerState, Candidate, Step, route
 from cauri.connectors.sandbox import SandboxConnector
 from cauri.domain.methods import CATALOGUE
@@ -92,6 +92,32 @@ async def test_the_breaker_opens_after_n_failures_then_a_probe_closes_it() -> No
     steps, _ = await run([a, b], breakers)  # the probe: a answers again
     assert [(s["account"], s["result"]) for s in steps] == [("a", "started")]
     assert breakers.state("a") is BreakerState.CLOSED and a.calls == 3
+
+
+async def test_a_providers_refusal_of_the_request_fails_over_but_never_opens_its_breaker() -> None:
+    breakers = Breakers(threshold=2, cooldown=30, clock=Clock())
+    a = Scripted("a", *[RequestRefused("INVALID_PHONE_NUMBER")] * 5)
+    b = Scripted("b")
+    for _ in range(5):  # five customers mistype their number: a answered each time, so it stays in routing
+        steps, moves = await run([a, b], breakers)
+        assert [(s["account"], s["result"]) for s in steps] == [("a", "refused"), ("b", "started")]
+        assert steps[0]["reason"] == "RequestRefused: INVALID_PHONE_NUMBER" and moves == ["b"]
+    assert breakers.state("a") is BreakerState.CLOSED and a.calls == 5
+    a.answers = [ProviderUnavailable("down")] * 2  # while an outage still opens it
+    for _ in range(2):
+        await run([a, b], breakers)
+    assert breakers.state("a") is BreakerState.OPEN
+
+
+async def test_a_refused_probe_gives_the_probe_back() -> None:
+    clock = Clock()
+    breakers = Breakers(threshold=1, cooldown=30, clock=clock)
+    breakers.failed("a")
+    clock.now += 31
+    a = Scripted("a", RequestRefused("bad number"))
+    steps, _ = await run([a], breakers)
+    assert [s["result"] for s in steps] == ["refused"] and a.calls == 1
+    assert breakers.admit("a"), "a refusal is no verdict on the account: the next attempt probes again"
 
 
 async def test_a_failed_probe_opens_the_breaker_for_another_cool_down() -> None:

@@ -30,6 +30,7 @@ from cauri.connectors.base import (
     ProviderAccount,
     ProviderUnavailable,
     RefundRequest,
+    RequestRefused,
 )
 from cauri.connectors.pawapay import InitiationRejected, PawapayConnector, PawapayUncertain, transaction_id
 from cauri.connectors.providers import PROVIDERS
@@ -210,6 +211,7 @@ async def test_initiation_answers_are_mapped_precisely(simulator: Served, connec
     with pytest.raises(InitiationRejected) as rejected:  # REJECTED: nothing accepted, the attempt fails
         await connector.start(attempt("att_cur", COMPLETES, currency="XAF"), "")
     assert rejected.value.code == "INVALID_CURRENCY" and isinstance(rejected.value, ProviderUnavailable)
+    assert isinstance(rejected.value, RequestRefused), "pawaPay answered: it is up, its breaker is not charged"
     sim.knobs.fail_next = 1  # one 500, then the same depositId again is accepted
     retried = await connector.start(attempt("att_5xx", COMPLETES), "")
     assert retried.reference in sim.records["deposit"]

@@ -140,6 +140,14 @@ class ProviderUnavailable(Exception):
     later."""
 
 
+class RequestRefused(ProviderUnavailable):
+    """The provider answered, and refused this one request (a number it does not know, a method the account does
+    not have, a malformed field): nothing was taken, so routing still tries the next account, but the provider
+    is up, so the refusal does not count toward the account's circuit breaker. Three customers mistyping their
+    number must not take a healthy account out of routing. Refused credentials are not this: they are the
+    account's fault, and count."""
+
+
 class CallbackRejected(Exception):
     """The notification is not authentic or not understood: answer 400 and change nothing."""
 

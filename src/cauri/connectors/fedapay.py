@@ -71,6 +71,7 @@ from cauri.connectors.base import (
     ProviderAccount,
     ProviderConnector,
     ProviderUnavailable,
+    RequestRefused,
     Started,
 )
 from cauri.domain.attempts import AttemptStatus
@@ -164,7 +165,7 @@ class FedapayConnector(ProviderConnector):
     async def start(self, request: AttemptRequest, callback_url: str) -> Started:
         code = request.method.code
         if code not in self.payment_methods:
-            raise ProviderUnavailable(f"fedapay does not serve {code}")
+            raise RequestRefused(f"fedapay does not serve {code}")
         created = await self._create_transaction(request)
         transaction_id = str(created["id"])
         try:
@@ -187,7 +188,7 @@ class FedapayConnector(ProviderConnector):
             await self._call("POST", f"/{mode}", body)
         except (httpx.ConnectError, httpx.ConnectTimeout, FedapayRefused) as exc:
             # Not sent, or refused outright (a number the operator rejects): nothing was asked of the customer.
-            raise ProviderUnavailable("fedapay send now") from exc
+            raise _not_taken(exc, "fedapay send now") from exc
         # A timeout or a 5xx here is ambiguous (the push may be on the handset): it propagates, the attempt
         # stays pending, and the webhook or fetch_status (by merchant_reference) settles it.
         return Started(transaction_id, NextAction(ActionKind.CONFIRM_ON_PHONE, {"phone": request.phone or ""}))
@@ -208,7 +209,7 @@ class FedapayConnector(ProviderConnector):
             answer = await self._call("POST", "/transactions", body)
         except (httpx.ConnectError, httpx.ConnectTimeout, FedapayRefused) as exc:
             # Never reached FedaPay, or refused by it: no transaction exists.
-            raise ProviderUnavailable("fedapay create") from exc
+            raise _not_taken(exc, "fedapay create") from exc
         # A read timeout or a 5xx propagates and is never retried (FedaPay has no idempotency key): the
         # transaction may exist, and reconciliation finds it by merchant_reference.
         return _entity(answer, "transaction")
@@ -255,7 +256,7 @@ class FedapayConnector(ProviderConnector):
 
     async def payout(self, request: PayoutRequest, callback_url: str) -> str:
         if request.method.code not in PAYOUT_MODES:
-            raise ProviderUnavailable(f"fedapay does not pay out to {request.method.code}")
+            raise RequestRefused(f"fedapay does not pay out to {request.method.code}")
         mode, country = PAYOUT_MODES[request.method.code]
         phone = _phone(request.recipient.get("msisdn"), country)
         body = {
@@ -275,7 +276,7 @@ class FedapayConnector(ProviderConnector):
         try:
             await self._call("PUT", "/payouts/start", {"payouts": [{"id": created["id"], "phone_number": phone}]})
         except (httpx.ConnectError, httpx.ConnectTimeout, FedapayRefused) as exc:
-            raise ProviderUnavailable("fedapay payout start") from exc
+            raise _not_taken(exc, "fedapay payout start") from exc
         # A timeout or 5xx on start propagates: it may be sending; reconciliation asks by merchant_reference.
         return payout_id
 
@@ -375,6 +376,15 @@ class FedapayRefused(FedapayError):
     def __init__(self, status: int, message: str) -> None:
         super().__init__(f"fedapay refused ({status}): {message}")
         self.status = status
+
+
+def _not_taken(exc: Exception, what: str) -> ProviderUnavailable:
+    """What a call that took nothing raises: FedaPay's refusal of the request itself (a number it rejects) says
+    it is up, and does not count toward the account's breaker; refused credentials, a rate limit or no
+    connection do."""
+    if isinstance(exc, FedapayRefused) and exc.status not in (401, 403, 429):
+        return RequestRefused(f"{what}: {exc}")
+    return ProviderUnavailable(what)
 
 
 def sign(body: bytes, secret: str, timestamp: int) -> str:

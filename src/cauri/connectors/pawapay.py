@@ -62,6 +62,7 @@ from cauri.connectors.base import (
     ProviderUnavailable,
     RefundOutcome,
     RefundRequest,
+    RequestRefused,
     Started,
 )
 from cauri.domain.attempts import AttemptStatus
@@ -137,6 +138,11 @@ class InitiationRejected(ProviderUnavailable):
         super().__init__(code)
         self.code = code
         self.message = message
+
+
+class InitiationRefused(InitiationRejected, RequestRefused):
+    """pawaPay refused this request itself (``REJECTED``: a number or provider it does not serve, a field it
+    does not accept): it is up, so the refusal does not count toward the account's circuit breaker."""
 
 
 class PawapayUncertain(Exception):
@@ -225,13 +231,15 @@ class PawapayConnector(ProviderConnector):
         data = _json(response)
         if response.status_code >= 400 or not isinstance(data, dict):
             code, message = _failure(data)
-            raise InitiationRejected(code or f"HTTP_{response.status_code}", message)
+            # Too many requests is the account's trouble, not this request's: it counts toward the breaker.
+            refused = InitiationRejected if response.status_code == 429 else InitiationRefused
+            raise refused(code or f"HTTP_{response.status_code}", message)
         status = data.get("status")
         if status in ("ACCEPTED", "DUPLICATE_IGNORED"):
             return  # DUPLICATE_IGNORED: this very id was accepted before (a retry after a lost answer)
         if status == "REJECTED":
             code, message = _failure(data)
-            raise InitiationRejected(code or "REJECTED", message)
+            raise InitiationRefused(code or "REJECTED", message)
         raise PawapayUncertain(f"unknown initiation status {status!r}")
 
     async def _never_accepted(self, status_path: str) -> bool:
@@ -262,7 +270,7 @@ class PawapayConnector(ProviderConnector):
     async def start(self, request: AttemptRequest, callback_url: str) -> Started:
         provider = PROVIDER_CODES.get(request.method.code)
         if provider is None or not msisdn(request.phone):
-            raise InitiationRejected("INVALID_PROVIDER", "pawaPay does not collect with this method")
+            raise InitiationRefused("INVALID_PROVIDER", "pawaPay does not collect with this method")
         deposit_id = transaction_id(self.account.id, request.attempt_id)
         await self._refresh_keys_if_stale()
         body = {
@@ -297,7 +305,7 @@ class PawapayConnector(ProviderConnector):
         provider = PAYOUT_PROVIDER_CODES.get(request.method.code)
         phone = msisdn(request.recipient.get("msisdn"))
         if provider is None or not phone:
-            raise InitiationRejected("INVALID_PROVIDER", "pawaPay does not pay out with this method")
+            raise InitiationRefused("INVALID_PROVIDER", "pawaPay does not pay out with this method")
         payout_id = transaction_id(self.account.id, request.payout_id)
         await self._refresh_keys_if_stale()
         body = {

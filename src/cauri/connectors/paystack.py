@@ -78,6 +78,7 @@ from cauri.connectors.base import (
     ProviderUnavailable,
     RefundOutcome,
     RefundRequest,
+    RequestRefused,
     Started,
 )
 from cauri.domain.attempts import AttemptStatus
@@ -205,7 +206,7 @@ class PaystackConnector(ProviderConnector):
         elif method.code == USSD:
             body["ussd"] = {"type": USSD_BANK}
         else:
-            raise ProviderUnavailable(f"paystack does not serve {method.code}")
+            raise RequestRefused(f"paystack does not serve {method.code}")
         data = await self._call("POST", "/charge", body)
         return Started(str(data.get("reference") or reference), charge_action(data, request))
 
@@ -276,7 +277,7 @@ class PaystackConnector(ProviderConnector):
     async def payout(self, request: PayoutRequest, callback_url: str) -> str:
         telco = PAYOUT_TELCOS.get(request.method.code)
         if telco is None:
-            raise ProviderUnavailable(f"paystack does not pay out to {request.method.code}")
+            raise RequestRefused(f"paystack does not pay out to {request.method.code}")
         number = local_number(request.recipient.get("msisdn", ""), "GH")
         recipient = await self._call(
             "POST",
@@ -427,7 +428,9 @@ def _answer(verb: str, path: str, response: httpx.Response) -> Any:
         if "duplicate" in message.lower():
             raise PaystackError(f"{what}: duplicate reference")  # an earlier call was accepted
         log.warning("paystack refused a request", extra={"call": what, "reason": message[:200]})
-        raise ProviderUnavailable(f"{what}: {message[:200]}")  # refused as invalid: nothing was created
+        if response.status_code == 429:  # the account's trouble: counts toward its breaker
+            raise ProviderUnavailable(f"{what}: {message[:200]}")
+        raise RequestRefused(f"{what}: {message[:200]}")  # refused as invalid: nothing was created
     if not isinstance(parsed, dict) or parsed.get("status") is not True or "data" not in parsed:
         raise PaystackError(f"{what}: unexpected answer")
     return parsed["data"]

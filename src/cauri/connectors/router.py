@@ -5,7 +5,8 @@ before anything could have reached the provider (``ProviderUnavailable``, a refu
 503: see ``nothing_sent``), the attempt moves to the next account. Any other error is ambiguous (the provider
 may have taken the request, and the customer's money with it): routing stops there and the attempt stays
 pending with that account, for the reconciliation job to ask about. Trying another account then could collect
-twice. Both kinds of failure count toward the account's breaker; a start that succeeds closes it.
+twice. Both kinds of failure count toward the account's breaker, but for a provider's refusal of the request
+itself (``RequestRefused``: a number it does not know), which proves it is up; a start that succeeds closes it.
 
 The breakers live in this process's memory: each server process keeps its own, and a restart closes them all.
 That is enough for their purpose (stop sending customers to an account that keeps failing, and let it back
@@ -22,7 +23,7 @@ from enum import StrEnum
 
 import httpx
 
-from cauri.connectors.base import AttemptRequest, Connector, ProviderUnavailable, Started
+from cauri.connectors.base import AttemptRequest, Connector, ProviderUnavailable, RequestRefused, Started
 
 log = logging.getLogger("cauri.routing")
 
@@ -93,6 +94,14 @@ class Breakers:
             breaker.opened_at = self.clock()
             breaker.probing = False
 
+    def failed_with(self, name: str, exc: BaseException) -> None:
+        """A start (or payout) at ``name`` raised ``exc``: a failure of the account, unless the provider answered
+        and refused the request itself, which says it is up (and ends a probe without a verdict)."""
+        if isinstance(exc, RequestRefused):
+            self.released(name)
+        else:
+            self.failed(name)
+
     def released(self, name: str) -> None:
         """A probe ended with no verdict (the request was cancelled): the next attempt may probe again."""
         breaker = self._by_name.get(name)
@@ -112,6 +121,7 @@ class Candidate:
 class StepResult(StrEnum):
     SKIPPED = "skipped"  # its breaker is open
     UNAVAILABLE = "unavailable"  # nothing was sent: routing moved on
+    REFUSED = "refused"  # the provider refused the request (nothing taken): routing moved on
     AMBIGUOUS = "ambiguous"  # the provider may have the attempt: left pending for reconciliation
     STARTED = "started"
 
@@ -163,12 +173,13 @@ async def route(
         try:
             started = await candidate.connector.start(request, callback_url(name))
         except Exception as exc:
-            breakers.failed(name)
+            breakers.failed_with(name, exc)
             verdict = True
             if nothing_sent(exc):
                 log.warning("provider unavailable; trying the next account",
                             extra={"attempt_id": request.attempt_id, "connector": name})  # fmt: skip
-                steps.append(_step(candidate, StepResult.UNAVAILABLE, _reason(exc)))
+                refused = isinstance(exc, RequestRefused)
+                steps.append(_step(candidate, StepResult.REFUSED if refused else StepResult.UNAVAILABLE, _reason(exc)))
                 continue
             log.exception("connector start failed; left to reconciliation",
                           extra={"attempt_id": request.attempt_id, "connector": name})  # fmt: skip

@@ -120,7 +120,7 @@ async def send_payout(
         try:
             reference = await candidate.connector.payout(request, payout_callback_url(callback_base, name))
         except Exception as exc:
-            connectors.breakers.failed(name)
+            connectors.breakers.failed_with(name, exc)
             if nothing_sent(exc):
                 log.warning("payout provider unavailable; trying the next account",
                             extra={"payout_id": payout_id, "connector": name})  # fmt: skip
