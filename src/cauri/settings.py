@@ -123,6 +123,9 @@ class Settings(BaseSettings):
     metrics_enabled: bool = True
     #: When set, ``/metrics`` wants ``Authorization: Bearer <token>``.
     metrics_token: str = ""
+    #: The gateway's operator (not a merchant: rates are the same for every app) sets exchange rates over the API
+    #: (``PUT /v1/rates/{base}/{quote}``) with ``Authorization: Bearer <token>``; empty, that API is off.
+    operator_token: str = Field(default="", pattern=r"^$|^[\x21-\x7e]{32,}$")
     #: ``/readyz`` and the scrape's backlog query give up on the database after this long.
     health_timeout_seconds: float = Field(default=2.0, gt=0)
     #: SQLite's durability. ``normal``: in WAL mode a commit is in the log before the request is answered,

@@ -59,6 +59,7 @@ def test_the_document_is_valid_openapi(live_url: str) -> None:
         "GET /v1/payouts/{payout_id}",
         "GET /v1/balances",
         "GET /v1/rates",
+        "PUT /v1/rates/{base}/{quote}",
         "GET /utils/payment/methods",
         "GET /utils/payout/methods",
         "POST /v1/webhooks",

@@ -56,6 +56,8 @@ class Probe:
     authenticated: bool = False
     extra: dict[str, str] = field(default_factory=dict)
     session: bool = False  # sent with a dashboard session cookie
+    operator: bool = False  # sent with the operator's token (``CAURI_OPERATOR_TOKEN``)
+    path_fields: bool = False  # its path parameters are values it validates (422 naming them), not ids to find
 
 
 INITIALIZE_FIELDS = (
@@ -78,6 +80,7 @@ PROVIDER_BODY = {"provider": "stub", "label": "Main", "credentials": {"api_key":
 LIST_QUERY = ("status", "created_from", "created_to", "customer_email", "limit", "cursor", "metadata[order_id]",
               "metadata[<key>]")  # fmt: skip
 API = Probe("api", authenticated=True)
+OPERATOR_TOKEN = "operator-" + "t" * 40
 PAGE = Probe("page", query=("lang",))
 DASHBOARD = Probe("page", query=("lang",), session=True)
 DASHBOARD_QUERY = ("app", "env", "status", "from", "to", "method", "amount_min", "amount_max", "email", "meta",
@@ -100,6 +103,8 @@ PROBES: dict[tuple[str, str], Probe] = {
     ("GET", "/v1/payouts/{payout_id:payout_id}"): API,
     ("GET", "/v1/balances"): API,
     ("GET", "/v1/rates"): API,
+    ("PUT", "/v1/rates/{base}/{quote}"): Probe("api", json={"rate": "1550.25"}, fields=("rate",), operator=True,
+                                               path_fields=True, extra={"base": "USD", "quote": "NGN"}),
     ("POST", "/v1/webhooks"): Probe("api", json={"url": "https://example.com/hook", "secret": "s" * 24,
                                                  "events": ["payment.success"]},
                                     fields=("url", "secret", "events.0"), authenticated=True),
@@ -188,9 +193,19 @@ def stub_provider() -> Iterator[None]:
 @pytest.fixture
 async def hostile_client(settings: Settings, engine: AsyncEngine) -> Any:
     """The app as a client sees it: a 500 is an answer here (checked), not an exception in the test."""
-    transport = httpx.ASGITransport(app=create_app(settings, engine), raise_app_exceptions=False)
+    app = create_app(settings.model_copy(update={"operator_token": OPERATOR_TOKEN}), engine)
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url="http://cauri.test") as client:
         yield client
+
+
+def probe_headers(probe: Probe, world: World) -> dict[str, str]:
+    headers = world.merchant.headers if probe.authenticated else {"Accept": "application/json"}
+    if probe.operator:
+        headers = {"Authorization": f"Bearer {OPERATOR_TOKEN}", "Accept": "application/json"}
+    if probe.session:
+        headers = {**headers, "Cookie": world.cookie}
+    return headers
 
 
 @pytest.fixture
@@ -280,9 +295,7 @@ async def test_hostile_input_is_answered_and_never_stored(
     hostile_client: httpx.AsyncClient, engine: AsyncEngine, world: World, route: tuple[str, str]
 ) -> None:
     client, (method, path), probe = hostile_client, route, PROBES[route]
-    headers = world.merchant.headers if probe.authenticated else {"Accept": "application/json"}
-    if probe.session:
-        headers = {**headers, "Cookie": world.cookie}
+    headers = probe_headers(probe, world)
     valid = {**world.ids, **probe.extra}
     if method == "MOUNT":
         method, path = "GET", path + "/{asset}"
@@ -297,6 +310,9 @@ async def test_hostile_input_is_answered_and_never_stored(
         before = await row_counts(engine)
         for name in _PARAM.findall(path) + (["asset"] if "{asset}" in path else []):
             response = await send(url_of(path, {**valid, name: value}), value, f"path {name}={value!r}")
+            if probe.path_fields and response.status_code == 422:
+                assert name in response.json()["errors"], f"path {name}={value!r}: {response.text}"
+                continue
             assert response.status_code in (400, 404, 405), f"path {name}={value!r}: {response.status_code}"
         for name in probe.query:
             name = name.replace("<key>", value)
@@ -316,7 +332,7 @@ async def test_hostile_input_is_answered_and_never_stored(
                 await send(url_of(path, valid), value, f"form {name}={value!r}", data=form)
         if value in CONTROL:  # markup is text like any other: where it is valid it is stored (and escaped)
             assert await row_counts(engine) == before, f"{value!r} left rows behind"
-    if method in ("POST", "DELETE"):
+    if method in ("POST", "PUT", "DELETE"):
         before = await row_counts(engine)
         await probe_bodies(send, url_of(path, valid), unread=route in UNREAD_BODIES)
         assert await row_counts(engine) == before
@@ -372,23 +388,24 @@ class Trickle:
             yield b"{"
 
 
-READING_ROUTES = sorted(route for route in PROBES if route[0] == "POST" and route not in UNREAD_BODIES)
+READING_ROUTES = sorted(route for route in PROBES if route[0] in ("POST", "PUT") and route not in UNREAD_BODIES)
 
 
 @pytest.mark.parametrize("route", READING_ROUTES, ids=lambda r: f"{r[0]} {r[1]}")
 async def test_a_slow_body_is_cut_off_on_every_route_that_reads_one(
     settings: Settings, engine: AsyncEngine, world: World, route: tuple[str, str]
 ) -> None:
-    app = create_app(settings.model_copy(update={"body_timeout_seconds": 0.3}), engine)
+    app = create_app(
+        settings.model_copy(update={"body_timeout_seconds": 0.3, "operator_token": OPERATOR_TOKEN}), engine
+    )
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     probe = PROBES[route]
-    headers = world.merchant.headers if probe.authenticated else {}
-    if probe.session:
-        headers = {**headers, "Cookie": world.cookie}
+    headers = probe_headers(probe, world)
     async with httpx.AsyncClient(transport=transport, base_url="http://cauri.test") as client:
         before = await row_counts(engine)
         body = Trickle()
-        response = await client.post(url_of(route[1], {**world.ids, **probe.extra}), content=body, headers=headers)
+        url = url_of(route[1], {**world.ids, **probe.extra})
+        response = await client.request(route[0], url, content=body, headers=headers)
         assert response.status_code in (403, 408), response.status_code  # the forms: no token, so 403
         assert body.sent < 20  # cut off after ~0.3 s of the 5 s it would take
         assert await row_counts(engine) == before

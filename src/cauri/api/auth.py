@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 import math
 import time
 from collections import OrderedDict, deque
@@ -145,6 +146,32 @@ class RateLimiter:
         self._windows[key_id] = (start, count + 1)
         if len(self._windows) > 10_000:
             self._windows = {k: v for k, v in self._windows.items() if v[0] == window}
+
+
+def bearer_matches(header: str, token: str) -> bool:
+    """Whether an ``Authorization`` header carries ``token`` as a bearer token, compared in constant time."""
+    scheme, _, presented = header.partition(" ")
+    # Compared as UTF-8 bytes: compare_digest refuses non-ASCII str, and a crash would be a 500, not a 401.
+    matches = hmac.compare_digest(presented.strip().encode(), token.encode())
+    return scheme.lower() == "bearer" and matches
+
+
+def authenticate_operator(request: Request) -> None:
+    """The gateway's operator, for what is the same for every app (exchange rates): the bearer token of
+    ``CAURI_OPERATOR_TOKEN``. Off (403) while it is not set; wrong tokens count toward the address's
+    failed-authentication throttle, as bad keys do."""
+    from cauri.api.context import gateway_of
+
+    gateway = gateway_of(request)
+    token = gateway.settings.operator_token
+    if not token:
+        raise ApiError(403, "The operator API is off: the gateway's operator sets CAURI_OPERATOR_TOKEN to use it.")
+    address = limit_key(client_address(request))
+    gateway.auth_failures.check(address)
+    if not bearer_matches(request.headers.get("authorization", ""), token):
+        gateway.auth_failures.record(address)
+        raise ApiError(401, "Unauthenticated: send the operator's token as 'Authorization: Bearer <token>'.",
+                       {"WWW-Authenticate": "Bearer"})  # fmt: skip
 
 
 async def authenticate(request: Request) -> KeyOwner:

@@ -5,7 +5,6 @@ None needs an API key; every answer is ``Cache-Control: no-store`` so that no pr
 
 from __future__ import annotations
 
-import hmac
 import ipaddress
 import logging
 import math
@@ -18,6 +17,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from cauri import __version__, metrics
+from cauri.api.auth import bearer_matches
 from cauri.api.context import gateway_of
 from cauri.api.errors import ApiError
 from cauri.services.health import check_readiness, outbox_backlog_now
@@ -52,7 +52,7 @@ async def readyz(request: Request) -> Response:
 async def scrape(request: Request) -> Response:
     gateway = gateway_of(request)
     token = gateway.settings.metrics_token
-    if token and not _bearer_matches(request.headers.get("authorization", ""), token):
+    if token and not bearer_matches(request.headers.get("authorization", ""), token):
         raise ApiError(401, "The metrics need a valid bearer token.", {"WWW-Authenticate": "Bearer", **NO_STORE})
     try:
         backlog = await outbox_backlog_now(gateway.uow(), gateway.settings.health_timeout_seconds)
@@ -72,13 +72,6 @@ async def scrape(request: Request) -> Response:
             oldest_due_lag_seconds=math.nan,
         )
     return Response(metrics.exposition(), media_type=metrics.CONTENT_TYPE, headers=NO_STORE)
-
-
-def _bearer_matches(header: str, token: str) -> bool:
-    scheme, _, presented = header.partition(" ")
-    # Compared as UTF-8 bytes: compare_digest refuses non-ASCII str, and a crash would be a 500, not a 401.
-    matches = hmac.compare_digest(presented.strip().encode(), token.encode())
-    return scheme.lower() == "bearer" and matches
 
 
 def routes(settings: Settings) -> list[Route]:

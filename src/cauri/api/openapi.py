@@ -194,6 +194,14 @@ class ProviderAccountRequest(TypedDict):
     """The provider's API root when not the documented one: https, or http to this machine only."""
 
 
+@with_config(_DOCUMENTED)
+class RateRequest(TypedDict):
+    """Our extension, for the gateway's operator."""
+
+    rate: Annotated[str, Field(pattern=r"^\s*[0-9]{1,12}(\.[0-9]{1,12})?\s*$", examples=["1550.25"])]
+    """Units of the quote currency per unit of the base currency, as exact decimal text (not a JSON number)."""
+
+
 # The error envelopes (``cauri.api.envelope``): success false, no data.
 
 
@@ -237,7 +245,14 @@ ANSWERS = (
     Error,
     ValidationError,
 )
-REQUESTS = (InitializeRequest, PayoutInitializeRequest, RefundRequest, WebhookEndpointRequest, ProviderAccountRequest)
+REQUESTS = (
+    InitializeRequest,
+    PayoutInitializeRequest,
+    RefundRequest,
+    WebhookEndpointRequest,
+    ProviderAccountRequest,
+    RateRequest,
+)
 REF = "#/components/schemas/{model}"
 
 
@@ -469,7 +484,10 @@ def openapi_document(public_url: str) -> dict[str, Any]:
         },
         "servers": [{"url": public_url}],
         "components": {
-            "securitySchemes": {"secretKey": {"type": "http", "scheme": "bearer", "description": "Secret key."}},
+            "securitySchemes": {
+                "secretKey": {"type": "http", "scheme": "bearer", "description": "Secret key."},
+                "operatorToken": {"type": "http", "scheme": "bearer", "description": "CAURI_OPERATOR_TOKEN."},
+            },
             "schemas": component_schemas(),
         },
         "paths": {
@@ -633,6 +651,36 @@ def openapi_document(public_url: str) -> dict[str, Any]:
                     "responses": {
                         "200": _answer("The rates.", _envelope(_list("ExchangeRate"))),
                         **_errors("401", "403", "429", "503"),
+                    },
+                }
+            },
+            "/v1/rates/{base}/{quote}": {
+                "put": {
+                    "operationId": "setRate",
+                    "summary": "Set the operator's rate of a pair (our extension, for the gateway's operator)",
+                    "description": (
+                        "As `cauri rates set BASE QUOTE RATE`: replaces the pair's operator rate. Rates are the same "
+                        "for every app, so this takes the operator's token (`CAURI_OPERATOR_TOKEN`), not an app's "
+                        "key; while that setting is empty the operation answers 403. Pegged pairs (XOF, XAF, EUR) "
+                        "are the law's and are refused."
+                    ),
+                    "security": [{"operatorToken": []}],
+                    "parameters": [
+                        {
+                            "name": name,
+                            "in": "path",
+                            "required": True,
+                            "schema": {"type": "string", "examples": [example]},
+                        }
+                        for name, example in (("base", "USD"), ("quote", "NGN"))
+                    ],
+                    "requestBody": {
+                        "required": True,
+                        "content": {"application/json": {"schema": _ref("RateRequest")}},
+                    },
+                    "responses": {
+                        "200": _answer("The rate as set.", _envelope(_ref("ExchangeRate"))),
+                        **_errors("400", "401", "403", "408", "413", "422", "429", "503"),
                     },
                 }
             },

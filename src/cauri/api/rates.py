@@ -1,4 +1,5 @@
-"""``GET /v1/rates`` (our extension): the exchange rates the gateway converts with, the legal pegs first."""
+"""``/v1/rates`` (our extension): the exchange rates the gateway converts with, the legal pegs first; listed for
+any app's key, set by the gateway's operator."""
 
 from __future__ import annotations
 
@@ -8,12 +9,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from cauri.api.auth import authenticate
+from cauri.api.auth import authenticate, authenticate_operator
+from cauri.api.body import parse_json_object, read_body
 from cauri.api.context import gateway_of
 from cauri.api.envelope import EnvelopeResponse
-from cauri.services.rates import list_rates, rate_json
+from cauri.services.rates import ListedRate, list_rates, rate_json, set_rate
 
 FETCHED = "Rates fetched successfully"
+SET = "Rate set successfully"
 
 
 async def list_all(request: Request) -> Response:
@@ -23,4 +26,18 @@ async def list_all(request: Request) -> Response:
     return EnvelopeResponse(FETCHED, [rate_json(r) for r in await list_rates(gateway.uow(), max_age)])
 
 
-routes = [Route("/v1/rates", list_all, methods=["GET"])]
+async def put_one(request: Request) -> Response:
+    """Set the operator's rate of a pair, as ``cauri rates set BASE QUOTE RATE`` does. The rate is a string of
+    digits (``"1550.25"``): a JSON number would reach us as a float, and rates are exact decimals."""
+    authenticate_operator(request)
+    gateway = gateway_of(request)
+    body = parse_json_object(await read_body(request, gateway.settings.max_body_bytes))
+    base, quote = request.path_params["base"], request.path_params["quote"]
+    rate = await set_rate(gateway.uow(), base, quote, body.get("rate"))
+    return EnvelopeResponse(SET, rate_json(ListedRate(rate, fresh=True)))
+
+
+routes = [
+    Route("/v1/rates", list_all, methods=["GET"]),
+    Route("/v1/rates/{base}/{quote}", put_one, methods=["PUT"]),
+]

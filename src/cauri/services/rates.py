@@ -41,9 +41,9 @@ class ListedRate:
     fresh: bool
 
 
-async def set_rate(uow: UnitOfWork, base: str, quote: str, value: str, *, now: datetime | None = None) -> Rate:
-    """Set the operator's rate for ``base`` → ``quote`` (``value`` units of quote per unit of base), replacing
-    the pair's previous one. Codes must be currencies of the catalogue; pegged pairs are the law's, not ours."""
+async def set_rate(uow: UnitOfWork, base: str, quote: str, value: object, *, now: datetime | None = None) -> Rate:
+    """Set the operator's rate for ``base`` → ``quote`` (``value`` units of quote per unit of base, as text),
+    replacing the pair's previous one. Codes must be currencies of the catalogue; pegged pairs are the law's."""
     errors = FieldErrors()
     base, quote = base.strip().upper(), quote.strip().upper()
     catalogue = load_catalogue()
@@ -54,11 +54,15 @@ async def set_rate(uow: UnitOfWork, base: str, quote: str, value: str, *, now: d
         errors.add("quote", "The quote currency must differ from the base currency.")
     if not errors and peg(base, quote) is not None:
         errors.add("quote", f"{base} and {quote} are pegged by law; their rate cannot be set.")
-    try:
-        parsed = parse_rate(value)
-    except RateError as exc:
-        errors.add("rate", f"The rate {exc}.")
-    if errors:
+    parsed = None
+    if not isinstance(value, str):  # a JSON number would be a float: rates are exact decimal text
+        errors.add("rate", 'The rate field is required, as a string of digits such as "1550.25".')
+    else:
+        try:
+            parsed = parse_rate(value)
+        except RateError as exc:
+            errors.add("rate", f"The rate {exc}.")
+    if errors or parsed is None:
         raise ValidationFailed(errors)
     rate = Rate(base, quote, parsed, RateSource.OPERATOR, now or utcnow())
     async with uow:
