@@ -620,8 +620,9 @@ async def test_a_refund_through_the_gateway_is_settled_by_polling(
 async def test_a_card_through_the_gateway_is_paid_on_paystacks_page(
     paystack_gateway: LiveGateway, engine: AsyncEngine
 ) -> None:
-    """Today's checkout still asks for the card (the redesigned page will follow REDIRECT at once): the number
-    never leaves Cauri; the customer pays on the page the attempt's action names and comes back."""
+    """A live card goes to Paystack's page. The live checkout shows no card fields; a form posted with them anyway
+    (an old page, a script) is paid the same way, and the number it carried never leaves Cauri: the customer
+    pays on the page the attempt's action names and comes back."""
     simulator = paystack_gateway.simulator
     merchant = paystack_gateway.merchant
     async with httpx.AsyncClient(base_url=paystack_gateway.url) as client:
