@@ -146,6 +146,7 @@ PROBES: dict[tuple[str, str], Probe] = {
     ("POST", "/dashboard/payments/{payment_id}/resend"): DASHBOARD,
     ("POST", "/dashboard/payments/{payment_id}/refund"): DASHBOARD,
     ("POST", "/dashboard/payments/{payment_id}/cancel"): DASHBOARD,
+    ("POST", "/dashboard/payments/{payment_id}/process"): DASHBOARD,
     ("GET", "/dashboard/audit"): DASHBOARD,
     ("GET", "/dashboard/overview"): Probe("page", query=("app", "env", "stuck", "lang"), session=True),
     ("GET", "/dashboard/keys"): Probe("page", query=("app", "notice", "lang"), session=True),

@@ -1,4 +1,5 @@
-"""``/dashboard``: the login, the payments list and export, a payment's page and its actions, the audit log."""
+"""``/dashboard``: the login, the payments list and export, a payment's page and its actions (resend a webhook,
+refund, cancel, mark processed), the audit log."""
 
 from __future__ import annotations
 
@@ -33,11 +34,21 @@ from cauri.dashboard.security import (
     form_token_valid,
     new_login_secret,
 )
-from cauri.domain.dashboard import SEARCH_FIELDS, PaymentSearch, csv_cell, parse_search
+from cauri.domain.dashboard import (
+    DELIVERY_STATUS_LABELS,
+    EMAIL_KIND_LABELS,
+    EMAIL_STATUS_LABELS,
+    SEARCH_FIELDS,
+    DashboardAction,
+    PaymentSearch,
+    csv_cell,
+    may_on_dashboard,
+    parse_search,
+)
 from cauri.domain.errors import DomainError, NotFound, ValidationFailed
 from cauri.domain.messages import N_
 from cauri.domain.methods import CATALOGUE
-from cauri.domain.payments import PaymentStatus, TransitionRefused
+from cauri.domain.payments import PaymentStatus, ProcessRefused, TransitionRefused
 from cauri.domain.users import Action, Forbidden, may
 from cauri.i18n import LANGUAGES, choose_language, format_money, translate, translations
 from cauri.services import audit as audit_service
@@ -67,6 +78,7 @@ NOTICES = {
     "refunded": N_("The refund was created."),
     "cancelled": N_("The payment was cancelled."),
     "changed": N_("This payment changed in the meantime."),
+    "processed": N_("The payment was marked processed."),
 }
 
 
@@ -104,6 +116,10 @@ def _render(request: Request, name: str, context: dict[str, Any], status_code: i
             "money": lambda amount, currency: format_money(amount, currency, language),
             "status_label": lambda status: translate(language, STATUS_LABELS.get(status) or status),
             "translate": lambda message: translate(language, message),
+            # A webhook delivery's and an email's state and an email's kind: stored as codes, shown as words.
+            "delivery_status": lambda status: translate(language, DELIVERY_STATUS_LABELS.get(status) or status),
+            "email_status": lambda status: translate(language, EMAIL_STATUS_LABELS.get(status) or status),
+            "email_kind": lambda kind: translate(language, EMAIL_KIND_LABELS.get(kind) or kind),
             **context,
         }
     )
@@ -333,6 +349,9 @@ async def payment_page(request: Request) -> Response:
             "may_resend": may(session.role, Action.RESEND_WEBHOOK),
             "may_refund": may(session.role, Action.REFUND) and story.refundable > 0,
             "may_cancel": may(session.role, Action.CANCEL) and not story.is_final,
+            "may_process": may_on_dashboard(session.role, DashboardAction.MARK_PROCESSED)
+            and story.payment.status == PaymentStatus.SUCCESS
+            and story.processed_at is None,
         }
     )
     return _render(request, "payment.html", context)
@@ -358,6 +377,9 @@ async def _act(request: Request, action: str) -> Response:
         if action == "cancel":
             await service.cancel(gateway.uow(), session, payment_id)
             return _back(payment_id, "cancelled")
+        if action == "process":
+            await service.mark_processed(gateway.uow(), session, payment_id)
+            return _back(payment_id, "processed")
         await service.refund(gateway.uow(), gateway.runtime.connectors, session, payment_id, form.get("amount", ""),
                              form.get("reason", ""), gateway.settings.internal_url)  # fmt: skip
         return _back(payment_id, "refunded")
@@ -367,6 +389,8 @@ async def _act(request: Request, action: str) -> Response:
         return _error(request, session, 404, N_("This payment was not found."))
     except TransitionRefused:
         return _back(request.path_params["payment_id"], "changed")
+    except ProcessRefused:
+        return _error(request, session, 422, N_("Only a successful payment can be marked processed."))
     except DomainError as exc:  # a refund the rules refuse: its message names why (the API's own words)
         return _error(request, session, exc.status if exc.status < 500 else 422, exc.message)
 
@@ -381,6 +405,10 @@ async def refund(request: Request) -> Response:
 
 async def cancel(request: Request) -> Response:
     return await _act(request, "cancel")
+
+
+async def process(request: Request) -> Response:
+    return await _act(request, "process")
 
 
 async def audit_page(request: Request) -> Response:
@@ -405,6 +433,7 @@ routes = [
     Route("/dashboard/payments/{payment_id}/resend", resend, methods=["POST"]),
     Route("/dashboard/payments/{payment_id}/refund", refund, methods=["POST"]),
     Route("/dashboard/payments/{payment_id}/cancel", cancel, methods=["POST"]),
+    Route("/dashboard/payments/{payment_id}/process", process, methods=["POST"]),
     Route("/dashboard/audit", audit_page, methods=["GET"], middleware=_GZIP),
     Mount(
         "/dashboard-static",

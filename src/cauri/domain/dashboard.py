@@ -1,4 +1,5 @@
-"""The dashboard's payment search: its filters read from a query string, the keyset cursor, and CSV cells."""
+"""The dashboard's payment search: its filters read from a query string, the keyset cursor, and CSV cells; who
+may do the dashboard's own actions; the words its pages show for a delivery's, an email's and a refund's state."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import binascii
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from enum import StrEnum
 from typing import Any
 
 from cauri.domain.errors import FieldErrors, ValidationFailed
@@ -14,6 +16,7 @@ from cauri.domain.messages import N_
 from cauri.domain.methods import CATALOGUE
 from cauri.domain.payments import Environment, PaymentStatus
 from cauri.domain.text import has_control_characters
+from cauri.domain.users import Role
 
 PAGE_SIZE = 50
 #: An amount is an integer of the currency's units; bigger than this is no amount anyone filters by.
@@ -147,3 +150,29 @@ def csv_cell(value: Any) -> str:
     """``value`` as a CSV cell a spreadsheet shows as text: a leading formula character gets a quote before it."""
     text = "" if value is None else str(value)
     return "'" + text if text.startswith(_FORMULA_STARTS) else text
+
+
+class DashboardAction(StrEnum):
+    """Actions only the dashboard offers (the others are ``domain.users.Action``)."""
+
+    MARK_PROCESSED = "mark_processed"  # a paid payment's order was delivered (the API's ``process``)
+    MANAGE_PROVIDERS = "manage_providers"  # add and remove the app's accounts at providers
+
+
+#: Marking processed is the integration's work, as resending a webhook is (a developer's API key does it too);
+#: provider accounts carry credentials and decide where the money goes: owners only.
+DASHBOARD_ALLOWED: dict[DashboardAction, frozenset[Role]] = {
+    DashboardAction.MARK_PROCESSED: frozenset({Role.OWNER, Role.DEVELOPER}),
+    DashboardAction.MANAGE_PROVIDERS: frozenset({Role.OWNER}),
+}
+
+
+def may_on_dashboard(role: str, action: DashboardAction) -> bool:
+    return role in DASHBOARD_ALLOWED[action]
+
+
+#: A webhook delivery's state (``deliveries.status``), as the pages say it.
+DELIVERY_STATUS_LABELS = {"pending": N_("waiting"), "delivered": N_("delivered"), "failed": N_("failed")}
+#: An email's state (``emails.status``) and kind (``emails.kind``), as the pages say them.
+EMAIL_STATUS_LABELS = {"pending": N_("waiting"), "sent": N_("sent"), "failed": N_("failed")}
+EMAIL_KIND_LABELS = {"receipt": N_("receipt"), "notice": N_("merchant notice")}

@@ -1,5 +1,6 @@
 """What the dashboard shows and does: payments searched and exported, one payment's story, and the actions on
-it (resend its webhooks, refund, cancel), each allowed by the user's role and written to the audit log."""
+it (resend its webhooks, refund, cancel, mark processed), each allowed by the user's role and written to the
+audit log."""
 
 from __future__ import annotations
 
@@ -11,7 +12,14 @@ from typing import Any
 from cauri.connectors.registry import ConnectorRegistry
 from cauri.domain.apps import App, Scope
 from cauri.domain.clock import as_utc, utcnow
-from cauri.domain.dashboard import PAGE_SIZE, PaymentSearch, decode_cursor, encode_cursor
+from cauri.domain.dashboard import (
+    PAGE_SIZE,
+    DashboardAction,
+    PaymentSearch,
+    decode_cursor,
+    encode_cursor,
+    may_on_dashboard,
+)
 from cauri.domain.errors import NotFound
 from cauri.domain.messages import N_
 from cauri.domain.payments import PaymentStatus
@@ -114,6 +122,8 @@ class PaymentStory:
     refundable: int
     is_final: bool
     timeline: list[tuple[datetime, str, Any]] = field(default_factory=list)
+    #: When the merchant marked the paid payment processed (its order delivered), None until then.
+    processed_at: datetime | None = None
 
 
 async def apps_of(uow: UnitOfWork, session: Session) -> list[App]:
@@ -218,6 +228,9 @@ async def payment_story(uow: UnitOfWork, session: Session, payment_id: str) -> P
     timeline: list[tuple[datetime, str, Any]] = [(as_utc(row.initiated_at), "initialized", None)]
     timeline += [(a.at, "attempt", a) for a in attempts]
     timeline += [(e.at, "event", e) for e in stories]
+    processed_at = as_utc(row.processed_at) if row.is_processed and row.processed_at else None
+    if processed_at is not None:
+        timeline.append((processed_at, "processed", None))
     timeline.sort(key=lambda item: item[0])
     status = PaymentStatus(row.status)
     return PaymentStory(
@@ -231,6 +244,7 @@ async def payment_story(uow: UnitOfWork, session: Session, payment_id: str) -> P
         refundable=refundable_left(row.amount, refund_rows) if status is PaymentStatus.SUCCESS else 0,
         is_final=status.is_final,
         timeline=timeline,
+        processed_at=processed_at,
     )
 
 
@@ -299,3 +313,21 @@ async def refund(
     details = {"payment_id": payment_id, "refund_id": refund_id, "amount": request.amount, "reason": request.reason}
     await _audit(uow, session, "payment.refunded", row, details)
     return refund_id
+
+
+async def mark_processed(uow: UnitOfWork, session: Session, payment_id: str) -> bool:
+    """Record that a paid payment's order was delivered, as ``POST /v1/payments/{id}/process`` does; True when
+    this marked it, False when it already was (nothing changes, nothing is recorded). ``ProcessRefused`` unless
+    the payment succeeded. The change and its audit entry commit together."""
+    if not may_on_dashboard(session.role, DashboardAction.MARK_PROCESSED):
+        raise Forbidden("Your role does not allow this.")
+    async with uow:
+        row = await _visible_payment(uow, session, payment_id)
+        if row.is_processed:
+            return False
+        await uow.payments.mark_processed(payment_id, Scope(row.app_id, row.environment))
+        await uow.audit.record(user_id=session.user_id, actor=session.email, action="payment.processed",
+                               app_id=row.app_id, target=row.id, details={"payment_id": payment_id},
+                               now=utcnow())  # fmt: skip
+        await uow.commit()
+    return True
