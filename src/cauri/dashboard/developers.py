@@ -1,7 +1,10 @@
-"""``/dashboard/keys``, ``/dashboard/webhooks``, ``/dashboard/emails``: the developers' pages.
+"""``/dashboard/keys``, ``/dashboard/webhooks``, ``/dashboard/emails``, ``/dashboard/providers``: the developers'
+pages.
 
 A new key's or endpoint's secret is rendered once, in the answer to the form that created it (never cached,
-never in a URL); every later view shows its prefix alone. Other actions redirect back with a notice code.
+never in a URL); every later view shows its prefix alone. A provider account's credentials are typed into its
+form and sealed by the service: no page ever shows them, not even the answer to a refused form. Other actions
+redirect back with a notice code.
 """
 
 from __future__ import annotations
@@ -26,9 +29,11 @@ from cauri.dashboard.routes import (
     _to_login,
 )
 from cauri.domain.clock import utcnow
+from cauri.domain.dashboard import DashboardAction, may_on_dashboard
 from cauri.domain.developers import DEFAULT_GRACE_HOURS, GRACE_HOURS, NOTICE_LANGUAGES
-from cauri.domain.errors import NotFound, ValidationFailed
+from cauri.domain.errors import DomainError, NotFound, ValidationFailed
 from cauri.domain.messages import N_
+from cauri.domain.providers import DEFAULT_PRIORITY, MAX_LABEL, MAX_PRIORITY, provider_name
 from cauri.domain.users import Action, Forbidden, may
 from cauri.domain.webhooks import WEBHOOK_EVENTS
 from cauri.i18n import translate
@@ -40,10 +45,15 @@ NOTICES = {
     "disabled": N_("The endpoint was disabled: nothing more is sent to it."),
     "tested": N_("A test event is on its way to the endpoint."),
     "saved": N_("The email settings were saved."),
+    "provider_added": N_("The provider account was added: routing uses it from now on."),
+    "provider_removed": N_("The provider account was removed: routing no longer uses it."),
 }
 KEY_STATES = {"active": N_("active"), "grace": N_("in its grace period"), "revoked": N_("revoked")}
 #: The checkboxes of the endpoint form are named ``event:<type>`` (the form is read as one value per name).
 EVENT_FIELD = "event:"
+#: A provider account's form: its credentials as ``credential:<name>``, its methods as ``method:<code>``.
+CREDENTIAL_FIELD = "credential:"
+METHOD_FIELD = "method:"
 
 
 def _environment(request: Request, form: dict[str, str] | None = None) -> str:
@@ -263,6 +273,109 @@ async def save_emails(request: Request) -> Response:
     return _back("/dashboard/emails", app_id, "saved")
 
 
+# Provider accounts.
+
+
+def _provider_forms() -> list[dict[str, Any]]:
+    return [
+        {"name": name, "title": provider_name(name), "credentials": spec.credential_fields,
+         "optional": spec.optional_credentials, "methods": sorted(spec.payment_methods)}
+        for name, spec in sorted(service.provider_kinds().items())
+    ]  # fmt: skip
+
+
+async def _providers_page(request: Request, session: Session, app_id: str | None, env: str, status_code: int = 200,
+                          **extra: Any) -> Response:  # fmt: skip
+    context = await _page_context(request, session, app_id)
+    app = context["app"]
+    context.update(
+        {
+            "env": env,
+            "routing": await service.provider_routing(_gateway(request).uow(), session, app.id, env) if app else None,
+            "may_manage": may_on_dashboard(session.role, DashboardAction.MANAGE_PROVIDERS),
+            "provider_name": provider_name,
+            "provider_forms": _provider_forms(),
+            "credential_field": CREDENTIAL_FIELD,
+            "method_field": METHOD_FIELD,
+            "default_priority": DEFAULT_PRIORITY,
+            "max_priority": MAX_PRIORITY,
+            "max_label": MAX_LABEL,
+            "errors": [],
+            "form": {},
+            "env_query": {e: urlencode({"app": app.id, "env": e}) for e in ("sandbox", "live")} if app else {},
+            **extra,
+        }
+    )
+    return _render(request, "providers.html", context, status_code=status_code)
+
+
+async def providers_page(request: Request) -> Response:
+    session = await _session(request)
+    if session is None:
+        return _to_login()
+    return await _providers_page(request, session, request.query_params.get("app"), _environment(request))
+
+
+def _account_body(form: dict[str, str], env: str) -> dict[str, Any]:
+    """The form as ``POST /v1/providers`` takes its body: blank credentials are left out (an optional one is
+    then not set; a required one is named missing), no method ticked means every method the provider serves."""
+    body: dict[str, Any] = {
+        "provider": form.get("provider", ""),
+        "label": form.get("label", ""),
+        "credentials": {name[len(CREDENTIAL_FIELD) :]: value for name, value in form.items()
+                        if name.startswith(CREDENTIAL_FIELD) and value.strip()},
+        "sandbox": env == "sandbox" or form.get("sandbox") == "on",
+    }  # fmt: skip
+    methods = [name[len(METHOD_FIELD) :] for name in form if name.startswith(METHOD_FIELD)]
+    if methods:
+        body["methods"] = methods
+    priority = form.get("priority", "").strip()
+    if priority:
+        body["priority"] = (
+            int(priority) if priority.isascii() and priority.isdigit() and len(priority) < 6 else priority
+        )
+    return body
+
+
+async def _provider_action(request: Request, action: str) -> Response:
+    account_id = request.path_params.get("account_id", "")
+    if account_id and not is_identifier(account_id):
+        return _error(request, None, 404, N_("This provider account was not found."))
+    posted = await _posted(request)
+    if isinstance(posted, Response):
+        return posted
+    session, form = posted
+    app_id, env = form.get("app", ""), _environment(request, form)
+    gateway = _gateway(request)
+    try:
+        if action == "add":
+            await service.add_provider_account(gateway.uow(), gateway.settings, session, app_id, env,
+                                               _account_body(form, env))  # fmt: skip
+            return _back("/dashboard/providers", app_id, "provider_added", env)
+        await service.remove_provider_account(gateway.uow(), session, app_id, env, account_id)
+        return _back("/dashboard/providers", app_id, "provider_removed", env)
+    except Forbidden:
+        return _error(request, session, 403, N_("Your role does not allow this."))
+    except NotFound:
+        return _error(request, session, 404, N_("This provider account was not found."))
+    except ValidationFailed as exc:
+        # What was typed comes back but the credentials: those are typed again.
+        kept = {k: v for k, v in form.items() if not k.startswith(CREDENTIAL_FIELD) and k != "csrf"}
+        return await _providers_page(request, session, app_id, env, 422, errors=_field_errors(request, exc),
+                                     form=kept)  # fmt: skip
+    except DomainError as exc:  # the app has as many accounts as it may
+        return await _providers_page(request, session, app_id, env, 422, errors=[translate(_language(request),
+                                     exc.message)])  # fmt: skip
+
+
+async def add_provider(request: Request) -> Response:
+    return await _provider_action(request, "add")
+
+
+async def remove_provider(request: Request) -> Response:
+    return await _provider_action(request, "remove")
+
+
 routes = [
     Route("/dashboard/keys", keys_page, methods=["GET"], middleware=_GZIP),
     Route("/dashboard/keys/create", create_key, methods=["POST"]),
@@ -274,4 +387,7 @@ routes = [
     Route("/dashboard/webhooks/{endpoint_id}/test", test_endpoint, methods=["POST"]),
     Route("/dashboard/emails", emails_page, methods=["GET"], middleware=_GZIP),
     Route("/dashboard/emails", save_emails, methods=["POST"]),
+    Route("/dashboard/providers", providers_page, methods=["GET"], middleware=_GZIP),
+    Route("/dashboard/providers/add", add_provider, methods=["POST"]),
+    Route("/dashboard/providers/{account_id}/remove", remove_provider, methods=["POST"]),
 ]

@@ -1,5 +1,6 @@
 """The dashboard's developers' pages: an app's API keys (create, rotate with a grace period, revoke, last use),
-its webhook endpoints (add, disable, send a test event, how many deliveries succeed) and its email settings.
+its webhook endpoints (add, disable, send a test event, how many deliveries succeed), its email settings and its
+accounts at providers (listed with the order routing tries them in, added, removed; never their credentials).
 
 Every change is allowed by the user's role and recorded in the audit log in the same transaction as the change.
 A new key's or endpoint's secret is returned once, for the page that answers its creation, and never again.
@@ -11,16 +12,19 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from cauri.domain.apps import App
+from cauri.domain.apps import App, Scope
 from cauri.domain.apps import notify_email as checked_notify_email
 from cauri.domain.clock import as_utc, utcnow
+from cauri.domain.dashboard import DashboardAction, may_on_dashboard
 from cauri.domain.developers import ApiKey, KeyState, grace_period, notice_language
 from cauri.domain.errors import NotFound
 from cauri.domain.keys import NewKey
 from cauri.domain.overview import success_rate
 from cauri.domain.payments import Environment
+from cauri.domain.providers import ProviderAccountSummary, ProviderSpec
 from cauri.domain.users import Action, Forbidden, may
 from cauri.domain.webhooks import WEBHOOK_EVENTS
+from cauri.services import providers as provider_service
 from cauri.services.runtime import UnitOfWork
 from cauri.services.users import Session
 from cauri.services.webhooks import ENDPOINT_NOT_FOUND, validate_endpoint
@@ -237,4 +241,67 @@ async def update_emails(
     return app
 
 
-__all__ = ["ENDPOINT_NOT_FOUND", "KEY_NOT_FOUND", "EndpointSummary"]
+# Provider accounts.
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderRouting:
+    """An app's enabled accounts of one environment, in routing order, and for each method they serve the
+    accounts routing tries, in order (by label)."""
+
+    accounts: list[ProviderAccountSummary]
+    by_method: list[tuple[str, list[str]]]
+
+
+def _allow_providers(session: Session) -> None:
+    if not may_on_dashboard(session.role, DashboardAction.MANAGE_PROVIDERS):
+        raise Forbidden("Your role does not allow this.")
+
+
+def provider_kinds() -> dict[str, ProviderSpec]:
+    """The providers whose connectors are installed: what an account of each needs typed in."""
+    return provider_service.provider_specs()
+
+
+async def provider_routing(uow: UnitOfWork, session: Session, app_id: str, environment: str) -> ProviderRouting:
+    _app(session, app_id)
+    accounts = await provider_service.list_accounts(uow, Scope(app_id, _environment(environment).value))
+    methods = sorted({m for a in accounts for m in a["methods"]})
+    # list_accounts answers in routing order (priority, then oldest first): each method keeps that order.
+    return ProviderRouting(accounts, [(m, [a["label"] for a in accounts if m in a["methods"]]) for m in methods])
+
+
+async def add_provider_account(
+    uow: UnitOfWork, settings: Settings, session: Session, app_id: str, environment: str, body: dict[str, Any]
+) -> ProviderAccountSummary:
+    """Add an account as ``POST /v1/providers`` does (the same rules, ``ValidationFailed`` naming the field; its
+    credentials sealed with the server's secret, never returned)."""
+    _allow_providers(session)
+    _app(session, app_id)
+    scope = Scope(app_id, _environment(environment).value)
+    account = provider_service.check_account(body, scope.environment)
+    summary = await provider_service.add_account(uow, scope, account, settings.secret)
+    details: dict[str, Any] = {k: summary[k] for k in ("provider", "label", "sandbox", "methods", "priority")}
+    details["environment"] = scope.environment
+    async with uow:
+        await _audit(uow, session, "provider.added", app_id, summary["id"], details)
+        await uow.commit()
+    return summary
+
+
+async def remove_provider_account(
+    uow: UnitOfWork, session: Session, app_id: str, environment: str, account_id: str
+) -> None:
+    """Routing stops using the account at once (``NotFound`` unless it is the app's, of ``environment`` and
+    enabled); what already names it keeps reaching it, as ``DELETE /v1/providers/{id}`` does."""
+    _allow_providers(session)
+    _app(session, app_id)
+    env = _environment(environment).value
+    async with uow:
+        label = next((r.label for r in await uow.providers.enabled(app_id, env) if r.id == account_id), None)
+        await uow.providers.disable(app_id, env, account_id)
+        await _audit(uow, session, "provider.removed", app_id, account_id, {"label": label, "environment": env})
+        await uow.commit()
+
+
+__all__ = ["ENDPOINT_NOT_FOUND", "KEY_NOT_FOUND", "EndpointSummary", "ProviderRouting"]
