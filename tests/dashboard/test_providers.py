@@ -59,8 +59,12 @@ async def test_the_page_lists_accounts_and_routing_order_never_credentials(
     assert [main in rows[0], backup in rows[1]] == [True, True]  # routing order: priority first
     for text in ("stub", "Main", "Backup", "provider&#39;s sandbox", "mtn_bj", "card_xof", "Routing order"):
         assert text in page.text, text
-    route = next(r for r in page.text.split('class="route"')[1:] if "<code>mtn_bj</code>" in r.split("</td>")[0])
-    assert route.index("Main") < route.index("Backup")
+    routes = [r.split("</tr>")[0] for r in page.text.split('class="route"')[1:]]
+    assert len(routes) == 2  # mtn_bj: Main then Backup; card_xof: Main alone
+    both = next(r for r in routes if "<code>mtn_bj</code>" in r)
+    assert both.index("Main") < both.index("Backup") and "card_xof" not in both
+    alone = next(r for r in routes if "<code>card_xof</code>" in r)
+    assert "Main" in alone and "Backup" not in alone
     assert SECRET not in page.text and "api_key</code><input" in page.text  # the add form's field, empty
     assert f"/dashboard/providers/{main}/remove" in page.text
     live = await browser_client.get(f"/dashboard/providers?app={merchant.id}&env=live&lang=en")

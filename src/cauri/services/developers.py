@@ -246,11 +246,11 @@ async def update_emails(
 
 @dataclass(frozen=True, slots=True)
 class ProviderRouting:
-    """An app's enabled accounts of one environment, in routing order, and for each method they serve the
-    accounts routing tries, in order (by label)."""
+    """An app's enabled accounts of one environment, in routing order, and the order routing tries them in for
+    each method they serve: methods with the same order together, as (labels in order, methods)."""
 
     accounts: list[ProviderAccountSummary]
-    by_method: list[tuple[str, list[str]]]
+    orders: list[tuple[list[str], list[str]]]
 
 
 def _allow_providers(session: Session) -> None:
@@ -266,9 +266,11 @@ def provider_kinds() -> dict[str, ProviderSpec]:
 async def provider_routing(uow: UnitOfWork, session: Session, app_id: str, environment: str) -> ProviderRouting:
     _app(session, app_id)
     accounts = await provider_service.list_accounts(uow, Scope(app_id, _environment(environment).value))
-    methods = sorted({m for a in accounts for m in a["methods"]})
     # list_accounts answers in routing order (priority, then oldest first): each method keeps that order.
-    return ProviderRouting(accounts, [(m, [a["label"] for a in accounts if m in a["methods"]]) for m in methods])
+    orders: dict[tuple[str, ...], list[str]] = {}
+    for method in sorted({m for a in accounts for m in a["methods"]}):
+        orders.setdefault(tuple(a["label"] for a in accounts if method in a["methods"]), []).append(method)
+    return ProviderRouting(accounts, [(list(labels), methods) for labels, methods in orders.items()])
 
 
 async def add_provider_account(
