@@ -308,13 +308,6 @@ async def test_an_ambiguous_answer_is_not_failed_over_and_reconciliation_settles
     assert deposit["status"] == "COMPLETED"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="bug: an attempt settled by reconciliation after an ambiguous start keeps provider_reference NULL "
-    "(only record_started writes it; Outcome carries no reference), so verify's capture.gateway.transaction_id "
-    "is null for a paid payment although pawaPay's depositId is known (derived from the account and the attempt)",
-)
 @pytest.mark.usefixtures("short_provider_timeout")
 async def test_a_payment_reconciled_after_an_ambiguous_start_names_the_providers_transaction(
     live: Live, engine: AsyncEngine, pawapays: list[Served]

@@ -88,12 +88,20 @@ class FakeAttempts:
         return True
 
     async def finish(
-        self, attempt_id: str, connector: str, status: AttemptStatus, code: str | None, message: str | None
+        self,
+        attempt_id: str,
+        connector: str,
+        status: AttemptStatus,
+        code: str | None,
+        message: str | None,
+        reference: str | None = None,
     ) -> tuple[str, str] | None:
         attempt = self.rows.get(attempt_id)
         if attempt is None or attempt["connector"] != connector or attempt["status"] != "pending":
             return None
         changes = {"status": status.value, "failure_code": code, "failure_message": message}
+        if reference and not attempt.get("provider_reference"):
+            changes["provider_reference"] = reference
         self.uow.staged.append(("attempt", attempt_id, changes))
         return str(attempt["payment_id"]), str(attempt["method"])
 

@@ -90,6 +90,9 @@ class Outcome:
     #: cannot express exactly in Cauri's units reports the attempt failed with that code itself.
     amount: int | None = None
     currency: str | None = None
+    #: The provider's id of the transaction, when the outcome names it: an attempt whose start was ambiguous (the
+    #: answer never came back) learns it here, so that verify's ``capture.gateway`` names it once it is settled.
+    reference: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -52,6 +52,7 @@ import hashlib
 import hmac
 import time
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 import httpx
@@ -441,6 +442,14 @@ def _our_id(entity: Mapping[str, Any], key: str) -> str | None:
 
 
 def _transaction_outcome(entity: Mapping[str, Any]) -> Outcome:
+    """The transaction's outcome, naming it (an attempt whose creation was ambiguous learns its id here)."""
+    result, found = _transaction_result(entity), entity.get("id")
+    if not result.attempt_id or not isinstance(found, (int, str)) or isinstance(found, bool):
+        return result  # not one of ours: it names nothing of Cauri's
+    return replace(result, reference=str(found))
+
+
+def _transaction_result(entity: Mapping[str, Any]) -> Outcome:
     attempt_id = _our_id(entity, "attempt_id")
     if attempt_id is None:
         return Outcome("", AttemptStatus.PENDING)

@@ -37,6 +37,7 @@ import logging
 import re
 import time
 from collections.abc import Mapping
+from dataclasses import replace
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -494,6 +495,12 @@ def _failure(data: Any) -> tuple[str | None, str | None]:
 
 
 def _deposit_outcome(attempt_id: str, record: Mapping[str, Any]) -> Outcome:
+    """The deposit's outcome, naming the deposit (an attempt whose start was ambiguous learns its id here)."""
+    deposit_id = record.get("depositId")
+    return replace(_deposit_result(attempt_id, record), reference=deposit_id if isinstance(deposit_id, str) else None)
+
+
+def _deposit_result(attempt_id: str, record: Mapping[str, Any]) -> Outcome:
     """The deposit's outcome; a completed one carries what pawaPay collected (the gateway compares it with the
     payment), and one whose amount is no whole number of main units cannot be the payment's: it fails here."""
     status, code, message = _attempt_status(record)

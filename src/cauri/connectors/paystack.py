@@ -56,6 +56,7 @@ import hmac
 import logging
 import re
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -464,6 +465,12 @@ def charge_action(data: Mapping[str, Any], request: AttemptRequest) -> NextActio
 
 
 def transaction_outcome(attempt_id: str, data: Mapping[str, Any]) -> Outcome:
+    """The transaction's outcome, naming it by its reference (learnt here when the start's answer was lost)."""
+    reference = data.get("reference")
+    return replace(_transaction_result(attempt_id, data), reference=reference if isinstance(reference, str) else None)
+
+
+def _transaction_result(attempt_id: str, data: Mapping[str, Any]) -> Outcome:
     status = str(data.get("status") or "")
     if status in _PAID:
         return paid_outcome(attempt_id, data.get("amount"), data.get("currency"), data.get("requested_amount"))

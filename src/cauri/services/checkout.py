@@ -372,7 +372,12 @@ async def apply_outcome(uow: UnitOfWork, connector: str, outcome: Outcome) -> bo
         if outcome.status is AttemptStatus.SUCCESS and (outcome.amount is not None or outcome.currency is not None):
             outcome = await _checked_amount(uow, connector, outcome)
         finished = await uow.attempts.finish(
-            outcome.attempt_id, connector, outcome.status, outcome.failure_code, outcome.failure_message
+            outcome.attempt_id,
+            connector,
+            outcome.status,
+            outcome.failure_code,
+            outcome.failure_message,
+            outcome.reference,
         )
         if finished is None:
             return False

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, func, or_, select, update
+from sqlalchemy import Row, case, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from cauri.domain.attempts import AttemptStatus
@@ -87,11 +87,14 @@ class AttemptRepository:
         status: AttemptStatus,
         failure_code: str | None,
         failure_message: str | None,
+        reference: str | None = None,
     ) -> tuple[str, str] | None:
         """End a pending attempt of ``connector`` once (a compare-and-set on its status); returns its payment's
         id and its method, or None when it had already ended or belongs to another connector (changing
-        nothing)."""
+        nothing). ``reference``, the provider's id of the transaction, is kept when the start never recorded one."""
         now = utcnow()
+        known = attempts.c.provider_reference
+        kept = case((or_(known.is_(None), known == ""), reference), else_=known) if reference else known
         row = (
             await self.conn.execute(
                 update(attempts)
@@ -107,6 +110,7 @@ class AttemptRepository:
                     completed_at=now,
                     updated_at=now,
                     locked_until=None,
+                    provider_reference=kept,
                 )
                 .returning(attempts.c.payment_id, attempts.c.method)
             )
