@@ -29,7 +29,6 @@ from cauri.dashboard.routes import (
     _to_login,
 )
 from cauri.domain.clock import utcnow
-from cauri.domain.dashboard import DashboardAction, may_on_dashboard
 from cauri.domain.developers import DEFAULT_GRACE_HOURS, GRACE_HOURS, NOTICE_LANGUAGES
 from cauri.domain.errors import DomainError, NotFound, ValidationFailed
 from cauri.domain.messages import N_
@@ -292,7 +291,7 @@ async def _providers_page(request: Request, session: Session, app_id: str | None
         {
             "env": env,
             "routing": await service.provider_routing(_gateway(request).uow(), session, app.id, env) if app else None,
-            "may_manage": may_on_dashboard(session.role, DashboardAction.MANAGE_PROVIDERS),
+            "may_manage": may(session.role, Action.MANAGE_PROVIDERS),
             "provider_name": provider_name,
             "provider_forms": _provider_forms(),
             "credential_field": CREDENTIAL_FIELD,

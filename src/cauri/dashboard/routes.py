@@ -39,10 +39,8 @@ from cauri.domain.dashboard import (
     EMAIL_KIND_LABELS,
     EMAIL_STATUS_LABELS,
     SEARCH_FIELDS,
-    DashboardAction,
     PaymentSearch,
     csv_cell,
-    may_on_dashboard,
     parse_search,
 )
 from cauri.domain.errors import DomainError, NotFound, ValidationFailed
@@ -349,7 +347,7 @@ async def payment_page(request: Request) -> Response:
             "may_resend": may(session.role, Action.RESEND_WEBHOOK),
             "may_refund": may(session.role, Action.REFUND) and story.refundable > 0,
             "may_cancel": may(session.role, Action.CANCEL) and not story.is_final,
-            "may_process": may_on_dashboard(session.role, DashboardAction.MARK_PROCESSED)
+            "may_process": may(session.role, Action.MARK_PROCESSED)
             and story.payment.status == PaymentStatus.SUCCESS
             and story.processed_at is None,
         }

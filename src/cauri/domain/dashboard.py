@@ -8,7 +8,6 @@ import binascii
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from enum import StrEnum
 from typing import Any
 
 from cauri.domain.errors import FieldErrors, ValidationFailed
@@ -16,7 +15,6 @@ from cauri.domain.messages import N_
 from cauri.domain.methods import CATALOGUE
 from cauri.domain.payments import Environment, PaymentStatus
 from cauri.domain.text import has_control_characters
-from cauri.domain.users import Role
 
 PAGE_SIZE = 50
 #: An amount is an integer of the currency's units; bigger than this is no amount anyone filters by.
@@ -150,25 +148,6 @@ def csv_cell(value: Any) -> str:
     """``value`` as a CSV cell a spreadsheet shows as text: a leading formula character gets a quote before it."""
     text = "" if value is None else str(value)
     return "'" + text if text.startswith(_FORMULA_STARTS) else text
-
-
-class DashboardAction(StrEnum):
-    """Actions only the dashboard offers (the others are ``domain.users.Action``)."""
-
-    MARK_PROCESSED = "mark_processed"  # a paid payment's order was delivered (the API's ``process``)
-    MANAGE_PROVIDERS = "manage_providers"  # add and remove the app's accounts at providers
-
-
-#: Marking processed is the integration's work, as resending a webhook is (a developer's API key does it too);
-#: provider accounts carry credentials and decide where the money goes: owners only.
-DASHBOARD_ALLOWED: dict[DashboardAction, frozenset[Role]] = {
-    DashboardAction.MARK_PROCESSED: frozenset({Role.OWNER, Role.DEVELOPER}),
-    DashboardAction.MANAGE_PROVIDERS: frozenset({Role.OWNER}),
-}
-
-
-def may_on_dashboard(role: str, action: DashboardAction) -> bool:
-    return role in DASHBOARD_ALLOWED[action]
 
 
 #: A webhook delivery's state (``deliveries.status``), as the pages say it.

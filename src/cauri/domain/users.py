@@ -26,6 +26,8 @@ class Action(StrEnum):
     MANAGE_KEYS = "manage_keys"  # create, rotate, revoke API keys
     MANAGE_WEBHOOKS = "manage_webhooks"  # add, disable, test webhook endpoints
     EDIT_EMAILS = "edit_emails"  # the app's receipts and notices
+    MARK_PROCESSED = "mark_processed"  # a paid payment's order was delivered (the API's ``process``)
+    MANAGE_PROVIDERS = "manage_providers"  # add and remove the app's accounts at providers
 
 
 #: Who may do what beyond reading (every role reads the apps it belongs to).
@@ -36,6 +38,10 @@ ALLOWED: dict[Action, frozenset[Role]] = {
     Action.MANAGE_KEYS: frozenset({Role.OWNER, Role.DEVELOPER}),
     Action.MANAGE_WEBHOOKS: frozenset({Role.OWNER, Role.DEVELOPER}),
     Action.EDIT_EMAILS: frozenset({Role.OWNER}),
+    # Marking processed is the integration's work, as resending a webhook is (a developer's API key does it
+    # too); provider accounts carry credentials and decide where the money goes: owners only.
+    Action.MARK_PROCESSED: frozenset({Role.OWNER, Role.DEVELOPER}),
+    Action.MANAGE_PROVIDERS: frozenset({Role.OWNER}),
 }
 
 

@@ -14,11 +14,9 @@ from cauri.domain.apps import App, Scope
 from cauri.domain.clock import as_utc, utcnow
 from cauri.domain.dashboard import (
     PAGE_SIZE,
-    DashboardAction,
     PaymentSearch,
     decode_cursor,
     encode_cursor,
-    may_on_dashboard,
 )
 from cauri.domain.errors import NotFound
 from cauri.domain.messages import N_
@@ -319,7 +317,7 @@ async def mark_processed(uow: UnitOfWork, session: Session, payment_id: str) -> 
     """Record that a paid payment's order was delivered, as ``POST /v1/payments/{id}/process`` does; True when
     this marked it, False when it already was (nothing changes, nothing is recorded). ``ProcessRefused`` unless
     the payment succeeded. The change and its audit entry commit together."""
-    if not may_on_dashboard(session.role, DashboardAction.MARK_PROCESSED):
+    if not may(session.role, Action.MARK_PROCESSED):
         raise Forbidden("Your role does not allow this.")
     async with uow:
         row = await _visible_payment(uow, session, payment_id)

@@ -15,7 +15,6 @@ from typing import Any
 from cauri.domain.apps import App, Scope
 from cauri.domain.apps import notify_email as checked_notify_email
 from cauri.domain.clock import as_utc, utcnow
-from cauri.domain.dashboard import DashboardAction, may_on_dashboard
 from cauri.domain.developers import ApiKey, KeyState, grace_period, notice_language
 from cauri.domain.errors import NotFound
 from cauri.domain.keys import NewKey
@@ -254,7 +253,7 @@ class ProviderRouting:
 
 
 def _allow_providers(session: Session) -> None:
-    if not may_on_dashboard(session.role, DashboardAction.MANAGE_PROVIDERS):
+    if not may(session.role, Action.MANAGE_PROVIDERS):
         raise Forbidden("Your role does not allow this.")
 
 
@@ -282,13 +281,13 @@ async def add_provider_account(
     _app(session, app_id)
     scope = Scope(app_id, _environment(environment).value)
     account = provider_service.check_account(body, scope.environment)
-    summary = await provider_service.add_account(uow, scope, account, settings.secret)
-    details: dict[str, Any] = {k: summary[k] for k in ("provider", "label", "sandbox", "methods", "priority")}
-    details["environment"] = scope.environment
-    async with uow:
-        await _audit(uow, session, "provider.added", app_id, summary["id"], details)
-        await uow.commit()
-    return summary
+
+    async def audited(tx: UnitOfWork, summary: ProviderAccountSummary) -> None:
+        details: dict[str, Any] = {k: summary[k] for k in ("provider", "label", "sandbox", "methods", "priority")}
+        details["environment"] = scope.environment
+        await _audit(tx, session, "provider.added", app_id, summary["id"], details)
+
+    return await provider_service.add_account(uow, scope, account, settings.secret, also=audited)
 
 
 async def remove_provider_account(

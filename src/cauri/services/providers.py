@@ -4,7 +4,7 @@ check ``cauri doctor`` makes of each account's credentials."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,8 +50,16 @@ def check_account(body: Mapping[str, Any], environment: str) -> NewAccount:
     return check_new_account(body, provider_specs(), environment)
 
 
-async def add_account(uow: UnitOfWork, scope: Scope, account: NewAccount, master: bytes) -> ProviderAccountSummary:
-    """Store the account, its credentials sealed; a label is unique among the app's accounts of the environment."""
+async def add_account(
+    uow: UnitOfWork,
+    scope: Scope,
+    account: NewAccount,
+    master: bytes,
+    *,
+    also: Callable[[UnitOfWork, ProviderAccountSummary], Awaitable[None]] | None = None,
+) -> ProviderAccountSummary:
+    """Store the account, its credentials sealed; a label is unique among the app's accounts of the environment.
+    ``also`` runs in the same transaction with what was stored (the dashboard's audit entry commits with it)."""
     async with uow:
         existing = await uow.providers.enabled(scope.app_id, scope.environment)
         if any(row.label == account.label for row in existing):
@@ -59,8 +67,11 @@ async def add_account(uow: UnitOfWork, scope: Scope, account: NewAccount, master
         if len(existing) >= MAX_ACCOUNTS:
             raise DomainError(f"An app has at most {MAX_ACCOUNTS} provider accounts per environment.")
         row = await uow.providers.add(master, scope.app_id, scope.environment, account)
+        summary = account_summary(row._mapping, iso)
+        if also is not None:
+            await also(uow, summary)
         await uow.commit()
-    return account_summary(row._mapping, iso)
+    return summary
 
 
 async def list_accounts(uow: UnitOfWork, scope: Scope) -> list[ProviderAccountSummary]:
