@@ -33,8 +33,13 @@ def test_a_killed_worker_loses_no_delivery(
         "CAURI_DISPATCHER_LEASE_SECONDS": "2",
         "CAURI_DISPATCHER_POLL_SECONDS": "0.1",
         "CAURI_WEBHOOK_RETRY_SCALE": "0.001",
+        # The test database is shared with the other tests of this process, whose gateways' jobs write to it:
+        # on a loaded machine the CLI may wait longer than the default 2 s for SQLite's write lock.
+        "CAURI_LOCK_TIMEOUT_MS": "30000",
     }
-    app = json.loads(cauri("apps", "create", "Killed", "--json", env=env).stdout)
+    created_app = cauri("apps", "create", "Killed", "--json", env=env)
+    assert created_app.returncode == 0, created_app.stderr
+    app = json.loads(created_app.stdout)
     added = cauri("webhooks", "add", "Killed", receiver.url, "--json", env=env)
     assert added.returncode == 0, added.stderr
     hook = json.loads(added.stdout)
