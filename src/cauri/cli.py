@@ -689,6 +689,66 @@ def users_create(
     console.print(f"created {stored} ({user_id}), {role}, apps: {', '.join(app_ids) or 'none'}")
 
 
+@users_cli.command("list")
+def users_list(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
+    """List dashboard users with their role, apps and whether a second factor is on."""
+    found = _with_store(Settings(), lambda runtime: user_service.list_users(runtime.uow()))
+    if as_json:
+        print(orjson.dumps([{"id": u.id, "email": u.email, "role": u.role, "apps": list(u.app_ids),
+                              "totp": u.totp, "created_at": u.created_at} for u in found]).decode())  # fmt: skip
+        return
+    table = Table("id", "email", "role", "apps", "totp", "created")
+    for u in found:
+        table.add_row(u.id, Text(visible(u.email)), u.role, ", ".join(u.app_ids), "yes" if u.totp else "no",
+                      u.created_at)  # fmt: skip
+    # Piped, rich would assume 80 columns and cut emails short: a file or a pipe gets every character.
+    Console(markup=False, width=None if sys.stdout.isatty() else 200).print(table)
+
+
+_APPS_OPTION = typer.Option("--app", help="An app (id or name); repeat it.")
+
+
+@users_cli.command("grant")
+def users_grant(
+    email: Annotated[str, typer.Argument(help="The user's email.")],
+    app: Annotated[list[str], _APPS_OPTION],
+) -> None:
+    """Let a user see (and act on, as their role allows) more apps: an app created after them, say."""
+
+    async def grant(runtime: Runtime) -> list[str]:
+        return await user_service.change_apps(runtime.uow(), email, app, grant=True)
+
+    changed = _with_store(Settings(), grant)
+    console.print(f"{email.strip().lower()}: apps added: {', '.join(changed) or 'none (already theirs)'}")
+
+
+@users_cli.command("revoke")
+def users_revoke(
+    email: Annotated[str, typer.Argument(help="The user's email.")],
+    app: Annotated[list[str], _APPS_OPTION],
+) -> None:
+    """Take apps away from a user; their open sessions lose them on their next page."""
+
+    async def revoke(runtime: Runtime) -> list[str]:
+        return await user_service.change_apps(runtime.uow(), email, app, grant=False)
+
+    changed = _with_store(Settings(), revoke)
+    console.print(f"{email.strip().lower()}: apps removed: {', '.join(changed) or 'none (not theirs)'}")
+
+
+@users_cli.command("role")
+def users_role(
+    email: Annotated[str, typer.Argument(help="The user's email.")],
+    role: Annotated[str, typer.Argument(help="owner, developer or viewer.")],
+) -> None:
+    """Give a user another role; their open sessions act with it at once."""
+
+    async def change(runtime: Runtime) -> str:
+        return await user_service.change_role(runtime.uow(), email, role)
+
+    console.print(f"{email.strip().lower()} is now {_with_store(Settings(), change)}")
+
+
 @users_cli.command("totp")
 def users_totp(email: Annotated[str, typer.Argument(help="The user's email.")]) -> None:
     """Turn on (or renew) the user's second factor; prints the otpauth:// URI for their app, once."""

@@ -150,3 +150,43 @@ async def test_the_purge_removes_ended_sessions_and_forgotten_failures(
         subjects = set((await conn.execute(select(login_failures.c.subject))).scalars())
     assert live.token_hash in hashes and ended.token_hash not in hashes and "address:10.6.0.2" not in subjects
     assert await service.current_session(uow(engine), settings, live_token) is not None
+
+
+async def test_apps_granted_and_revoked_and_a_new_role_reach_open_sessions_and_the_audit_log(
+    engine: AsyncEngine, settings: Settings, merchant: MerchantApp
+) -> None:
+    from tests.conftest import new_merchant
+
+    later = await new_merchant(engine)  # an app created after the user
+    user = await new_user(engine, "viewer", [merchant.id])
+    token, _ = await service.log_in(uow(engine), settings, user.email, user.password, "", "10.0.0.9")
+    assert await service.change_apps(uow(engine), user.email.upper(), [later.id], grant=True) == [later.id]
+    assert await service.change_apps(uow(engine), user.email, [later.id], grant=True) == []  # already theirs
+    session = await service.current_session(uow(engine), settings, token)
+    assert session is not None and set(session.app_ids) == {merchant.id, later.id}
+    assert await service.change_role(uow(engine), user.email, "developer") == "developer"
+    assert await service.change_apps(uow(engine), user.email, [merchant.id], grant=False) == [merchant.id]
+    session = await service.current_session(uow(engine), settings, token)
+    assert session is not None and session.app_ids == (later.id,) and session.role == "developer"
+    listed = {u.email: u for u in await service.list_users(uow(engine))}[user.email]
+    assert (listed.role, listed.app_ids, listed.totp) == ("developer", (later.id,), False)
+    async with engine.connect() as conn:
+        query = select(audit_log.c.action).where(audit_log.c.target == listed.id)
+        actions = list((await conn.execute(query)).scalars())
+    assert {"user.apps_granted", "user.role_changed", "user.apps_revoked"} <= set(actions), actions
+    assert actions.count("user.apps_granted") == 1  # the grant that changed nothing is not recorded
+
+
+async def test_a_bad_role_or_unknown_user_or_app_changes_nothing(engine: AsyncEngine, merchant: MerchantApp) -> None:
+    from cauri.domain.errors import NotFound
+
+    user = await new_user(engine, "viewer", [merchant.id])
+    with pytest.raises(ValidationFailed) as caught:
+        await service.change_role(uow(engine), user.email, "admin")
+    assert caught.value.errors is not None and list(caught.value.errors.by_field) == ["role"]
+    with pytest.raises(NotFound):
+        await service.change_role(uow(engine), "nobody@example.com", "owner")
+    with pytest.raises(NotFound):
+        await service.change_apps(uow(engine), user.email, [merchant.id, "app_missing"], grant=False)
+    listed = {u.email: u for u in await service.list_users(uow(engine))}[user.email]
+    assert (listed.role, listed.app_ids) == ("viewer", (merchant.id,))

@@ -1,5 +1,5 @@
-"""Dashboard users: creation and TOTP enrolment (the command line), logins with their throttle and second
-factor, and the sessions a login opens.
+"""Dashboard users: creation, their apps and role, and TOTP enrolment (the command line), logins with their
+throttle and second factor, and the sessions a login opens.
 
 Passwords are hashed with argon2id (in a thread: a hash takes tens of milliseconds of CPU that the event loop
 must not wait on). A session is a random token in the browser's cookie and its SHA-256 in the database, so a
@@ -15,13 +15,14 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from cauri.domain import totp
-from cauri.domain.clock import as_utc, utcnow
-from cauri.domain.errors import Conflict, NotFound
+from cauri.domain.clock import as_utc, iso, utcnow
+from cauri.domain.errors import Conflict, FieldErrors, NotFound, ValidationFailed
 from cauri.domain.users import Role, check_new_user
 from cauri.services.runtime import UnitOfWork
 from cauri.settings import Settings
@@ -75,6 +76,66 @@ async def create_user(
                                now=now)  # fmt: skip
         await uow.commit()
     return user_id, normalized, app_ids
+
+
+@dataclass(frozen=True, slots=True)
+class UserSummary:
+    """A user as ``cauri users list`` shows them (never a hash or a secret)."""
+
+    id: str
+    email: str
+    role: str
+    app_ids: tuple[str, ...]
+    totp: bool
+    created_at: str
+
+
+async def list_users(uow: UnitOfWork) -> list[UserSummary]:
+    async with uow.reading():
+        found = await uow.users.everyone()
+    return [
+        UserSummary(row.id, row.email, row.role, tuple(app_ids), row.totp_secret_encrypted is not None,
+                    iso(row.created_at) or "")
+        for row, app_ids in found
+    ]  # fmt: skip
+
+
+async def change_apps(uow: UnitOfWork, email: str, app_refs: Sequence[str], *, grant: bool) -> list[str]:
+    """Give the user the apps ``app_refs`` (ids or names), or take them away (``grant`` False); their open
+    sessions see it on their next page. Returns the apps that changed; audited."""
+    async with uow:
+        user = await _user(uow, email)
+        app_ids = [(await uow.apps.find(ref)).id for ref in app_refs]
+        changed = await (uow.users.grant if grant else uow.users.revoke)(user.id, app_ids)
+        if changed:
+            await uow.audit.record(user_id=user.id, actor=CLI_ACTOR, app_id=None, target=user.id,
+                                   action="user.apps_granted" if grant else "user.apps_revoked",
+                                   details={"email": user.email, "apps": changed}, now=utcnow())  # fmt: skip
+        await uow.commit()
+    return changed
+
+
+async def change_role(uow: UnitOfWork, email: str, role: str) -> str:
+    """Give the user another role (``ValidationFailed`` on ``role``); their open sessions act with it at once."""
+    if role not in Role.__members__.values():
+        raise ValidationFailed(FieldErrors({"role": ["The role must be one of: owner, developer, viewer."]}))
+    async with uow:
+        user = await _user(uow, email)
+        if user.role != role:
+            now = utcnow()
+            await uow.users.set_role(user.id, role, now)
+            await uow.audit.record(user_id=user.id, actor=CLI_ACTOR, action="user.role_changed", app_id=None,
+                                   target=user.id, details={"email": user.email, "from": user.role, "to": role},
+                                   now=now)  # fmt: skip
+        await uow.commit()
+    return role
+
+
+async def _user(uow: UnitOfWork, email: str) -> Any:
+    user = await uow.users.by_email(email.strip().lower())
+    if user is None:
+        raise NotFound("No user has this email.")
+    return user
 
 
 async def enrol_totp(uow: UnitOfWork, email: str, master: bytes) -> str:

@@ -35,6 +35,34 @@ class UserRepository:
         query = select(user_apps.c.app_id).where(user_apps.c.user_id == user_id).order_by(user_apps.c.app_id)
         return list((await self.conn.execute(query)).scalars())
 
+    async def grant(self, user_id: str, app_ids: Sequence[str]) -> list[str]:
+        """Add the user to ``app_ids``; returns those they were not in already."""
+        new = [a for a in dict.fromkeys(app_ids) if a not in set(await self.app_ids(user_id))]
+        if new:
+            await self.conn.execute(user_apps.insert(), [{"user_id": user_id, "app_id": a} for a in new])
+        return new
+
+    async def revoke(self, user_id: str, app_ids: Sequence[str]) -> list[str]:
+        """Take the user out of ``app_ids``; returns those they were in."""
+        held = [a for a in dict.fromkeys(app_ids) if a in set(await self.app_ids(user_id))]
+        if held:
+            await self.conn.execute(
+                delete(user_apps).where(user_apps.c.user_id == user_id, user_apps.c.app_id.in_(held))
+            )
+        return held
+
+    async def set_role(self, user_id: str, role: str, now: datetime) -> None:
+        await self.conn.execute(update(users).where(users.c.id == user_id).values(role=role, updated_at=now))
+
+    async def everyone(self) -> list[tuple[Row[Any], list[str]]]:
+        """Every user, oldest first, with their app ids."""
+        rows = (await self.conn.execute(select(users).order_by(users.c.created_at, users.c.id))).all()
+        memberships = (await self.conn.execute(select(user_apps).order_by(user_apps.c.app_id))).all()
+        by_user: dict[str, list[str]] = {}
+        for membership in memberships:
+            by_user.setdefault(membership.user_id, []).append(membership.app_id)
+        return [(row, by_user.get(row.id, [])) for row in rows]
+
     async def all_app_ids(self) -> list[str]:
         return list((await self.conn.execute(select(apps.c.id).order_by(apps.c.created_at))).scalars())
 
