@@ -699,8 +699,8 @@ def users_list(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.
         return
     table = Table("id", "email", "role", "apps", "totp", "created")
     for u in found:
-        table.add_row(u.id, Text(visible(u.email)), u.role, ", ".join(u.app_ids), "yes" if u.totp else "no",
-                      u.created_at)  # fmt: skip
+        email = Text(visible(u.email), overflow="fold")  # a long one wraps, never cut
+        table.add_row(u.id, email, u.role, ", ".join(u.app_ids), "yes" if u.totp else "no", u.created_at)
     # Piped, rich would assume 80 columns and cut emails short: a file or a pipe gets every character.
     Console(markup=False, width=None if sys.stdout.isatty() else 200).print(table)
 

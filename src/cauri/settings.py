@@ -29,7 +29,8 @@ def parse_networks(setting: str) -> tuple[Network, ...]:
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="CAURI_", extra="ignore")
+    # A refused value is never echoed in the error: it may be a token or a password with a typo.
+    model_config = SettingsConfigDict(env_prefix="CAURI_", extra="ignore", hide_input_in_errors=True)
 
     #: The SQLite database, the secret key and mail written as files: made 0700 (its files 0600) when created,
     #: and tightened to that when Cauri starts.

@@ -129,3 +129,19 @@ async def test_wrong_operator_tokens_are_throttled(settings: Settings, clean: As
             "/v1/rates/USD/NGN", json={"rate": "1"}, headers={"Authorization": f"Bearer {OPERATOR}"}
         )
         assert right.status_code == 429, "the address is throttled before any token is compared"
+
+
+async def test_a_tiny_rate_answers_in_the_plain_decimal_form_the_api_takes(
+    operated: httpx.AsyncClient, merchant: MerchantApp
+) -> None:
+    answer = await operated.put("/v1/rates/NGN/USD", json={"rate": "0.0000001"},
+                                headers={"Authorization": f"Bearer {OPERATOR}"})  # fmt: skip
+    assert answer.status_code == 200 and answer.json()["data"]["rate"] == "0.0000001", answer.text  # not "1E-7"
+
+
+def test_a_refused_operator_token_is_never_echoed() -> None:
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError) as caught:
+        Settings(operator_token="hunter2 almost the secret")  # a typo: too short, and a space
+    assert "operator_token" in str(caught.value) and "hunter2" not in str(caught.value)

@@ -505,3 +505,23 @@ async def test_a_completed_deposit_reports_what_pawapay_collected(
     for odd in ("1499.50", "1e3", "", 1500.0):
         fractional = connector.parse_callback(*callback(simulator.sim, {**record, "amount": odd}))
         assert (fractional.status, fractional.failure_code) == (AttemptStatus.FAILED, "amount_mismatch"), odd
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "expected"),
+    [
+        (400, b'{"status": "REJECTED", "failureReason": {"failureCode": "INVALID_PHONE_NUMBER"}}', "refused"),
+        (404, b"<html>not found</html>", "counts"),  # a wrong base URL or a proxy's answer: the account's trouble
+        (429, b"", "counts"),
+        (403, b"", "counts"),
+        (200, b"<html>a portal</html>", "uncertain"),  # 2xx without a JSON object: it may have been accepted
+    ],
+)
+def test_only_a_refusal_of_the_request_spares_the_breaker(status: int, body: bytes, expected: str) -> None:
+    connector = connector_for("http://127.0.0.1:9")
+    response = httpx.Response(status, content=body, request=httpx.Request("POST", "http://127.0.0.1:9/v2/deposits"))
+    with pytest.raises((ProviderUnavailable, PawapayUncertain)) as raised:
+        connector._read_initiation(response)
+    kind = ("refused" if isinstance(raised.value, RequestRefused)
+            else "counts" if isinstance(raised.value, ProviderUnavailable) else "uncertain")  # fmt: skip
+    assert kind == expected, raised.value

@@ -757,3 +757,17 @@ async def test_a_refund_event_naming_its_refund_is_applied_at_the_one_webhook_ur
         assert event.answers == [200]
         shown = (await api.get(f"/v1/payments/{payment_id}/verify")).json()["data"]
     assert ([r["status"] for r in shown["refunds"]], shown["amount_refunded"]) == (["success"], 30)
+
+
+@pytest.mark.parametrize(
+    ("status", "refused"),
+    [(400, True), (422, True), (401, False), (403, False), (429, False)],  # the key and the rate are the account's
+)
+def test_a_refusal_of_the_request_spares_the_breaker_but_not_a_refused_key_or_rate(status: int, refused: bool) -> None:
+    from cauri.connectors.base import ProviderUnavailable, RequestRefused
+    from cauri.connectors.paystack import _answer
+
+    request = httpx.Request("POST", "http://127.0.0.1:9/charge")
+    with pytest.raises(ProviderUnavailable) as raised:
+        _answer("POST", "/charge", httpx.Response(status, json={"status": False, "message": "no"}, request=request))
+    assert isinstance(raised.value, RequestRefused) is refused

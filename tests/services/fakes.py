@@ -66,6 +66,12 @@ class FakeAttempts:
         self.uow = uow
         self.rows: dict[str, dict[str, Any]] = {}
 
+    async def charge_of(self, attempt_id: str, connector: str) -> SimpleNamespace | None:
+        attempt = self.rows.get(attempt_id)
+        if attempt is None or attempt["connector"] != connector:
+            return None
+        return row(payment_id=attempt["payment_id"], amount_debited=None, currency_debited=None)
+
     async def latest(self, payment_id: str) -> SimpleNamespace | None:
         mine = [a for a in self.rows.values() if a["payment_id"] == payment_id]
         return row(**mine[-1]) if mine else None

@@ -57,6 +57,21 @@ async def test_a_failed_attempt_leaves_the_payment_open_and_is_announced() -> No
     assert uow.events == [("payment.failed", "py_1")]
 
 
+async def test_an_ambiguous_start_learns_its_reference_from_the_outcome_even_for_the_wrong_amount() -> None:
+    uow = paying()
+    uow.add_payment("py_2", status="pending")
+    uow.add_attempt("att_2", "py_2")
+    outcome = Outcome("att_1", SUCCESS, amount=5000, currency="XOF", reference="dep-1")
+    assert await checkout.apply_outcome(uow, "sandbox", outcome)  # type: ignore[arg-type]
+    assert uow.attempts.rows["att_1"]["provider_reference"] == "dep-1"
+    # A success for another amount fails the attempt, but the provider's transaction keeps its name (to refund).
+    short = Outcome("att_2", SUCCESS, amount=4000, currency="XOF", reference="dep-2")
+    assert await checkout.apply_outcome(uow, "sandbox", short)  # type: ignore[arg-type]
+    failed = uow.attempts.rows["att_2"]
+    assert (failed["status"], failed["failure_code"], failed["provider_reference"]) == ("failed", "amount_mismatch",
+                                                                                       "dep-2")  # fmt: skip
+
+
 async def test_no_outcome_yet_is_not_applied() -> None:
     uow = paying()
     assert not await checkout.apply_outcome(uow, "sandbox", Outcome("att_1", AttemptStatus.PENDING))  # type: ignore[arg-type]

@@ -230,11 +230,14 @@ class PawapayConnector(ProviderConnector):
             code = _failure(_json(response))[0]
             raise InitiationRejected(code or "AUTHENTICATION_ERROR", "pawaPay refused the account's credentials")
         data = _json(response)
-        if response.status_code >= 400 or not isinstance(data, dict):
+        if response.status_code >= 400:
             code, message = _failure(data)
-            # Too many requests is the account's trouble, not this request's: it counts toward the breaker.
-            refused = InitiationRejected if response.status_code == 429 else InitiationRefused
+            # Only a 400 refuses the request itself; any other 4xx (a rate limit, a wrong base URL, a proxy's
+            # answer) is the account's trouble, and counts toward its breaker.
+            refused = InitiationRefused if response.status_code == 400 else InitiationRejected
             raise refused(code or f"HTTP_{response.status_code}", message)
+        if not isinstance(data, dict):
+            raise PawapayUncertain(f"HTTP {response.status_code} without a JSON object")  # it may have accepted
         status = data.get("status")
         if status in ("ACCEPTED", "DUPLICATE_IGNORED"):
             return  # DUPLICATE_IGNORED: this very id was accepted before (a retry after a lost answer)

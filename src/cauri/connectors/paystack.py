@@ -429,7 +429,7 @@ def _answer(verb: str, path: str, response: httpx.Response) -> Any:
         if "duplicate" in message.lower():
             raise PaystackError(f"{what}: duplicate reference")  # an earlier call was accepted
         log.warning("paystack refused a request", extra={"call": what, "reason": message[:200]})
-        if response.status_code == 429:  # the account's trouble: counts toward its breaker
+        if response.status_code in (403, 429):  # the account's trouble (its key, its rate): counts toward its breaker
             raise ProviderUnavailable(f"{what}: {message[:200]}")
         raise RequestRefused(f"{what}: {message[:200]}")  # refused as invalid: nothing was created
     if not isinstance(parsed, dict) or parsed.get("status") is not True or "data" not in parsed:

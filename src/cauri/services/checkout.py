@@ -419,7 +419,9 @@ async def _checked_amount(uow: UnitOfWork, connector: str, outcome: Outcome) -> 
                "reported_currency": outcome.currency, "expected_amount": expected_amount,
                "expected_currency": expected_currency},
     )  # fmt: skip
-    return Outcome(outcome.attempt_id, AttemptStatus.FAILED, AMOUNT_MISMATCH, N_("A payment attempt failed."))
+    # The provider holds money that may need refunding: its transaction keeps its name on the attempt.
+    failed = N_("A payment attempt failed.")
+    return Outcome(outcome.attempt_id, AttemptStatus.FAILED, AMOUNT_MISMATCH, failed, reference=outcome.reference)
 
 
 async def cancel_payment(uow: UnitOfWork, payment_id: str, reason: str) -> None:

@@ -169,8 +169,8 @@ async def export_payments(
         cursor = page.next_cursor
 
 
-async def _visible_payment(uow: UnitOfWork, session: Session, payment_id: str) -> Any:
-    row = await uow.payments.find(payment_id)
+async def _visible_payment(uow: UnitOfWork, session: Session, payment_id: str, *, lock: bool = False) -> Any:
+    row = await uow.payments.find(payment_id, lock=lock)
     if row is None or row.app_id not in session.app_ids:
         raise NotFound(NOT_FOUND)
     return row
@@ -320,7 +320,8 @@ async def mark_processed(uow: UnitOfWork, session: Session, payment_id: str) -> 
     if not may(session.role, Action.MARK_PROCESSED):
         raise Forbidden("Your role does not allow this.")
     async with uow:
-        row = await _visible_payment(uow, session, payment_id)
+        # Read under the row's lock: of two clicks at once, the second finds it processed and records nothing.
+        row = await _visible_payment(uow, session, payment_id, lock=True)
         if row.is_processed:
             return False
         await uow.payments.mark_processed(payment_id, Scope(row.app_id, row.environment))

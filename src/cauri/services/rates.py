@@ -135,7 +135,7 @@ def rate_json(listed: ListedRate) -> ExchangeRate:
     return {
         "base": rate.base,
         "quote": rate.quote,
-        "rate": str(rate.rate),
+        "rate": format(rate.rate, "f"),  # never "1E-7": the form the API and the CLI take back
         "source": rate.source.value,
         "set_at": iso(rate.set_at),
         "fresh": listed.fresh,

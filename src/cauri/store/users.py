@@ -7,8 +7,10 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Row, delete, func, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from cauri.domain.errors import Conflict
 from cauri.domain.payments import new_id
 from cauri.store.tables import apps, dashboard_sessions, login_failures, user_apps, users
 
@@ -39,7 +41,10 @@ class UserRepository:
         """Add the user to ``app_ids``; returns those they were not in already."""
         new = [a for a in dict.fromkeys(app_ids) if a not in set(await self.app_ids(user_id))]
         if new:
-            await self.conn.execute(user_apps.insert(), [{"user_id": user_id, "app_id": a} for a in new])
+            try:
+                await self.conn.execute(user_apps.insert(), [{"user_id": user_id, "app_id": a} for a in new])
+            except IntegrityError as exc:  # the same grant, made at the same moment by another command
+                raise Conflict("The user's apps changed meanwhile; run the command again.") from exc
         return new
 
     async def revoke(self, user_id: str, app_ids: Sequence[str]) -> list[str]:
