@@ -61,7 +61,7 @@ async def operated(settings: Settings, clean: AsyncEngine) -> AsyncIterator[http
 
 
 async def test_the_operator_sets_a_rate_that_every_app_then_converts_with(
-    operated: httpx.AsyncClient, merchant: MerchantApp
+    operated: httpx.AsyncClient, merchant: MerchantApp, caplog: pytest.LogCaptureFixture
 ) -> None:
     contract = Contract(openapi_document("http://cauri.test"))
     operator = {"Authorization": f"Bearer {OPERATOR}"}
@@ -71,6 +71,8 @@ async def test_the_operator_sets_a_rate_that_every_app_then_converts_with(
     assert {k: body["data"][k] for k in ("base", "quote", "rate", "source", "fresh")} == {
         "base": "USD", "quote": "NGN", "rate": "1550.25", "source": "operator", "fresh": True,
     }  # fmt: skip
+    [said] = [r for r in caplog.records if r.getMessage() == "operator rate set over the API"]
+    assert (said.base, said.quote, said.rate, said.client) == ("USD", "NGN", "1550.25", "127.0.0.1")  # type: ignore[attr-defined]
     again = await operated.put("/v1/rates/USD/NGN", json={"rate": "1601"}, headers=operator)  # replaces it
     assert again.status_code == 200, again.text
     listed = (await operated.get("/v1/rates", headers=merchant.headers)).json()["data"]

@@ -3,6 +3,7 @@ any app's key, set by the gateway's operator."""
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 
 from starlette.requests import Request
@@ -13,8 +14,10 @@ from cauri.api.auth import authenticate, authenticate_operator
 from cauri.api.body import parse_json_object, read_body
 from cauri.api.context import gateway_of
 from cauri.api.envelope import EnvelopeResponse
+from cauri.api.forwarded import client_address
 from cauri.services.rates import ListedRate, list_rates, rate_json, set_rate
 
+log = logging.getLogger("cauri.rates")
 FETCHED = "Rates fetched successfully"
 SET = "Rate set successfully"
 
@@ -34,7 +37,11 @@ async def put_one(request: Request) -> Response:
     body = parse_json_object(await read_body(request, gateway.settings.max_body_bytes))
     base, quote = request.path_params["base"], request.path_params["quote"]
     rate = await set_rate(gateway.uow(), base, quote, body.get("rate"))
-    return EnvelopeResponse(SET, rate_json(ListedRate(rate, fresh=True)))
+    listed = rate_json(ListedRate(rate, fresh=True))
+    # Every app's prices move with it: said in the log with where it came from (the CLI's changes are the shell's).
+    where = {"base": rate.base, "quote": rate.quote, "rate": listed["rate"], "client": client_address(request)}
+    log.warning("operator rate set over the API", extra=where)
+    return EnvelopeResponse(SET, listed)
 
 
 routes = [
