@@ -11,6 +11,11 @@ from cauri.services.providers import add_account, check_account
 from cauri.settings import Settings
 from tests.conftest import MerchantApp, uow
 
+#: The test settings give up on a lock after 300 ms; a live gateway's provider sends duplicate notifications at
+#: once, and on a loaded machine the second waits longer than that for the first's commit (it would be answered
+#: 409, "retry", where the tests check it is acknowledged and applied once).
+PATIENT_LOCKS = {"lock_timeout_ms": 10_000}
+
 
 async def stored_account(
     settings: Settings,

@@ -29,6 +29,7 @@ from cauri.services.providers import add_account, check_account
 from cauri.settings import Settings
 from cauri.store.tables import attempts, events
 from tests.conftest import MerchantApp, new_merchant, payment_body, runtime_of, serving, uow
+from tests.providers.accounts import PATIENT_LOCKS
 from tests.providers.pawapay_simulator import PawapaySimulator
 from tests.providers.test_fedapay import SECRET_KEY as FEDAPAY_KEY
 from tests.providers.test_fedapay import (
@@ -74,7 +75,7 @@ async def live(settings: Settings, engine: AsyncEngine) -> AsyncIterator[Live]:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     live_settings = settings.model_copy(update={"public_url": url, "log_level": "warning",
-                                                "reconcile_every_seconds": 3600.0})  # fmt: skip
+                                                "reconcile_every_seconds": 3600.0, **PATIENT_LOCKS})  # fmt: skip
     merchant = await new_merchant(engine, live=True)
     app = create_app(live_settings)
     with serving(app, port):

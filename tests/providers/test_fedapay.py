@@ -44,7 +44,7 @@ from cauri.settings import Settings
 from cauri.store.tables import attempts, events
 from tests.api.test_payouts import payout_body
 from tests.conftest import MerchantApp, new_merchant, payment_body, runtime_of, serving, uow
-from tests.providers.accounts import stored_account
+from tests.providers.accounts import PATIENT_LOCKS, stored_account
 from tests.providers.fedapay_simulator import APPROVED, DECLINED, PENDING, SILENT, FedapaySimulator, signature
 
 SECRET_KEY = "sk_sandbox_" + secrets.token_hex(12)
@@ -414,7 +414,7 @@ async def live_gateway(
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     live_settings = settings.model_copy(update={"public_url": url, "port": port, "log_level": "warning",
-                                                "reconcile_every_seconds": 3600.0})  # fmt: skip
+                                                "reconcile_every_seconds": 3600.0, **PATIENT_LOCKS})  # fmt: skip
     merchant = await new_merchant(engine, live=True)
     sim = fedapay_sim.simulator
     stored = {"secret_key": SECRET_KEY, "webhook_secret": WEBHOOK_SECRET}

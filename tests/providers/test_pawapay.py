@@ -44,7 +44,7 @@ from cauri.settings import Settings
 from cauri.store.tables import events, payments
 from tests.conftest import MerchantApp, new_merchant, payment_body, runtime_of, serving, uow
 from tests.e2e.conftest import browser, merchant_site  # noqa: F401 - Chromium and the merchant's site, shared
-from tests.providers.accounts import stored_account
+from tests.providers.accounts import PATIENT_LOCKS, stored_account
 from tests.providers.pawapay_simulator import PawapaySimulator
 
 TOKEN = "pp-test-token-9f8e7d6c5b4a"
@@ -305,7 +305,8 @@ async def pawapay_gateway(settings: Settings, engine: AsyncEngine) -> AsyncItera
     sim_port, port = free_port(), free_port()
     url = f"http://127.0.0.1:{port}"
     with serving(sim.app, sim_port) as sim_url:
-        live = settings.model_copy(update={"public_url": url, "log_level": "warning", "reconcile_every_seconds": 3600})
+        update = {"public_url": url, "log_level": "warning", "reconcile_every_seconds": 3600, **PATIENT_LOCKS}
+        live = settings.model_copy(update=update)
         merchant = await new_merchant(engine, live=True)
         account_id = await stored_account(live, engine, merchant, "pawapay", {"api_token": TOKEN}, sim_url)
         sim.callback_urls = {

@@ -43,7 +43,7 @@ from cauri.settings import Settings
 from cauri.store.tables import attempts, events, payments
 from tests.api.test_payouts import payout_body
 from tests.conftest import MerchantApp, new_merchant, payment_body, runtime_of, serving, uow
-from tests.providers.accounts import stored_account
+from tests.providers.accounts import PATIENT_LOCKS, stored_account
 from tests.providers.paystack_simulator import DECLINED_CARD, PAYING_CARD, PaystackSimulator
 
 SECRET = "sk_test_" + "5f3c" * 10
@@ -484,7 +484,7 @@ async def paystack_gateway(
     app's payments to it, as in production), served on loopback, the simulator's webhooks pointed at it."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    live = settings.model_copy(update={"public_url": url, "log_level": "warning"})
+    live = settings.model_copy(update={"public_url": url, "log_level": "warning", **PATIENT_LOCKS})
     merchant = await new_merchant(engine, live=True)
     account_id = await stored_account(live, engine, merchant, "paystack", {"secret_key": SECRET}, simulator.base_url,
                                       sandbox=False)  # fmt: skip
