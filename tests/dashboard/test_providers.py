@@ -98,6 +98,9 @@ async def test_an_owner_adds_an_account_whose_credentials_never_come_back(
     async with engine.connect() as conn:
         stored = (await conn.execute(select(provider_accounts).where(provider_accounts.c.id == account["id"]))).one()
     assert SECRET not in str(tuple(stored))  # sealed
+    # A credential as long as accounts allow, of characters form-encoding triples, is read whole (not "expired").
+    longest = {**form, "label": "Longest", "credential:api_key": "é" * 2048}  # 4,096 UTF-8 bytes, 12,288 encoded
+    assert (await browser_client.post("/dashboard/providers/add", data=longest)).status_code == 303
     # In the live environment the form may choose the provider's live API.
     live = {**form, "env": "live", "label": "Live one", "priority": ""}
     assert (await browser_client.post("/dashboard/providers/add", data=live)).status_code == 303

@@ -55,7 +55,9 @@ from cauri.services import users as user_service
 from cauri.services.users import LoginRefused, LoginThrottled, Session
 
 log = logging.getLogger("cauri.dashboard")
-FORM_MAX = 8192
+#: The largest form: a provider account's, with up to three credentials of ``MAX_CREDENTIAL`` (4,096) characters,
+#: each up to three times longer once form-encoded; anything larger reads as empty (and is refused).
+FORM_MAX = 48 * 1024
 LANG_COOKIE = "cauri_lang"
 templates = Environment(
     loader=PackageLoader("cauri.dashboard", "templates"), autoescape=select_autoescape(default=True), auto_reload=False
