@@ -111,6 +111,27 @@ async def test_a_transaction_waits_for_another_writer_without_blocking_the_loop(
     assert bodies(path) == ["other", "mine"]
 
 
+async def test_a_lock_held_while_the_writer_first_connects_is_waited_out(tmp_path: Path) -> None:
+    """The writer's own connection is opened at its first transaction; if another connection holds the file's
+    lock at that moment (here: a file not yet in WAL mode, locked exclusively), the transaction waits and
+    retries like any busy group, rather than failing (it was a 500 for that payment)."""
+    file = str(tmp_path / "fresh.db")
+    other = sqlite3.connect(file, isolation_level=None)
+    other.execute("CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT NOT NULL UNIQUE)")
+    other.execute("BEGIN EXCLUSIVE")
+    writer = SQLiteWriter(file, wait_ms=5_000)
+    loop = asyncio.get_running_loop()
+    loop.call_later(0.2, other.execute, "COMMIT")
+    try:
+        started = loop.time()
+        assert await writer.transaction(note("first")) == 1
+        assert loop.time() - started >= 0.19
+    finally:
+        writer.close()
+        other.close()
+    assert bodies(file) == ["first"]
+
+
 async def test_a_lock_held_too_long_gives_up_with_database_is_locked(path: str) -> None:
     writer = SQLiteWriter(path, wait_ms=100)
     other = sqlite3.connect(path, isolation_level=None)

@@ -192,7 +192,7 @@ class SQLiteWriter:
                     self._restarting = False
             finally:
                 conn.close()
-        except sqlite3.Error:
+        except (sqlite3.Error, _Busy):
             pass  # a checkpoint is housekeeping: the next one, or any other connection's, does it
         finally:
             self._checkpointing = False
@@ -201,12 +201,21 @@ class SQLiteWriter:
         # isolation_level=None: no implicit BEGIN, the transaction is ours. check_same_thread=False: the locks
         # above, not the thread, keep each connection to one user at a time.
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=busy_ms / 1000)
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute(f"PRAGMA synchronous={self.synchronous.upper()}")
-        conn.execute("PRAGMA foreign_keys=ON")
-        conn.execute(f"PRAGMA busy_timeout={busy_ms}")
-        if not autocheckpoint:
-            conn.execute("PRAGMA wal_autocheckpoint=0")
+        try:
+            # Setting the journal mode reads the file's header: with busy_ms 0 (the loop's connection) another
+            # connection's lock at that moment refuses it. That is the busy case of a BEGIN: wait and retry, as a
+            # group does (it was a 500 for the first payment after a start, while a job wrote).
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute(f"PRAGMA synchronous={self.synchronous.upper()}")
+            conn.execute("PRAGMA foreign_keys=ON")
+            conn.execute(f"PRAGMA busy_timeout={busy_ms}")
+            if not autocheckpoint:
+                conn.execute("PRAGMA wal_autocheckpoint=0")
+        except sqlite3.OperationalError as exc:
+            conn.close()
+            if exc.sqlite_errorcode & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+                raise _Busy from exc
+            raise
         return conn
 
 
