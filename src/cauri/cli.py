@@ -714,12 +714,7 @@ def users_grant(
     app: Annotated[list[str], _APPS_OPTION],
 ) -> None:
     """Let a user see (and act on, as their role allows) more apps: an app created after them, say."""
-
-    async def grant(runtime: Runtime) -> list[str]:
-        return await user_service.change_apps(runtime.uow(), email, app, grant=True)
-
-    changed = _with_store(Settings(), grant)
-    console.print(f"{email.strip().lower()}: apps added: {', '.join(changed) or 'none (already theirs)'}")
+    _change_apps(email, app, grant=True)
 
 
 @users_cli.command("revoke")
@@ -728,12 +723,16 @@ def users_revoke(
     app: Annotated[list[str], _APPS_OPTION],
 ) -> None:
     """Take apps away from a user; their open sessions lose them on their next page."""
+    _change_apps(email, app, grant=False)
 
-    async def revoke(runtime: Runtime) -> list[str]:
-        return await user_service.change_apps(runtime.uow(), email, app, grant=False)
 
-    changed = _with_store(Settings(), revoke)
-    console.print(f"{email.strip().lower()}: apps removed: {', '.join(changed) or 'none (not theirs)'}")
+def _change_apps(email: str, app: list[str], *, grant: bool) -> None:
+    async def change(runtime: Runtime) -> list[str]:
+        return await user_service.change_apps(runtime.uow(), email, app, grant=grant)
+
+    changed = _with_store(Settings(), change)
+    done, none = ("added", "already theirs") if grant else ("removed", "not theirs")
+    console.print(f"{email.strip().lower()}: apps {done}: {', '.join(changed) or f'none ({none})'}")
 
 
 @users_cli.command("role")

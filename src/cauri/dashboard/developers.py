@@ -74,6 +74,11 @@ async def _page_context(request: Request, session: Session, app_id: str | None =
     return context
 
 
+def _env_query(app: Any) -> dict[str, str]:
+    """The query of the sandbox/live switch's two links on a page of ``app`` (none without an app)."""
+    return {e: urlencode({"app": app.id, "env": e}) for e in ("sandbox", "live")} if app else {}
+
+
 def _field_errors(request: Request, exc: ValidationFailed) -> list[str]:
     language = _language(request)
     by_field = exc.errors.by_field if exc.errors else {}
@@ -170,7 +175,7 @@ async def _webhooks_page(request: Request, session: Session, app_id: str | None,
             "new_endpoint": None,
             "errors": [],
             "form": {},
-            "env_query": {e: urlencode({"app": app.id, "env": e}) for e in ("sandbox", "live")} if app else {},
+            "env_query": _env_query(app),
             **extra,
         }
     )
@@ -301,7 +306,7 @@ async def _providers_page(request: Request, session: Session, app_id: str | None
             "max_label": MAX_LABEL,
             "errors": [],
             "form": {},
-            "env_query": {e: urlencode({"app": app.id, "env": e}) for e in ("sandbox", "live")} if app else {},
+            "env_query": _env_query(app),
             **extra,
         }
     )

@@ -6,7 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Mapping
 from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
@@ -100,6 +100,11 @@ def _when(moment: datetime | None) -> str:
     return moment.strftime("%Y-%m-%d %H:%M:%S") if moment else ""
 
 
+def _labelled(language: str, labels: Mapping[Any, str]) -> Callable[[str], str]:
+    """A stored code (a status, a kind) as the page's word for it; a code the table lacks is shown as it is."""
+    return lambda code: translate(language, labels.get(code) or code)
+
+
 def _render(request: Request, name: str, context: dict[str, Any], status_code: int = 200) -> HTMLResponse:
     language = _language(request)
     gettext = translations(language).gettext
@@ -114,12 +119,12 @@ def _render(request: Request, name: str, context: dict[str, Any], status_code: i
             ),
             "when": _when,
             "money": lambda amount, currency: format_money(amount, currency, language),
-            "status_label": lambda status: translate(language, STATUS_LABELS.get(status) or status),
+            "status_label": _labelled(language, STATUS_LABELS),
             "translate": lambda message: translate(language, message),
             # A webhook delivery's and an email's state and an email's kind: stored as codes, shown as words.
-            "delivery_status": lambda status: translate(language, DELIVERY_STATUS_LABELS.get(status) or status),
-            "email_status": lambda status: translate(language, EMAIL_STATUS_LABELS.get(status) or status),
-            "email_kind": lambda kind: translate(language, EMAIL_KIND_LABELS.get(kind) or kind),
+            "delivery_status": _labelled(language, DELIVERY_STATUS_LABELS),
+            "email_status": _labelled(language, EMAIL_STATUS_LABELS),
+            "email_kind": _labelled(language, EMAIL_KIND_LABELS),
             **context,
         }
     )

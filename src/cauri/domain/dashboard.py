@@ -1,5 +1,5 @@
-"""The dashboard's payment search: its filters read from a query string, the keyset cursor, and CSV cells; who
-may do the dashboard's own actions; the words its pages show for a delivery's, an email's and a refund's state."""
+"""The dashboard's payment search: its filters read from a query string, the keyset cursor, and CSV cells; the
+words its pages show for a delivery's and an email's state and an email's kind."""
 
 from __future__ import annotations
 

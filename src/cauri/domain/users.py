@@ -55,6 +55,9 @@ class Forbidden(DomainError):
     status = 403
 
 
+ROLE_REFUSED = "The role must be one of: owner, developer, viewer."
+
+
 def check_new_user(email: str, password: str, role: str) -> tuple[str, Role]:
     """The normalized (lower-case) email and the role, or ``ValidationFailed`` naming the field."""
     errors = FieldErrors()
@@ -68,7 +71,14 @@ def check_new_user(email: str, password: str, role: str) -> tuple[str, Role]:
     elif has_control_characters(password):
         errors.add("password", "The password must not contain control characters.")
     if role not in Role.__members__.values():
-        errors.add("role", "The role must be one of: owner, developer, viewer.")
+        errors.add("role", ROLE_REFUSED)
     if errors:
         raise ValidationFailed(errors)
     return normalized, Role(role)
+
+
+def check_role(role: str) -> Role:
+    """``role`` as a ``Role``, or ``ValidationFailed`` on ``role``."""
+    if role not in Role.__members__.values():
+        raise ValidationFailed(FieldErrors({"role": [ROLE_REFUSED]}))
+    return Role(role)

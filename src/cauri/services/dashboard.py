@@ -12,12 +12,7 @@ from typing import Any
 from cauri.connectors.registry import ConnectorRegistry
 from cauri.domain.apps import App, Scope
 from cauri.domain.clock import as_utc, utcnow
-from cauri.domain.dashboard import (
-    PAGE_SIZE,
-    PaymentSearch,
-    decode_cursor,
-    encode_cursor,
-)
+from cauri.domain.dashboard import PAGE_SIZE, PaymentSearch, decode_cursor, encode_cursor
 from cauri.domain.errors import NotFound
 from cauri.domain.messages import N_
 from cauri.domain.payments import PaymentStatus

@@ -22,8 +22,8 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 from cauri.domain import totp
 from cauri.domain.clock import as_utc, iso, utcnow
-from cauri.domain.errors import Conflict, FieldErrors, NotFound, ValidationFailed
-from cauri.domain.users import Role, check_new_user
+from cauri.domain.errors import Conflict, NotFound
+from cauri.domain.users import Role, check_new_user, check_role
 from cauri.services.runtime import UnitOfWork
 from cauri.settings import Settings
 from cauri.store.sealing import seal, unseal
@@ -117,8 +117,7 @@ async def change_apps(uow: UnitOfWork, email: str, app_refs: Sequence[str], *, g
 
 async def change_role(uow: UnitOfWork, email: str, role: str) -> str:
     """Give the user another role (``ValidationFailed`` on ``role``); their open sessions act with it at once."""
-    if role not in Role.__members__.values():
-        raise ValidationFailed(FieldErrors({"role": ["The role must be one of: owner, developer, viewer."]}))
+    role = check_role(role).value
     async with uow:
         user = await _user(uow, email)
         if user.role != role:
@@ -142,9 +141,7 @@ async def enrol_totp(uow: UnitOfWork, email: str, master: bytes) -> str:
     """Give the user a new TOTP secret (replacing any earlier one); returns the ``otpauth://`` URI to show once."""
     secret = totp.new_secret()
     async with uow:
-        user = await uow.users.by_email(email.strip().lower())
-        if user is None:
-            raise NotFound("No user has this email.")
+        user = await _user(uow, email)
         now = utcnow()
         await uow.users.set_totp(user.id, seal(master, secret), now)
         await uow.audit.record(user_id=user.id, actor=CLI_ACTOR, action="user.totp_enrolled", app_id=None,

@@ -39,7 +39,8 @@ class UserRepository:
 
     async def grant(self, user_id: str, app_ids: Sequence[str]) -> list[str]:
         """Add the user to ``app_ids``; returns those they were not in already."""
-        new = [a for a in dict.fromkeys(app_ids) if a not in set(await self.app_ids(user_id))]
+        held = set(await self.app_ids(user_id))
+        new = [a for a in dict.fromkeys(app_ids) if a not in held]
         if new:
             try:
                 await self.conn.execute(user_apps.insert(), [{"user_id": user_id, "app_id": a} for a in new])
@@ -49,12 +50,13 @@ class UserRepository:
 
     async def revoke(self, user_id: str, app_ids: Sequence[str]) -> list[str]:
         """Take the user out of ``app_ids``; returns those they were in."""
-        held = [a for a in dict.fromkeys(app_ids) if a in set(await self.app_ids(user_id))]
-        if held:
+        held = set(await self.app_ids(user_id))
+        gone = [a for a in dict.fromkeys(app_ids) if a in held]
+        if gone:
             await self.conn.execute(
-                delete(user_apps).where(user_apps.c.user_id == user_id, user_apps.c.app_id.in_(held))
+                delete(user_apps).where(user_apps.c.user_id == user_id, user_apps.c.app_id.in_(gone))
             )
-        return held
+        return gone
 
     async def set_role(self, user_id: str, role: str, now: datetime) -> None:
         await self.conn.execute(update(users).where(users.c.id == user_id).values(role=role, updated_at=now))
