@@ -30,7 +30,7 @@ from cauri.domain.errors import NotFound
 from cauri.domain.messages import N_
 from cauri.domain.methods import PHONE_KINDS, MethodKind, PaymentMethod
 from cauri.domain.networks import predict_network
-from cauri.domain.payments import FINAL_STATUSES, Environment, PaymentStatus, TransitionRefused, new_id
+from cauri.domain.payments import FINAL_STATUSES, Environment, PaymentStatus, TransitionRefused, new_sorted_id
 from cauri.domain.rates import DEFAULT_MAX_AGE, Conversion, Rate, decimal_text
 from cauri.services import providers
 from cauri.services.rates import fresh_rates
@@ -255,7 +255,7 @@ async def start_attempt(
     if not candidates:
         raise AttemptFormInvalid({"method": N_("Choose a payment method.")})
     now = utcnow()
-    attempt_id = new_id("att_")
+    attempt_id = new_sorted_id("att_")
     async with uow:
         locked = await uow.payments.find(payment.id, lock=True)
         assert locked is not None

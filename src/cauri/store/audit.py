@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Row, and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from cauri.domain.payments import new_id
+from cauri.domain.payments import new_sorted_id
 from cauri.store.tables import audit_log
 
 
@@ -28,7 +28,7 @@ class AuditRepository:
         details: Mapping[str, Any],
         now: datetime,
     ) -> None:
-        await self.conn.execute(audit_log.insert().values(id=new_id("aud_"), user_id=user_id, actor=actor,
+        await self.conn.execute(audit_log.insert().values(id=new_sorted_id("aud_"), user_id=user_id, actor=actor,
                                                           action=action, app_id=app_id, target=target,
                                                           details=dict(details), created_at=now))  # fmt: skip
 

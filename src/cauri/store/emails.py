@@ -11,7 +11,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from cauri.domain.clock import utcnow
-from cauri.domain.payments import new_id
+from cauri.domain.payments import new_sorted_id
 from cauri.store.claims import claim_due_rows
 from cauri.store.tables import apps, emails, events
 
@@ -37,7 +37,7 @@ async def insert_emails(
             emails.insert(),
             [
                 {
-                    "id": new_id("eml_"),
+                    "id": new_sorted_id("eml_"),
                     "event_id": event_id,
                     "kind": k,
                     "to_address": to,

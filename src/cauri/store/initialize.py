@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from cauri.domain.apps import Scope
 from cauri.domain.errors import Conflict
-from cauri.domain.payments import EVENT_FOR_STATUS, PaymentStatus, new_id
+from cauri.domain.payments import EVENT_FOR_STATUS, PaymentStatus, new_sorted_id
 from cauri.store.idempotency import IdempotencyRepository, KeyTaken, StoredResponse, replay_stored
 from cauri.store.initialize_sqlite import sqlite_create_payment
 from cauri.store.payments import insert_payment
@@ -108,7 +108,7 @@ async def _insert_pg(
     import asyncpg
 
     args: list[Any] = [orjson.dumps(row[c]).decode() if c in _JSON_COLUMNS else row[c] for c in _PAYMENT_COLUMNS]
-    args += [new_id("evt_"), EVENT_FOR_STATUS[PaymentStatus.INITIATED], orjson.dumps(event_data).decode()]
+    args += [new_sorted_id("evt_"), EVENT_FOR_STATUS[PaymentStatus.INITIATED], orjson.dumps(event_data).decode()]
     if key is not None:
         args += [key, fingerprint, answer.status, answer.body, row["created_at"] + ttl]
     # The pool's raw connection, without an AsyncConnection around it: no transaction is begun (the statement

@@ -22,7 +22,7 @@ from sqlalchemy.engine import Dialect
 from cauri.domain.apps import Scope
 from cauri.domain.clock import utcnow
 from cauri.domain.errors import Conflict
-from cauri.domain.payments import EVENT_FOR_STATUS, PaymentStatus, new_id
+from cauri.domain.payments import EVENT_FOR_STATUS, PaymentStatus, new_sorted_id
 from cauri.store.emails import MAILED_EVENTS
 from cauri.store.idempotency import KeyReused, StoredResponse
 from cauri.store.sqlite_writer import SQLiteWriter
@@ -99,7 +99,7 @@ async def sqlite_create_payment(
         created if row[c] is now else p(row[c]) if p else row[c]
         for c, p in zip(_PAYMENT_COLUMNS, bind.payment, strict=True)
     ]
-    event_id = new_id("evt_")
+    event_id = new_sorted_id("evt_")
     event = (event_id, scope.app_id, scope.environment, _INITIATED, row["id"], bind.json(event_data), created)
     deliveries = (event_id, event_id, created, created, scope.app_id, scope.environment, _INITIATED)
     claim = (scope.app_id, scope.environment, key, fingerprint, answer.status, answer.body, created,

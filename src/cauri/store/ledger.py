@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from cauri.domain.apps import Scope
 from cauri.domain.clock import utcnow
 from cauri.domain.ledger import AVAILABLE, CUSTOMERS, PAID_OUT, REFUNDED, Balance, beyond_available
-from cauri.domain.payments import Environment, new_id
+from cauri.domain.payments import Environment, new_sorted_id
 from cauri.store.tables import balances, ledger_entries
 
 #: The balance columns each spending account moves.
@@ -112,8 +112,8 @@ class Ledger:
         await self.conn.execute(
             ledger_entries.insert(),
             [
-                {**common, "id": new_id("le_"), "account": source, "amount": -amount},
-                {**common, "id": new_id("le_"), "account": target, "amount": amount},
+                {**common, "id": new_sorted_id("le_"), "account": source, "amount": -amount},
+                {**common, "id": new_sorted_id("le_"), "account": target, "amount": amount},
             ],
         )
 

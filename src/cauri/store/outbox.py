@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from cauri.domain.payments import new_id
+from cauri.domain.payments import new_sorted_id
 from cauri.store.emails import insert_emails
 from cauri.store.tables import events
 from cauri.store.webhooks import insert_deliveries
@@ -19,7 +19,7 @@ async def insert_event(
     conn: AsyncConnection, payment: Mapping[Any, Any], kind: str, data: Mapping[str, Any], now: datetime
 ) -> str:
     """The event, its webhook deliveries and its emails, in the caller's transaction; returns the event's id."""
-    event_id = new_id("evt_")
+    event_id = new_sorted_id("evt_")
     await conn.execute(
         events.insert(),
         {
@@ -42,7 +42,7 @@ async def insert_payout_event(
 ) -> str:
     """A payout's event and its webhook deliveries, in the caller's transaction (payouts owe no email: the
     merchant asked for them); returns the event's id."""
-    event_id = new_id("evt_")
+    event_id = new_sorted_id("evt_")
     await conn.execute(
         events.insert(),
         {

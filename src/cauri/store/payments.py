@@ -21,6 +21,7 @@ from cauri.domain.payments import (
     check_processable,
     check_transition,
     new_id,
+    new_sorted_id,
     sources_of,
 )
 from cauri.store.ledger import Ledger
@@ -35,7 +36,7 @@ def new_payment_row(request: PaymentRequest, scope: Scope, now: datetime) -> dic
     c = request.customer
     phone = request.restricted_phone
     return {
-        "id": new_id("py_"),
+        "id": new_sorted_id("py_"),
         "app_id": scope.app_id,
         "environment": scope.environment,
         "status": PaymentStatus.INITIATED.value,

@@ -13,7 +13,7 @@ from cauri.domain.apps import Scope
 from cauri.domain.clock import iso, utcnow
 from cauri.domain.errors import NotFound
 from cauri.domain.ledger import PAID_OUT
-from cauri.domain.payments import PaymentFilter, new_id
+from cauri.domain.payments import PaymentFilter, new_id, new_sorted_id
 from cauri.domain.payout_representation import Payout, payout_object
 from cauri.domain.payout_request import PayoutRequest
 from cauri.domain.payouts import (
@@ -34,7 +34,7 @@ _OPEN = (PayoutStatus.INITIATED.value, PayoutStatus.PENDING.value)
 def new_payout_row(request: PayoutRequest, scope: Scope, connector: str, now: datetime) -> dict[str, Any]:
     c = request.customer
     return {
-        "id": new_id("po_"),
+        "id": new_sorted_id("po_"),
         "app_id": scope.app_id,
         "environment": scope.environment,
         "status": PayoutStatus.INITIATED.value,

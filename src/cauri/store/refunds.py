@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from cauri.domain.attempts import AttemptStatus
 from cauri.domain.clock import utcnow
 from cauri.domain.ledger import REFUNDED
-from cauri.domain.payments import new_id
+from cauri.domain.payments import new_sorted_id
 from cauri.domain.refunds import REFUND_EVENT_FOR_STATUS, RefundStatus, refund_sources_of
 from cauri.store.ledger import Ledger
 from cauri.store.tables import attempts, refunds
@@ -23,7 +23,7 @@ _OPEN = (RefundStatus.INITIATED.value, RefundStatus.PENDING.value)
 
 def new_refund_row(payment: Any, attempt: Any, amount: int, reason: str | None, now: datetime) -> dict[str, Any]:
     return {
-        "id": new_id("rf_"),
+        "id": new_sorted_id("rf_"),
         "payment_id": payment.id,
         "app_id": payment.app_id,
         "environment": payment.environment,

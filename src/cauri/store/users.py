@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from cauri.domain.errors import Conflict
-from cauri.domain.payments import new_id
+from cauri.domain.payments import new_id, new_sorted_id
 from cauri.store.tables import apps, dashboard_sessions, login_failures, user_apps, users
 
 
@@ -145,7 +145,7 @@ class UserRepository:
             )
         )
         await self.conn.execute(
-            login_failures.insert(), [{"id": new_id("lf_"), "subject": s, "failed_at": now} for s in subjects]
+            login_failures.insert(), [{"id": new_sorted_id("lf_"), "subject": s, "failed_at": now} for s in subjects]
         )
 
     async def clear_failures(self, subject: str) -> None:

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from cauri.domain.clock import utcnow
 from cauri.domain.errors import FieldErrors, NotFound, ValidationFailed
-from cauri.domain.payments import new_id
+from cauri.domain.payments import new_id, new_sorted_id
 from cauri.domain.webhooks import MAX_ENDPOINTS, TEST_EVENT
 from cauri.store.claims import GroupCap, claim_due_rows
 from cauri.store.sealing import seal
@@ -108,7 +108,7 @@ async def _disable_if_dead(conn: AsyncConnection, claim: Claim, now: datetime) -
     if notify:
         await conn.execute(
             emails.insert().values(
-                id=new_id("eml_"),
+                id=new_sorted_id("eml_"),
                 event_id=claim.event_id,
                 kind="endpoint_disabled",
                 to_address=notify,
@@ -276,7 +276,7 @@ class WebhookRepository:
             delivery_attempts.insert(),
             [
                 {
-                    "id": new_id("dat_"),
+                    "id": new_sorted_id("dat_"),
                     "delivery_id": r.claim.delivery_id,
                     "attempted_at": now,
                     "status_code": r.status_code,
@@ -425,7 +425,7 @@ class WebhookRepository:
         ).scalar()
         if enabled is None:
             raise NotFound(ENDPOINT_NOT_FOUND)
-        event_id = new_id("evt_")
+        event_id = new_sorted_id("evt_")
         await self.conn.execute(
             events.insert().values(
                 id=event_id,
