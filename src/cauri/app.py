@@ -62,13 +62,13 @@ async def index(request: Request) -> Response:
 class GatewayApp(Starlette):
     """Starlette, with the layers that must see every answer placed outside its server-error handler (which
     answers an unhandled exception beyond the reach of ordinary middleware): the forwarded headers, read
-    first, and the security headers, added last, so a 500 carries them too."""
+    first, then the request log, which adds the request id and the security headers, so a 500 carries them
+    too."""
 
     def build_middleware_stack(self) -> ASGIApp:
         settings: Settings = self.state.gateway.settings
-        app = SecurityHeaders(
-            super().build_middleware_stack(), hsts_seconds=settings.hsts_seconds, public_https=settings.public_https
-        )
+        headers = SecurityHeaders(hsts_seconds=settings.hsts_seconds, public_https=settings.public_https)
+        app = RequestLog(super().build_middleware_stack(), headers=headers, count_requests=settings.metrics_enabled)
         trusted = TrustedProxies(parse_networks(settings.trusted_proxies))
         # Without trusted proxies the layer would only pass every request through: leave it out.
         return ForwardedHeaders(app, trusted=trusted) if trusted.networks else app
@@ -145,5 +145,4 @@ def create_app(
         },
     )
     app.state.gateway = gateway
-    app.add_middleware(RequestLog, count_requests=settings.metrics_enabled)
     return app

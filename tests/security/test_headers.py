@@ -68,6 +68,8 @@ async def test_every_kind_of_answer_carries_the_security_headers(
         assert {401, 400, 422, 404, 405, 500} <= set(statuses)
         for answer in answers:
             csp = assert_protected(answer)
+            # The request id too, once: the 500 included (the log line of its request names the same id).
+            assert len(answer.headers.get_list("x-request-id")) == 1, answer.request.url.path
             if answer.headers.get("content-type", "").startswith("application/json"):
                 assert csp == "default-src 'none'; frame-ancestors 'none'"
 

@@ -1,5 +1,6 @@
-"""A request id for every request (``X-Request-Id``), one structured log line when it ends, and its count in
-the metrics (one wrapper of the answer for both)."""
+"""The outermost layer: a request id for every request (``X-Request-Id``), the security headers on every
+answer (``response_headers.py`` says which), one structured log line when it ends and its count in the
+metrics, all with one wrapper of the answer (each layer of its own cost ~5 µs a request)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import time
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from cauri.api.response_headers import SecurityHeaders
 from cauri.domain.randomness import random_hex
 from cauri.metrics import count_request
 
@@ -17,10 +19,12 @@ _ACCEPTED_ID = re.compile(rb"[A-Za-z0-9._:-]{8,64}")
 
 
 class RequestLog:
-    """Pure ASGI (no BaseHTTPMiddleware): it costs a few microseconds and does not buffer bodies."""
+    """Pure ASGI (no BaseHTTPMiddleware): it costs a few microseconds and does not buffer bodies. Placed outside
+    Starlette's server-error handler, so a 500 carries the request id and the security headers too."""
 
-    def __init__(self, app: ASGIApp, *, count_requests: bool = False) -> None:
+    def __init__(self, app: ASGIApp, *, headers: SecurityHeaders, count_requests: bool = False) -> None:
         self.app = app
+        self.headers = headers
         self.count_requests = count_requests
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -34,13 +38,14 @@ class RequestLog:
         request_id = incoming.decode() if _ACCEPTED_ID.fullmatch(incoming) else "req_" + random_hex(8)
         scope.setdefault("state", {})["request_id"] = request_id
         started = time.perf_counter()
-        status = 500  # an exception escaping the app is answered 500 by Starlette's outermost handler
+        status = 500  # what an exception escaping the app is answered (by Starlette's server-error handler)
 
         async def send_with_id(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                message["headers"] = [*message.get("headers", []), (b"x-request-id", request_id.encode())]
+                answer = [*message.get("headers", ()), (b"x-request-id", request_id.encode())]
+                message["headers"] = self.headers.complete(answer, scope)
             await send(message)
 
         try:
