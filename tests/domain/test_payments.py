@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import itertools
 import re
+from types import SimpleNamespace
 
 import pytest
 
+from cauri.domain import payments
 from cauri.domain.payments import (
     FINAL_STATUSES,
     TRANSITIONS,
@@ -61,9 +63,9 @@ def test_ids_are_random_lowercase_base36() -> None:
 
 def test_sorted_ids_follow_the_clock_and_keep_sixteen_random_characters(monkeypatch: pytest.MonkeyPatch) -> None:
     moments = iter([1_796_000_000_000, 1_796_000_000_000, 1_796_000_000_001, 1_796_000_003_600])
-    monkeypatch.setattr("cauri.domain.payments.time.time_ns", lambda: next(moments) * 1_000_000)
+    monkeypatch.setattr(payments, "time", SimpleNamespace(time_ns=lambda: next(moments) * 1_000_000))
     ids = [new_sorted_id("py_") for _ in range(4)]
-    # 1,796,000,000,000 ms (2026-12-01) in base 36, eight digits wide, then the random part.
+    # 1,796,000,000,000 ms (2026-11-30) in base 36, eight digits wide, then the random part.
     assert all(re.fullmatch(r"py_mx2k114w[0-9a-z]{16}", i) for i in ids[:2])
     assert ids[0][11:] != ids[1][11:]  # the same millisecond: only the random part tells them apart
     assert ids[2].startswith("py_mx2k114x") and ids[3].startswith("py_mx2k13ww")
@@ -73,7 +75,7 @@ def test_sorted_ids_follow_the_clock_and_keep_sixteen_random_characters(monkeypa
 
 def test_sorted_ids_are_padded_to_eight_digits_and_grow_past_them(monkeypatch: pytest.MonkeyPatch) -> None:
     moments = iter([5_000, 36**8 - 1, 36**8, 36**8 + 1])
-    monkeypatch.setattr("cauri.domain.payments.time.time_ns", lambda: next(moments) * 1_000_000)
+    monkeypatch.setattr(payments, "time", SimpleNamespace(time_ns=lambda: next(moments) * 1_000_000))
     early, last_narrow, first_wide, second_wide = (new_sorted_id("evt_") for _ in range(4))
     assert early.startswith("evt_000003uw") and early < last_narrow and last_narrow.startswith("evt_zzzzzzzz")
     # In 2059 the stamp takes a ninth digit: those ids sort among themselves (nothing orders rows by id alone).
