@@ -36,6 +36,7 @@ from cauri.api.context import Gateway
 from cauri.api.envelope import EnvelopeResponse
 from cauri.api.errors import ApiError, api_error, client_gone, domain_error, http_error, server_error
 from cauri.api.forwarded import ForwardedHeaders, TrustedProxies
+from cauri.api.hot_path import HotPath
 from cauri.api.request_log import RequestLog
 from cauri.api.response_headers import SecurityHeaders
 from cauri.checkout import routes as checkout
@@ -63,12 +64,13 @@ class GatewayApp(Starlette):
     """Starlette, with the layers that must see every answer placed outside its server-error handler (which
     answers an unhandled exception beyond the reach of ordinary middleware): the forwarded headers, read
     first, then the request log, which adds the request id and the security headers, so a 500 carries them
-    too."""
+    too; then the hot path's own door (``hot_path.py``), then Starlette's."""
 
     def build_middleware_stack(self) -> ASGIApp:
         settings: Settings = self.state.gateway.settings
         headers = SecurityHeaders(hsts_seconds=settings.hsts_seconds, public_https=settings.public_https)
-        app = RequestLog(super().build_middleware_stack(), headers=headers, count_requests=settings.metrics_enabled)
+        hot = HotPath(super().build_middleware_stack(), payments.HOT_ROUTES, self.exception_handlers)
+        app = RequestLog(hot, headers=headers, count_requests=settings.metrics_enabled)
         trusted = TrustedProxies(parse_networks(settings.trusted_proxies))
         # Without trusted proxies the layer would only pass every request through: leave it out.
         return ForwardedHeaders(app, trusted=trusted) if trusted.networks else app

@@ -7,6 +7,7 @@ import math
 import time
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from starlette.requests import Request
 
@@ -16,6 +17,9 @@ from cauri.domain.apps import KeyOwner
 from cauri.domain.clock import utcnow
 from cauri.domain.keys import hash_secret
 from cauri.services.apps import key_owner
+
+if TYPE_CHECKING:
+    from cauri.api.context import Gateway
 
 _MISSING = "Unauthenticated: send your secret key as 'Authorization: Bearer <secret key>'."
 _INVALID = "Unauthenticated: the API key is invalid."
@@ -174,13 +178,14 @@ def authenticate_operator(request: Request) -> None:
                        {"WWW-Authenticate": "Bearer"})  # fmt: skip
 
 
-async def authenticate(request: Request) -> KeyOwner:
+async def authenticate(request: Request, gateway: Gateway | None = None) -> KeyOwner:
     """The one way an API handler learns who calls: the Bearer secret key, checked (through a few seconds'
     cache), with the app's rate limit counted. An address that keeps presenting bad keys is throttled before
     any lookup, unless the key it presents is one this process has seen good."""
-    from cauri.api.context import gateway_of  # the context module imports this one
+    if gateway is None:
+        from cauri.api.context import gateway_of  # the context module imports this one
 
-    gateway = gateway_of(request)
+        gateway = gateway_of(request)
     header = request.headers.get("authorization", "")
     scheme, _, secret = header.partition(" ")
     secret = secret.strip()

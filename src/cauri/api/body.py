@@ -6,31 +6,42 @@ import asyncio
 from typing import Any
 
 import orjson
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 
 from cauri.api.context import gateway_of
 from cauri.api.errors import ApiError
 
 
-async def read_body(request: Request, limit: int) -> bytes:
+async def read_body(request: Request, limit: int, within: float | None = None) -> bytes:
     """The raw body, refused with 413 as soon as it passes ``limit`` bytes (declared or streamed), and with 408
-    when it takes longer than the settings' ``body_timeout_seconds`` to arrive (a slow upload holds a
-    connection and its memory open)."""
+    when it takes longer than ``within`` seconds (by default the settings' ``body_timeout_seconds``) to arrive (a slow
+    upload holds a connection and its memory open)."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.isascii() and declared.isdigit() and int(declared) > limit:
         raise ApiError(413, f"The request body is larger than the {limit} bytes allowed.")
+    if within is None:
+        within = gateway_of(request).settings.body_timeout_seconds
+    # The server's messages read directly, not through ``request.stream()`` (an async generator per request,
+    # on the hot path): no handler reads a body twice.
+    receive = request.receive
     chunks: list[bytes] = []
     size = 0
     try:
-        async with asyncio.timeout(gateway_of(request).settings.body_timeout_seconds):
-            async for chunk in request.stream():
+        async with asyncio.timeout(within):
+            while True:
+                message = await receive()
+                if message["type"] == "http.disconnect":
+                    raise ClientDisconnect()
+                chunk = message.get("body", b"")
                 size += len(chunk)
                 if size > limit:
                     raise ApiError(413, f"The request body is larger than the {limit} bytes allowed.")
                 chunks.append(chunk)
+                if not message.get("more_body", False):
+                    break
     except TimeoutError as exc:
         raise ApiError(408, "The request body took too long to arrive.", {"Connection": "close"}) from exc
-    return b"".join(chunks)
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
 def parse_json_object(raw: bytes) -> dict[str, Any]:
