@@ -17,11 +17,11 @@ import orjson
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from cauri.domain.apps import Scope
-from cauri.domain.errors import Conflict
 from cauri.domain.payments import EVENT_FOR_STATUS, PaymentStatus, new_sorted_id
 from cauri.store.idempotency import IdempotencyRepository, KeyTaken, StoredResponse, replay_stored
 from cauri.store.initialize_sqlite import sqlite_create_payment
 from cauri.store.payments import insert_payment
+from cauri.store.pg_group import groups_of
 from cauri.store.sqlite_writer import writer_of
 
 _PAYMENT_COLUMNS = (
@@ -104,26 +104,11 @@ async def _insert_pg(
     fingerprint: bytes,
     ttl: timedelta,
 ) -> StoredResponse | None:
-    """The single-statement insert; None when ``key`` was claimed by an earlier request."""
-    import asyncpg
-
+    """The single-statement insert (in a group with the others of this turn of the loop: ``pg_group.py``);
+    None when ``key`` was claimed by an earlier request."""
     args: list[Any] = [orjson.dumps(row[c]).decode() if c in _JSON_COLUMNS else row[c] for c in _PAYMENT_COLUMNS]
     args += [new_sorted_id("evt_"), EVENT_FOR_STATUS[PaymentStatus.INITIATED], orjson.dumps(event_data).decode()]
     if key is not None:
         args += [key, fingerprint, answer.status, answer.body, row["created_at"] + ttl]
-    # The pool's raw connection, without an AsyncConnection around it: no transaction is begun (the statement
-    # is its own), so returning it to the pool needs no rollback either.
-    pooled = await engine.raw_connection()
-    try:
-        driver = pooled.driver_connection
-        assert driver is not None
-        await driver.execute(_PG_WITH_KEY if key is not None else _PG_WITHOUT_KEY, *args)
-    except asyncpg.UniqueViolationError as exc:
-        if key is None or exc.constraint_name != "pk_idempotency_keys":
-            raise
-        return None
-    except asyncpg.LockNotAvailableError as exc:
-        raise Conflict("A request with this Idempotency-Key is still being processed; retry later.") from exc
-    finally:
-        pooled.close()
-    return answer
+    stored = await groups_of(engine).insert(engine, _PG_WITH_KEY if key is not None else _PG_WITHOUT_KEY, args)
+    return answer if stored else None
