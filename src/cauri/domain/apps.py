@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from urllib.parse import urlsplit
@@ -55,10 +55,11 @@ class KeyOwner:
     app: App
     environment: Environment
     expires_at: datetime | None
+    #: Made once: every request of the key's (the hot path's several times) asks for it.
+    scope: Scope = field(init=False, compare=False)
 
-    @property
-    def scope(self) -> Scope:
-        return Scope(self.app.id, self.environment.value)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "scope", Scope(self.app.id, self.environment.value))
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,5 +18,8 @@ def iso(value: datetime | None) -> str | None:
     """Moneroo's timestamp format: ``2024-01-31T14:46:13.000000Z``."""
     if value is None:
         return None
-    # isoformat is several times faster than strftime, and this runs for every timestamp of every answer.
+    # isoformat is several times faster than strftime, and this runs for every timestamp of every answer; a
+    # moment in UTC already (most are) is formatted as it is, its "+00:00" made "Z".
+    if value.tzinfo is UTC:
+        return value.isoformat(timespec="microseconds")[:-6] + "Z"
     return as_utc(value).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
