@@ -45,11 +45,14 @@ class PgGroups:
     overlaps the work on the next requests (a group of a whole turn left the gateway idle while it waited)."""
 
     def __init__(self) -> None:
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._waiting: dict[str, Waiting] = {}  # statement -> its rows waiting, in arrival order
         self._running: set[asyncio.Task[None]] = set()  # referenced until done (the loop holds tasks weakly)
 
     async def insert(self, engine: AsyncEngine, statement: str, args: Row) -> bool:
         loop = asyncio.get_running_loop()
+        if loop is not self._loop:  # rows left by a loop closed before its turn ended are its own, not ours
+            self._loop, self._waiting = loop, {}
         if not self._waiting:
             loop.call_soon(self._flush, engine)
         future: asyncio.Future[bool] = loop.create_future()
