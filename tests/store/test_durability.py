@@ -1,8 +1,10 @@
-"""A payment answered 201 survives a ``kill -9`` of the server on the embedded store (SQLite).
+"""A payment answered 201 survives a ``kill -9`` of the server, on the embedded store (SQLite) and on
+PostgreSQL.
 
 The server is a real ``cauri serve`` process on loopback. It is killed while requests are still in flight,
-so some of its group commits are cut short: every payment it had answered must be in the file, with its event,
-its idempotency record and its webhook delivery, and be served again after a restart.
+so some of its group commits (SQLite's, and PostgreSQL's grouped inserts) are cut short: every payment it had
+answered must be in the database, with its event, its idempotency record and its webhook delivery, and (on
+SQLite) be served again after a restart.
 """
 
 from __future__ import annotations
@@ -18,12 +20,11 @@ import sys
 import time
 from pathlib import Path
 
+import asyncpg
 import httpx
 import pytest
 
-from tests.conftest import DATABASES, payment_body
-
-pytestmark = pytest.mark.skipif("sqlite" not in DATABASES, reason="the embedded store only")
+from tests.conftest import DATABASES, PG_ADMIN_URL, _pg_admin, payment_body
 
 IN_FLIGHT = 200
 KILL_AFTER = 60  # answered payments
@@ -88,6 +89,7 @@ async def initialize_until_killed(url: str, secret: str, proc: subprocess.Popen[
     return answered
 
 
+@pytest.mark.skipif("sqlite" not in DATABASES, reason="the embedded store")
 @pytest.mark.parametrize("synchronous", ["normal", "full"])
 async def test_every_answered_payment_survives_kill_9(
     env_without_cauri: dict[str, str], tmp_path: Path, synchronous: str
@@ -142,3 +144,48 @@ async def test_every_answered_payment_survives_kill_9(
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+@pytest.mark.skipif("postgresql" not in DATABASES, reason="PostgreSQL")
+async def test_every_answered_payment_survives_kill_9_on_postgresql(
+    env_without_cauri: dict[str, str], tmp_path: Path
+) -> None:
+    name = f"cauri_durable_{os.getpid()}_{time.monotonic_ns()}"
+    url = f"{PG_ADMIN_URL.rsplit('/', 1)[0]}/{name}"
+    await _pg_admin(f'CREATE DATABASE "{name}"')
+    try:
+        env = {
+            **env_without_cauri,
+            "CAURI_DATA_DIR": str(tmp_path),
+            "CAURI_DATABASE_URL": url,
+            "CAURI_LOG_LEVEL": "warning",
+            "CAURI_DISPATCHER_IN_SERVE": "false",  # keep every delivery pending, to be counted
+        }
+        created = cauri("apps", "create", "Durable", "--rate-limit", "0", "--json", env=env)
+        secret = json.loads(created.stdout)["secret_key"]
+        cauri("webhooks", "add", "Durable", "https://shop.example/hooks", env=env)
+        proc, base = start(env)
+        try:
+            answered = await initialize_until_killed(base, secret, proc)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+        assert len(answered) >= KILL_AFTER
+
+        db = await asyncpg.connect(url)
+        try:
+            ids = list(answered.values())
+            stored = {r["id"] for r in await db.fetch("SELECT id FROM payments WHERE id = ANY($1)", ids)}
+            assert stored == set(ids), f"{len(set(ids) - stored)} answered payments were lost"
+            rows = await db.fetch(
+                "SELECT e.payment_id, count(d.id) AS n FROM events e JOIN deliveries d ON d.event_id = e.id "
+                "WHERE e.payment_id = ANY($1) GROUP BY e.payment_id",
+                ids,
+            )
+            assert {r["payment_id"]: r["n"] for r in rows} == dict.fromkeys(ids, 1), "each has its event and delivery"
+            keys = {r["key"] for r in await db.fetch("SELECT key FROM idempotency_keys WHERE key LIKE 'durable-%'")}
+            assert set(answered) <= keys
+        finally:
+            await db.close()
+    finally:
+        await _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -1,8 +1,11 @@
 """Writing a new payment: the row, its ``payment.initiated`` event and its idempotency record, atomically.
 
 On PostgreSQL the inserts (the event's webhook deliveries too) travel as one statement (data-modifying
-CTEs) on the driver's connection: one round trip instead of five (BEGIN, three INSERTs, COMMIT), which is
-most of initialize's cost. A single statement is its own transaction, so it all commits or none of it does.
+CTEs) on the driver's connection, and the statements of the payments started in one turn of the event loop go
+together as one ``executemany`` (``pg_group.py``): one round trip and one commit a group, instead of five round
+trips (BEGIN, three INSERTs, COMMIT) a payment. A group is one transaction, so a payment's rows all commit
+or none do.
+
 On SQLite the same writes are one short transaction on the store's own ``sqlite3`` connection, run on the
 event loop (see ``sqlite_writer.py``): the key is claimed first, so a replay writes nothing.
 """
