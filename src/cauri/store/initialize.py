@@ -74,7 +74,7 @@ async def create_payment(
         writer = writer_of(engine)
         if writer is not None:
             return await sqlite_create_payment(
-                writer, engine.dialect, scope, row, event_data, answer, key=key, fingerprint=fingerprint, ttl=ttl
+                writer, scope, row, event_data, answer, key=key, fingerprint=fingerprint, ttl=ttl
             )
         now: datetime = row["created_at"]
         try:
