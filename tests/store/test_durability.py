@@ -89,6 +89,21 @@ async def initialize_until_killed(url: str, secret: str, proc: subprocess.Popen[
     return answered
 
 
+async def answered_before_kill_9(env: dict[str, str]) -> tuple[dict[str, str], str]:
+    """A merchant with a webhook endpoint, a server killed while its payments are in flight: what it had answered
+    (idempotency key -> payment id) and the merchant's secret key."""
+    secret = json.loads(cauri("apps", "create", "Durable", "--rate-limit", "0", "--json", env=env).stdout)["secret_key"]
+    cauri("webhooks", "add", "Durable", "https://shop.example/hooks", env=env)
+    proc, url = start(env)
+    try:
+        answered = await initialize_until_killed(url, secret, proc)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert len(answered) >= KILL_AFTER
+    return answered, secret
+
+
 @pytest.mark.skipif("sqlite" not in DATABASES, reason="the embedded store")
 @pytest.mark.parametrize("synchronous", ["normal", "full"])
 async def test_every_answered_payment_survives_kill_9(
@@ -101,15 +116,7 @@ async def test_every_answered_payment_survives_kill_9(
         "CAURI_SQLITE_SYNCHRONOUS": synchronous,
         "CAURI_DISPATCHER_IN_SERVE": "false",  # keep every delivery pending, to be counted
     }
-    secret = json.loads(cauri("apps", "create", "Durable", "--rate-limit", "0", "--json", env=env).stdout)["secret_key"]
-    cauri("webhooks", "add", "Durable", "https://shop.example/hooks", env=env)
-    proc, url = start(env)
-    try:
-        answered = await initialize_until_killed(url, secret, proc)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert len(answered) >= KILL_AFTER
+    answered, secret = await answered_before_kill_9(env)
 
     # The file as the killed process left it (SQLite replays its log on opening).
     with sqlite3.connect(tmp_path / "cauri.db") as db:
@@ -161,16 +168,7 @@ async def test_every_answered_payment_survives_kill_9_on_postgresql(
             "CAURI_LOG_LEVEL": "warning",
             "CAURI_DISPATCHER_IN_SERVE": "false",  # keep every delivery pending, to be counted
         }
-        created = cauri("apps", "create", "Durable", "--rate-limit", "0", "--json", env=env)
-        secret = json.loads(created.stdout)["secret_key"]
-        cauri("webhooks", "add", "Durable", "https://shop.example/hooks", env=env)
-        proc, base = start(env)
-        try:
-            answered = await initialize_until_killed(base, secret, proc)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-        assert len(answered) >= KILL_AFTER
+        answered, _secret = await answered_before_kill_9(env)
 
         db = await asyncpg.connect(url)
         try:
