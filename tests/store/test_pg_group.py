@@ -14,12 +14,15 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from cauri.domain.apps import Environment, Scope
 from cauri.domain.clock import utcnow
+from cauri.domain.errors import Conflict
 from cauri.domain.payment_request import validate_payment_request
+from cauri.settings import Settings
 from cauri.store import pg_group
+from cauri.store.engine import create_engine
 from cauri.store.idempotency import StoredResponse
 from cauri.store.initialize import create_payment
 from cauri.store.payments import new_payment_row
-from cauri.store.tables import events, payments
+from cauri.store.tables import events, idempotency_keys, payments
 from tests.conftest import MerchantApp, payment_body
 
 TTL = timedelta(hours=24)
@@ -92,7 +95,8 @@ async def test_a_replayed_key_fails_its_group_and_only_itself(
     )
     assert groups == [(5, False)]  # rolled back whole, then row by row
     assert answers[1] == StoredResponse(201, first.body, replayed=True)
-    assert answers[3] == StoredResponse(201, answers[2].body, replayed=True) and not answers[2].replayed
+    twins = sorted((answers[2], answers[3]), key=lambda a: a.replayed)  # either may be first, alone side by side
+    assert twins[1] == StoredResponse(201, twins[0].body, replayed=True) and not twins[0].replayed
     assert not answers[0].replayed and not answers[4].replayed
     assert await stored_ids(engine, merchant.id) == {
         first.body.decode(),
@@ -113,3 +117,37 @@ async def test_a_row_that_fails_for_itself_fails_alone(
     assert isinstance(answers[1], asyncpg.ForeignKeyViolationError)
     stored = [a for a in answers if isinstance(a, StoredResponse)]
     assert {a.body.decode() for a in stored} == await stored_ids(engine, merchant.id) and len(stored) == 2
+
+
+async def test_a_key_held_by_another_transaction_fails_alone_and_holds_back_no_other_row(
+    engine: AsyncEngine, settings: Settings, merchant: MerchantApp, groups: list[tuple[int, bool]]
+) -> None:
+    blocker = create_engine(settings)  # another request's transaction, holding the key uncommitted
+    try:
+        async with blocker.connect() as held:
+            await held.begin()
+            now = utcnow()
+            await held.execute(
+                idempotency_keys.insert().values(
+                    app_id=merchant.id, environment="sandbox", key="held", request_hash=b"\0" * 32,
+                    status_code=201, response=b"{}", created_at=now, expires_at=now + TTL,
+                )
+            )  # fmt: skip
+            finished: list[str] = []
+
+            async def started(key: str) -> StoredResponse:
+                try:
+                    return await start(engine, merchant.id, key)
+                finally:
+                    finished.append(key)
+
+            # "held" waits lock_timeout (300 ms here) in the group, then again alone, and gets a 409.
+            answers = await asyncio.gather(started("x"), started("held"), started("y"), return_exceptions=True)
+            # "y", behind "held" in the group, was not held back by it: rows go alone side by side.
+            assert finished[-1] == "held", finished
+            assert isinstance(answers[1], Conflict)
+            stored = {a.body.decode() for a in (answers[0], answers[2]) if isinstance(a, StoredResponse)}
+            assert len(stored) == 2 and stored == await stored_ids(engine, merchant.id)
+    finally:
+        await blocker.dispose()
+    assert groups == [(3, False)]

@@ -31,6 +31,8 @@ class HotPath:
         }
         # As Starlette splits them: Exception (or 500) is the server-error layer's, the rest the inner layer's.
         self.handlers = {key: handler for key, handler in handlers.items() if key not in (Exception, 500)}
+        # Handlers keyed by status code are looked up from an HTTPException's code, which this door does not do.
+        assert not any(isinstance(key, int) and key != 500 for key in handlers), "status handlers are not served"
         server_error = handlers.get(Exception) or handlers.get(500)
         assert server_error is not None, "the app must answer unhandled exceptions itself"
         self.server_error: Handler = server_error

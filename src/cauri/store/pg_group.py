@@ -8,8 +8,10 @@ checkout, a round trip and a commit each. The group halves the gateway's driver 
 after the group's commit, so nothing is acknowledged before it is stored.
 
 When the group fails (a replayed idempotency key, two requests with the same key, a key still locked by
-another request's transaction, a lost connection), its rows are inserted again one at a time, each getting
-its own outcome: a statement is a plain function of its arguments, safe to run again after a rollback.
+another request's transaction, a lost connection), each of its rows is inserted again on its own (side by
+side), getting its own outcome: a statement is a plain function of its arguments, safe to run again after a
+rollback. A row whose key another request's transaction holds makes its group wait up to the lock timeout
+(``CAURI_LOCK_TIMEOUT_MS``) before that: the same key in flight twice, which is rare.
 """
 
 from __future__ import annotations
@@ -75,22 +77,31 @@ class PgGroups:
             task.add_done_callback(self._running.discard)
 
     async def _run(self, engine: AsyncEngine, statement: str, rows: Waiting) -> None:
-        if len(rows) > 1 and await _together(engine, statement, [args for args, _ in rows]):
-            for _, future in rows:
+        try:
+            if len(rows) > 1 and await _together(engine, statement, [args for args, _ in rows]):
+                for _, future in rows:
+                    if not future.done():
+                        future.set_result(True)
+                return
+            # Alone, side by side: a row waiting for a key another request still holds delays no other row.
+            await asyncio.gather(*(_settle(engine, statement, args, future) for args, future in rows))
+        finally:
+            for _, future in rows:  # the task itself was cancelled (the loop shutting down): no caller hangs
                 if not future.done():
-                    future.set_result(True)
-            return
-        for args, future in rows:
-            try:
-                stored = await _alone(engine, statement, args)
-            except BaseException as exc:
-                if not future.done():
-                    future.set_exception(exc)
-                if not isinstance(exc, Exception):
-                    raise
-            else:
-                if not future.done():
-                    future.set_result(stored)
+                    future.set_exception(ConnectionError("the payment's insert was interrupted"))
+
+
+async def _settle(engine: AsyncEngine, statement: str, args: Row, future: asyncio.Future[bool]) -> None:
+    if future.done():  # its caller is gone: its payment is not inserted after all
+        return
+    try:
+        stored = await _alone(engine, statement, args)
+    except Exception as exc:
+        if not future.done():
+            future.set_exception(exc)
+    else:
+        if not future.done():
+            future.set_result(stored)
 
 
 async def _together(engine: AsyncEngine, statement: str, rows: list[Row]) -> bool:
