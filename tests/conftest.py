@@ -96,6 +96,8 @@ async def client(settings: Settings, engine: AsyncEngine) -> AsyncIterator[httpx
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://cauri.test") as client:
         yield client
+    # The transport runs no lifespan: the keys' "last used" writes are waited for here, before the engine goes.
+    await app.state.gateway.key_usage.settle()
 
 
 @dataclass(frozen=True)

@@ -123,6 +123,9 @@ def create_app(
             for task in tasks:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            # A key's "last used" write still under way finishes before the engine goes: cut short, its connection
+            # could keep a write transaction (and SQLite's write lock) open after the loop is gone.
+            await gateway.key_usage.settle()
             await runtime.close()
 
     routes = [
