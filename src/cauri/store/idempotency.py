@@ -33,6 +33,10 @@ class StoredResponse:
     replayed: bool = False
 
 
+#: The answer to a request whose key another request's transaction still holds (PostgreSQL's lock timeout).
+KEY_IN_FLIGHT = "A request with this Idempotency-Key is still being processed; retry later."
+
+
 class KeyTaken(Exception):
     """Another request claimed the key first (its transaction has committed by the time this is raised)."""
 
@@ -71,7 +75,7 @@ class IdempotencyRepository:
             raise KeyTaken(key) from exc
         except DBAPIError as exc:
             if _is_lock_timeout(exc):
-                raise Conflict("A request with this Idempotency-Key is still being processed; retry later.") from exc
+                raise Conflict(KEY_IN_FLIGHT) from exc
             raise
 
     async def keep(self, scope: Scope, key: str, response: StoredResponse) -> None:

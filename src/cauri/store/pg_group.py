@@ -26,16 +26,14 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from cauri.domain.errors import Conflict
+from cauri.store.idempotency import KEY_IN_FLIGHT
 
 #: At most this many rows share a round trip (a group's statement stays small and quick).
 GROUP_MAX = 8
 #: The constraint a replayed idempotency key trips.
 KEY_CONSTRAINT = "pk_idempotency_keys"
-_LOCKED = "A request with this Idempotency-Key is still being processed; retry later."
 
 Row = Sequence[Any]
-
-
 Waiting = list[tuple[Row, "asyncio.Future[bool]"]]
 
 
@@ -121,7 +119,7 @@ async def _alone(engine: AsyncEngine, statement: str, args: Row) -> bool:
             raise
         return False
     except asyncpg.LockNotAvailableError as exc:
-        raise Conflict(_LOCKED) from exc
+        raise Conflict(KEY_IN_FLIGHT) from exc
     return True
 
 
