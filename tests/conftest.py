@@ -98,6 +98,7 @@ async def client(settings: Settings, engine: AsyncEngine) -> AsyncIterator[httpx
         yield client
     # The transport runs no lifespan: the keys' "last used" writes are waited for here, before the engine goes.
     await app.state.gateway.key_usage.settle()
+    await app.state.gateway.keys.settle()
 
 
 @dataclass(frozen=True)

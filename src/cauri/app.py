@@ -126,6 +126,7 @@ def create_app(
             # A key's "last used" write still under way finishes before the engine goes: cut short, its connection
             # could keep a write transaction (and SQLite's write lock) open after the loop is gone.
             await gateway.key_usage.settle()
+            await gateway.keys.settle()  # likewise a key's lookup (a refresh nobody waits for)
             await runtime.close()
 
     routes = [
