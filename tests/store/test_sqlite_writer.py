@@ -11,7 +11,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy.exc import OperationalError
 
-from cauri.store.sqlite_writer import SQLiteWriter
+from cauri.settings import Settings
+from cauri.store.engine import create_engine
+from cauri.store.sqlite_writer import PAGE_SIZE, SQLiteWriter
 from tests.conftest import DATABASES
 
 pytestmark = pytest.mark.skipif("sqlite" not in DATABASES, reason="the embedded store only")
@@ -186,3 +188,33 @@ async def test_the_log_starts_over_under_steady_writes(path: str) -> None:
     # over by itself; without one, only a checkpoint that holds the writes back for a moment lets it.
     restarts = log_restarts(path) - start
     assert restarts > 2, f"the log started over {restarts} times in {n + 1} groups"
+
+
+def page_size(path: str) -> int:
+    with sqlite3.connect(path) as db:
+        return int(db.execute("PRAGMA page_size").fetchone()[0])
+
+
+async def test_a_new_database_gets_the_smaller_pages_and_an_existing_one_keeps_its_own(
+    tmp_path: Path, path: str
+) -> None:
+    fresh = str(tmp_path / "fresh.db")
+    for file in (fresh, path):
+        writer = SQLiteWriter(file)
+        try:
+            await writer.transaction(lambda conn: conn.execute("CREATE TABLE IF NOT EXISTS t (x)"))
+            await writer.transaction(lambda conn: conn.execute("INSERT INTO t VALUES (1)"))
+        finally:
+            writer.close()
+    assert page_size(fresh) == PAGE_SIZE != 4096
+    assert page_size(path) == 4096  # made with SQLite's default: still readable and written as it is
+
+
+async def test_the_gateways_own_database_is_made_with_the_smaller_pages(tmp_path: Path) -> None:
+    engine = create_engine(Settings(data_dir=tmp_path, database_url=""))
+    try:
+        async with engine.begin() as conn:
+            await conn.exec_driver_sql("CREATE TABLE t (x)")
+    finally:
+        await engine.dispose()
+    assert page_size(str(tmp_path / "cauri.db")) == PAGE_SIZE

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from cauri.private_files import create_private, private_directory, tighten
 from cauri.settings import Settings
-from cauri.store.sqlite_writer import SQLiteWriter, attach_writer
+from cauri.store.sqlite_writer import PAGE_SIZE, SQLiteWriter, attach_writer
 
 
 def _dumps(value: Any) -> str:
@@ -65,6 +65,8 @@ def _private_database(path: Path) -> None:
 
 def _tune_sqlite(dbapi_connection: Any, synchronous: str) -> None:
     cursor = dbapi_connection.cursor()
+    # Only a new, empty file takes it (before the WAL mode writes the header): see sqlite_writer.py.
+    cursor.execute(f"PRAGMA page_size={PAGE_SIZE}")
     cursor.execute("PRAGMA journal_mode=WAL")
     # NORMAL in WAL mode: a commit is in the log (the OS's page cache) before it returns, so it survives a
     # crash or kill of the process; FULL adds an fsync per commit so it survives a power loss too.
