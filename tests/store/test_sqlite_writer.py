@@ -218,3 +218,21 @@ async def test_the_gateways_own_database_is_made_with_the_smaller_pages(tmp_path
     finally:
         await engine.dispose()
     assert page_size(str(tmp_path / "cauri.db")) == PAGE_SIZE
+
+
+async def test_writes_held_back_by_a_checkpoint_go_on_as_soon_as_it_ends(
+    path: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("cauri.store.sqlite_writer.FIRST_PAUSE", 30.0)  # a retry would come far too late
+    writer = SQLiteWriter(path)
+    try:
+        await writer.transaction(note("before"))
+        writer._restarting = True  # as while a checkpoint starts the log over
+        held = asyncio.create_task(writer.transaction(note("held")))
+        await asyncio.sleep(0.05)
+        assert not held.done()
+        await asyncio.to_thread(writer._checkpoint, asyncio.get_running_loop())  # ends by waking the loop
+        assert await asyncio.wait_for(held, 2) > 0
+    finally:
+        writer.close()
+    assert bodies(path) == ["before", "held"]

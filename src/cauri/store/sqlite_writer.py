@@ -17,6 +17,7 @@ wait for either: each group is then committed on a thread, while the next one ga
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 import threading
 import weakref
@@ -59,6 +60,8 @@ class _Group:
     deadline: float
     pending: list[tuple[Work[Any], asyncio.Future[Any]]] = field(default_factory=list)
     pause: float = FIRST_PAUSE
+    #: The retry a pause scheduled, while the group waits.
+    retry: asyncio.TimerHandle | None = None
 
 
 class SQLiteWriter:
@@ -91,7 +94,7 @@ class SQLiteWriter:
             # Another event loop (thread) than the group's: one at a time on the waiting connection.
             return await asyncio.to_thread(self._run_waiting, work)
         if group is None:
-            group = self._group = _Group(loop, loop.time() + self.wait_ms / 1000)
+            group = self._group = _Group(loop, loop.time() + self.wait_ms / 1000, pause=FIRST_PAUSE)
             if not self._on_thread:  # else the group is started when the thread's is done
                 loop.call_soon(self._commit_group)
         future: asyncio.Future[T] = loop.create_future()
@@ -135,7 +138,7 @@ class SQLiteWriter:
         if self._commits >= CHECKPOINT_EVERY and not self._checkpointing:
             self._commits = 0
             self._checkpointing = True
-            group.loop.run_in_executor(None, self._checkpoint)
+            group.loop.run_in_executor(None, self._checkpoint, group.loop)
 
     def _thread_done(self, group: _Group, result: asyncio.Future[list[tuple[bool, Any]]]) -> None:
         self._on_thread = False
@@ -148,7 +151,7 @@ class SQLiteWriter:
         """Another connection is writing: pause and try again (requests arriving meanwhile join the group),
         until the deadline, when the API answers 503 with Retry-After, as when the engine's writes give up."""
         if group.loop.time() < group.deadline:
-            group.loop.call_later(group.pause, self._commit_group)
+            group.retry = group.loop.call_later(group.pause, self._commit_group)
             group.pause = min(group.pause * 2, LONGEST_PAUSE)
             return
         self._group = None
@@ -182,7 +185,17 @@ class SQLiteWriter:
             except _Busy as exc:
                 raise OperationalError("BEGIN IMMEDIATE", None, exc.__cause__ or exc) from exc
 
-    def _checkpoint(self) -> None:
+    def _resume(self) -> None:
+        """On the loop, when a checkpoint has started the log over: the group held back meanwhile is committed at
+        once rather than after the rest of its pause (up to 4 ms more for the requests in it, the tail at
+        half peak)."""
+        group = self._group
+        if group is not None and group.retry is not None and not self._restarting:
+            group.retry.cancel()
+            group.retry = None
+            self._commit_group()
+
+    def _checkpoint(self, loop: asyncio.AbstractEventLoop) -> None:
         try:
             conn = self._connect(busy_ms=CHECKPOINT_WAIT_MS, autocheckpoint=False)
             try:
@@ -196,6 +209,8 @@ class SQLiteWriter:
                     conn.execute("PRAGMA wal_checkpoint(RESTART)")
                 finally:
                     self._restarting = False
+                    with contextlib.suppress(RuntimeError):  # the loop has closed: nothing waits
+                        loop.call_soon_threadsafe(self._resume)
             finally:
                 conn.close()
         except (sqlite3.Error, _Busy):
