@@ -61,6 +61,18 @@ class Figures:
     half_p50: float = float("nan")
     half_p99: float = float("nan")
     half_errors: int = 0
+    #: The server process's CPU time (all its threads) per request at peak, in microseconds: user, system.
+    cpu_us: tuple[float, float] | None = None
+
+
+def cpu_seconds(pid: int) -> tuple[float, float] | None:
+    """A process's user and system CPU seconds so far (Linux's /proc; None elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    tick = os.sysconf("SC_CLK_TCK")
+    return int(fields[11]) / tick, int(fields[12]) / tick
 
 
 def free_port() -> int:
@@ -132,10 +144,14 @@ def measure(target: Target, seconds: float, connections: int) -> Figures | None:
             return None
         url = f"http://127.0.0.1:{port}"
         wrk(url, secret, 2, connections)  # warm-up: connections, prepared statements, caches
+        before = cpu_seconds(proc.pid)
         rps, p50, p99, errors, total = wrk(url, secret, seconds, connections)
+        after = cpu_seconds(proc.pid)
         if errors > total / 2:
             raise SystemExit(f"{target.name} on {target.database}: {errors} of {total} responses were errors")
         figures = Figures(target.name, target.database, rps, p50, p99, errors)
+        if before and after and total:
+            figures.cpu_us = ((after[0] - before[0]) / total * 1e6, (after[1] - before[1]) / total * 1e6)
         half = asyncio.run(loadgen.run(url, secret, BODY, rps / 2, seconds, connections))
         figures.half_rps = len(half.latencies_ms) / half.elapsed
         figures.half_p50, figures.half_p99 = half.percentile(50), half.percentile(99)
@@ -172,15 +188,17 @@ def table(rows: list[Figures], connections: int) -> str:
     raw = {r.database: r.rps for r in rows if r.target.startswith(("(a)", "(c)"))}
     lines = [
         f"| target | database | req/s at peak ({connections} conns) | p50 / p99 at peak (ms) "
-        "| req/s at half peak | p50 / p99 at half peak (ms) | throughput / raw baseline | errors |",
-        "|---|---|---|---|---|---|---|---|",
+        "| req/s at half peak | p50 / p99 at half peak (ms) | throughput / raw baseline "
+        "| server CPU a request at peak, µs (user + system) | errors |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         base = raw.get(r.database)
         ratio = f"{r.rps / base:.2f}" if base else "n/a"
+        cpu = f"{sum(r.cpu_us):.0f} ({r.cpu_us[0]:.0f} + {r.cpu_us[1]:.0f})" if r.cpu_us else "n/a"
         lines.append(
             f"| {r.target} | {r.database} | {r.rps:,.0f} | {r.p50:.1f} / {r.p99:.1f} | {r.half_rps:,.0f} "
-            f"| {r.half_p50:.1f} / {r.half_p99:.1f} | {ratio} | {r.errors + r.half_errors} |"
+            f"| {r.half_p50:.1f} / {r.half_p99:.1f} | {ratio} | {cpu} | {r.errors + r.half_errors} |"
         )
     return "\n".join(lines)
 
