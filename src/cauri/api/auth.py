@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import logging
 import math
 import time
 from collections import OrderedDict, deque
@@ -23,6 +24,8 @@ from cauri.services.apps import key_owner
 
 if TYPE_CHECKING:
     from cauri.api.context import Gateway
+
+log = logging.getLogger("cauri.auth")
 
 _MISSING = "Unauthenticated: send your secret key as 'Authorization: Bearer <secret key>'."
 _INVALID = "Unauthenticated: the API key is invalid."
@@ -108,8 +111,10 @@ class KeyCache:
     def _done(self, secret_hash: bytes, task: asyncio.Task[KeyOwner | None]) -> None:
         if self._lookups.get(secret_hash) is task:
             del self._lookups[secret_hash]
-        if not task.cancelled():
-            task.exception()  # a refresh nobody waits for fails quietly; a waiting request gets the error
+        error = None if task.cancelled() else task.exception()  # retrieved: a refresh nobody waits for
+        if error is not None:
+            # A request waiting for it gets the error; a refresh's entry runs out on time and is looked up again.
+            log.warning("looking up a key failed: %r", error)
 
     def put(self, secret_hash: bytes, owner: KeyOwner | None, *, now: float | None = None) -> None:
         now = time.monotonic() if now is None else now
@@ -133,6 +138,8 @@ class KeyCache:
         sees the change at once, others within ``ttl`` seconds. Rare, so a scan is fine."""
         self._generation += 1
         self._valid = {h: e for h, e in self._valid.items() if e[1].key_id != key_id}
+        # A lookup under way read the key before the change: the next requests start their own.
+        self._lookups = {}
 
     def vouches(self, secret_hash: bytes) -> bool:
         """Whether this key was good here within the last ``VOUCH_SECONDS`` and has not expired since (it is

@@ -185,12 +185,13 @@ class SQLiteWriter:
             except _Busy as exc:
                 raise OperationalError("BEGIN IMMEDIATE", None, exc.__cause__ or exc) from exc
 
-    def _resume(self) -> None:
+    def _resume(self, loop: asyncio.AbstractEventLoop) -> None:
         """On the loop, when a checkpoint has started the log over: the group held back meanwhile is committed at
         once rather than after the rest of its pause (up to 4 ms more for the requests in it, the tail at
         half peak)."""
         group = self._group
-        if group is not None and group.retry is not None and not self._restarting:
+        # Only the loop whose group it is may touch it (a group of another loop waits for its own retry).
+        if group is not None and group.loop is loop and group.retry is not None and not self._restarting:
             group.retry.cancel()
             group.retry = None
             self._commit_group()
@@ -210,7 +211,7 @@ class SQLiteWriter:
                 finally:
                     self._restarting = False
                     with contextlib.suppress(RuntimeError):  # the loop has closed: nothing waits
-                        loop.call_soon_threadsafe(self._resume)
+                        loop.call_soon_threadsafe(self._resume, loop)
             finally:
                 conn.close()
         except (sqlite3.Error, _Busy):
