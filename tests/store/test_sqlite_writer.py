@@ -13,7 +13,7 @@ from sqlalchemy.exc import OperationalError
 
 from cauri.settings import Settings
 from cauri.store.engine import create_engine
-from cauri.store.sqlite_writer import PAGE_SIZE, SQLiteWriter
+from cauri.store.sqlite_writer import PAGE_SIZE, SQLiteWriter, writer_of
 from tests.conftest import DATABASES
 
 pytestmark = pytest.mark.skipif("sqlite" not in DATABASES, reason="the embedded store only")
@@ -236,3 +236,21 @@ async def test_writes_held_back_by_a_checkpoint_go_on_as_soon_as_it_ends(
     finally:
         writer.close()
     assert bodies(path) == ["before", "held"]
+
+
+async def test_the_gateways_writer_closes_with_its_engine_and_adds_no_event_to_its_connections(
+    tmp_path: Path,
+) -> None:
+    engine = create_engine(Settings(data_dir=tmp_path, database_url=""))
+    writer = writer_of(engine)
+    assert writer is not None
+    async with engine.begin() as conn:
+        await conn.exec_driver_sql("CREATE TABLE t (x)")
+    await writer.transaction(lambda conn: conn.execute("INSERT INTO t VALUES (1)"))
+    assert writer._on_loop is not None
+    # No engine-level event: a connection does not join the engine's event dispatch.
+    assert not engine.sync_engine._has_events
+    await engine.dispose()
+    assert writer._on_loop is None
+    assert await writer.transaction(lambda conn: conn.execute("SELECT count(*) FROM t").fetchone()[0]) == 1
+    writer.close()
