@@ -35,8 +35,10 @@ def database(kind: str) -> Iterator[dict[str, str]]:
             yield {"CAURI_DATA_DIR": data, "CAURI_DATABASE_URL": url}
 
 
-def peak(src: Path | None, kind: str, seconds: float, connections: int) -> float:
-    """Payments a second at peak for the build whose ``src`` is given (None: this checkout's)."""
+@contextlib.contextmanager
+def served(src: Path | None, kind: str, connections: int) -> Iterator[tuple[str, str]]:
+    """The URL and secret key of the build whose ``src`` is given (None: this checkout's), served on a fresh
+    database of ``kind`` and warmed up for 2 s; stopped on leaving."""
     with database(kind) as env:
         if src is not None:
             env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(src), os.environ.get("PYTHONPATH")]))
@@ -47,13 +49,27 @@ def peak(src: Path | None, kind: str, seconds: float, connections: int) -> float
                 raise SystemExit(f"the build of {src or 'this checkout'} did not start")
             url = f"http://127.0.0.1:{port}"
             bench.wrk(url, secret, 2, connections)  # warm-up
-            rps, _p50, _p99, errors, total = bench.wrk(url, secret, seconds, connections)
-            if errors:
-                raise SystemExit(f"the build of {src or 'this checkout'}: {errors} of {total} answers were errors")
-            return rps
+            yield url, secret
         finally:
             proc.terminate()
             proc.wait(10)
+
+
+def checkout_src(checkout: Path) -> Path:
+    """The ``src`` directory of a second checkout of the repository."""
+    src = (checkout / "src").resolve()
+    if not (src / "cauri").is_dir():
+        raise SystemExit(f"{checkout} is not a checkout of the repository (no src/cauri)")
+    return src
+
+
+def peak(src: Path | None, kind: str, seconds: float, connections: int) -> float:
+    """Payments a second at peak for the build whose ``src`` is given (None: this checkout's)."""
+    with served(src, kind, connections) as (url, secret):
+        rps, _p50, _p99, errors, total = bench.wrk(url, secret, seconds, connections)
+    if errors:
+        raise SystemExit(f"the build of {src or 'this checkout'}: {errors} of {total} answers were errors")
+    return rps
 
 
 def main() -> None:
@@ -64,9 +80,7 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=6, help="seconds measured per build and round")
     parser.add_argument("--connections", type=int, default=16)
     args = parser.parse_args()
-    src = (args.other / "src").resolve()
-    if not (src / "cauri").is_dir():
-        raise SystemExit(f"{args.other} is not a checkout of the repository (no src/cauri)")
+    src = checkout_src(args.other)
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is missing: apt-get install wrk")
     a: list[float] = []

@@ -14,33 +14,20 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 import loadgen
 import run as bench
-from ab import database
+from ab import checkout_src, served
 
 SLOW_MS = 15.0
 
 
 def tail(src: Path | None, kind: str, rate: float, seconds: float) -> str:
-    with database(kind) as env:
-        if src is not None:
-            env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(src), os.environ.get("PYTHONPATH")]))
-        port = bench.free_port()
-        proc, secret = bench.cauri_target(env)(port)
-        try:
-            if not bench.wait_ready(port, proc):
-                raise SystemExit(f"the build of {src or 'this checkout'} did not start")
-            url = f"http://127.0.0.1:{port}"
-            bench.wrk(url, secret, 2, 16)  # warm-up
-            result = asyncio.run(loadgen.run(url, secret, bench.BODY, rate, seconds, 16))
-        finally:
-            proc.terminate()
-            proc.wait(10)
+    with served(src, kind, 16) as (url, secret):
+        result = asyncio.run(loadgen.run(url, secret, bench.BODY, rate, seconds, 16))
     errors = sum(n for status, n in result.statuses.items() if status >= 300)
     slow = sum(latency > SLOW_MS for latency in result.latencies_ms)
     return (
@@ -58,11 +45,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--duration", type=float, default=10, help="seconds measured per build and round")
     args = parser.parse_args()
-    other = None
-    if args.other is not None:
-        other = (args.other / "src").resolve()
-        if not (other / "cauri").is_dir():
-            raise SystemExit(f"{args.other} is not a checkout of the repository (no src/cauri)")
+    other = checkout_src(args.other) if args.other is not None else None
     for n in range(1, args.rounds + 1):
         if other is not None:
             print(f"round {n} A: {tail(other, args.db, args.rate, args.duration)}", flush=True)
