@@ -26,22 +26,36 @@ async def read_body(request: Request, limit: int, within: float | None = None) -
     receive = request.receive
     chunks: list[bytes] = []
     size = 0
+    # The deadline is one timer that cancels this task, not ``asyncio.timeout`` (whose context manager cost
+    # initialize ~2 % of its time); ``expired`` tells its cancellation from any other.
+    task = asyncio.current_task()
+    assert task is not None
+    expired: list[bool] = []
+    timer = asyncio.get_running_loop().call_later(within, _expire, task, expired)
     try:
-        async with asyncio.timeout(within):
-            while True:
-                message = await receive()
-                if message["type"] == "http.disconnect":
-                    raise ClientDisconnect()
-                chunk = message.get("body", b"")
-                size += len(chunk)
-                if size > limit:
-                    raise ApiError(413, f"The request body is larger than the {limit} bytes allowed.")
-                chunks.append(chunk)
-                if not message.get("more_body", False):
-                    break
-    except TimeoutError as exc:
-        raise ApiError(408, "The request body took too long to arrive.", {"Connection": "close"}) from exc
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                raise ClientDisconnect()
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > limit:
+                raise ApiError(413, f"The request body is larger than the {limit} bytes allowed.")
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+    except asyncio.CancelledError as exc:
+        if expired and task.uncancel() == 0:  # our timer's cancellation alone: answer it
+            raise ApiError(408, "The request body took too long to arrive.", {"Connection": "close"}) from exc
+        raise
+    finally:
+        timer.cancel()
     return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+def _expire(task: asyncio.Task[object], expired: list[bool]) -> None:
+    expired.append(True)
+    task.cancel()
 
 
 def parse_json_object(raw: bytes) -> dict[str, Any]:
