@@ -7,11 +7,13 @@ import asyncio
 import sqlite3
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy.exc import OperationalError
 
 from cauri.settings import Settings
+from cauri.store import sqlite_writer
 from cauri.store.engine import create_engine
 from cauri.store.sqlite_writer import PAGE_SIZE, SQLiteWriter, writer_of
 from tests.conftest import DATABASES
@@ -63,6 +65,33 @@ async def test_a_failing_transaction_in_a_group_is_undone_alone(path: str, synch
     assert isinstance(outcomes[2], sqlite3.IntegrityError)
     assert [o for i, o in enumerate(outcomes) if i != 2] == [1, 2, 3]
     assert bodies(path) == ["a", "b", "c"]
+
+
+async def test_a_transaction_begun_on_the_next_turn_of_the_loop_joins_the_group(
+    path: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The requests read from the sockets on the turn after the first of a group arrived share its COMMIT: at
+    peak, committing on that turn split the connections into a large group and a group of one."""
+    sizes: list[int] = []
+    run_group = sqlite_writer._run_group
+
+    def counted(conn: sqlite3.Connection, works: list[Any]) -> list[tuple[bool, Any]]:
+        sizes.append(len(works))
+        return run_group(conn, works)
+
+    monkeypatch.setattr(sqlite_writer, "_run_group", counted)
+
+    async def a_turn_later(body: str) -> int:
+        await asyncio.sleep(0)
+        return await writer.transaction(note(body))
+
+    writer = SQLiteWriter(path)
+    try:
+        assert list(await asyncio.gather(writer.transaction(note("a")), a_turn_later("b"))) == [1, 2]
+    finally:
+        writer.close()
+    assert sizes == [2]
+    assert bodies(path) == ["a", "b"]
 
 
 @pytest.mark.parametrize("synchronous", ["normal", "full"])
