@@ -1,5 +1,6 @@
 """PostgreSQL's grouped inserts of new payments (``store/pg_group.py``): the payments started in one turn of the
-loop go as one ``executemany``; a group that fails is rolled back whole and each of its rows goes alone."""
+loop (and the next) go as one ``executemany``; a group that fails is rolled back whole and each of its rows goes
+alone."""
 
 from __future__ import annotations
 
@@ -72,6 +73,21 @@ async def test_payments_started_together_go_as_one_group(
     assert groups == [(7, True)]
     assert {a.body.decode() for a in answers} == await stored_ids(engine, merchant.id)
     assert not any(a.replayed for a in answers)
+
+
+async def test_a_payment_started_on_the_next_turn_of_the_loop_joins_the_group(
+    engine: AsyncEngine, merchant: MerchantApp, groups: list[tuple[int, bool]]
+) -> None:
+    """The requests read from the sockets on the turn after a group's first share its round trip: at peak, a
+    group leaving on that turn left stragglers to groups of their own."""
+
+    async def a_turn_later(key: str) -> StoredResponse:
+        await asyncio.sleep(0)
+        return await start(engine, merchant.id, key)
+
+    answers = await asyncio.gather(start(engine, merchant.id, "now"), a_turn_later("next"))
+    assert groups == [(2, True)]
+    assert {a.body.decode() for a in answers} == await stored_ids(engine, merchant.id)
 
 
 async def test_a_large_burst_is_split_into_groups_of_at_most_group_max(

@@ -1,5 +1,5 @@
 """New payments on PostgreSQL, inserted in groups: the single-statement inserts that arrive during one turn of
-the event loop travel together, as one ``executemany`` on one pooled connection.
+the event loop, and the next, travel together, as one ``executemany`` on one pooled connection.
 
 ``executemany`` sends every row's Bind and Execute and one Sync: one round trip and one transaction (a row
 that fails rolls the group back, so nothing of it is stored), where one statement a request cost a pool
@@ -41,7 +41,7 @@ class PgGroups:
     """``insert(engine, statement, args)`` for the statements of ``initialize.py``: True when stored, False when
     the idempotency key (``KEY_CONSTRAINT``) was taken by an earlier request.
 
-    A group leaves when the loop's turn ends or as soon as it holds ``GROUP_MAX`` rows: its round trip then
+    A group leaves when the loop's next turn ends or as soon as it holds ``GROUP_MAX`` rows: its round trip then
     overlaps the work on the next requests (a group of a whole turn left the gateway idle while it waited)."""
 
     def __init__(self) -> None:
@@ -54,7 +54,10 @@ class PgGroups:
         if loop is not self._loop:  # rows left by a loop closed before its turn ended are its own, not ours
             self._loop, self._waiting = loop, {}
         if not self._waiting:
-            loop.call_soon(self._flush, engine)
+            # On the turn after next, as SQLite's group commit: leaving on the next turn let the requests read
+            # from the sockets just after go in groups of their own. +7.8 % payments a second; p99 at half peak
+            # +0.4 to +1.8 ms (bench/README.md).
+            loop.call_soon(loop.call_soon, self._flush, engine)
         future: asyncio.Future[bool] = loop.create_future()
         rows = self._waiting.setdefault(statement, [])
         rows.append((args, future))
