@@ -9,8 +9,10 @@ from __future__ import annotations
 import os
 import secrets
 import socket
+import sys
 import threading
 import time
+import traceback
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -180,7 +182,16 @@ def serving(app: Any, port: int) -> Iterator[str]:
         yield f"http://127.0.0.1:{port}"
     finally:
         server.should_exit = True
-        thread.join(10)
+        thread.join(20)
+        if thread.is_alive():  # still draining connections or tasks: stop waiting for them
+            server.force_exit = True
+            thread.join(10)
+        # A server left running keeps its engine, and maybe SQLite's write lock, past its test: a later test of
+        # the session would fail creating a row after the 30 s busy timeout, far from the cause. Fail here.
+        if thread.is_alive():
+            frame = sys._current_frames().get(thread.ident or 0)
+            stack = "".join(traceback.format_stack(frame)) if frame else "(no frame)"
+            pytest.fail(f"the server on port {port} did not stop in 30 s; its thread is at:\n{stack}")
 
 
 @pytest.fixture
