@@ -6,9 +6,10 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.types import Message
 
+from cauri.api import body
 from cauri.api.body import read_body
 from cauri.api.errors import ApiError
 
@@ -35,6 +36,37 @@ async def test_a_cancellation_from_elsewhere_is_not_taken_for_the_deadline() -> 
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
+
+
+async def test_a_cancellation_that_comes_with_the_deadline_stays_a_cancellation(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    expire = body._expire
+
+    def and_elsewhere(task: asyncio.Task[object], expired: list[bool]) -> None:
+        expire(task, expired)
+        task.cancel()  # a shutdown, say, in the same turn of the loop
+
+    monkeypatch.setattr(body, "_expire", and_elsewhere)
+    task = asyncio.create_task(read_body(_request(asyncio.Event()), 1000, 0.05))
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert task.cancelling() == 1  # the other's, still counted; the deadline's taken back
+
+
+async def test_a_deadline_whose_cancellation_the_server_turned_into_a_disconnect_is_taken_back() -> None:
+    async def receive() -> Message:
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            return {"type": "http.disconnect"}  # a receive that swallows the cancellation
+        raise AssertionError("unreachable")
+
+    request = Request({"type": "http", "method": "POST", "path": "/", "headers": []}, receive)
+    task = asyncio.create_task(read_body(request, 1000, 0.05))
+    with pytest.raises(ClientDisconnect):
+        await task
+    assert task.cancelling() == 0
 
 
 async def test_a_body_in_time_is_read_and_its_timer_is_gone() -> None:

@@ -27,9 +27,12 @@ async def read_body(request: Request, limit: int, within: float | None = None) -
     chunks: list[bytes] = []
     size = 0
     # The deadline is one timer that cancels this task, not ``asyncio.timeout`` (whose context manager cost
-    # initialize ~2 % of its time); ``expired`` tells its cancellation from any other.
+    # initialize ~2 % of its time); ``expired`` tells its cancellation from any other, and the task's count of
+    # cancellations is left as it was found, as ``asyncio.timeout`` leaves it.
     task = asyncio.current_task()
-    assert task is not None
+    if task is None:
+        raise RuntimeError("read_body must run in a task")
+    before = task.cancelling()
     expired: list[bool] = []
     timer = asyncio.get_running_loop().call_later(within, _expire, task, expired)
     try:
@@ -45,11 +48,15 @@ async def read_body(request: Request, limit: int, within: float | None = None) -
             if not message.get("more_body", False):
                 break
     except asyncio.CancelledError as exc:
-        if expired and task.uncancel() == 0:  # our timer's cancellation alone: answer it
-            raise ApiError(408, "The request body took too long to arrive.", {"Connection": "close"}) from exc
+        if expired:
+            expired.clear()
+            if task.uncancel() <= before:  # the deadline's cancellation alone: answer it
+                raise ApiError(408, "The request body took too long to arrive.", {"Connection": "close"}) from exc
         raise
     finally:
         timer.cancel()
+        if expired:  # it fired, but what ``receive`` made of its cancellation was not one
+            task.uncancel()
     return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
