@@ -6,13 +6,15 @@ that cannot be reached fails the run rather than skipping it.
 
 from __future__ import annotations
 
+import asyncio
+import io
 import os
 import secrets
 import socket
 import sys
 import threading
 import time
-import traceback
+import warnings
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -172,7 +174,17 @@ def env_without_cauri() -> Iterator[dict[str, str]]:
 def serving(app: Any, port: int) -> Iterator[str]:
     """``app`` in a real uvicorn server on loopback (lifespan on: dispatcher, jobs), in a thread; its URL."""
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=server.run, daemon=True)
+    loops: list[asyncio.AbstractEventLoop] = []
+
+    async def serve() -> None:
+        loops.append(asyncio.get_running_loop())
+        await server.serve()
+
+    def run() -> None:  # as ``server.run()`` does, with the loop kept to report on
+        with asyncio.Runner(loop_factory=server.config.get_loop_factory()) as runner:
+            runner.run(serve())
+
+    thread = threading.Thread(target=run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 20
     while not server.started:
@@ -184,14 +196,25 @@ def serving(app: Any, port: int) -> Iterator[str]:
         server.should_exit = True
         thread.join(20)
         if thread.is_alive():  # still draining connections or tasks: stop waiting for them
+            warnings.warn(f"the server on port {port} did not stop in 20 s: forced to", stacklevel=1)
             server.force_exit = True
             thread.join(10)
         # A server left running keeps its engine, and maybe SQLite's write lock, past its test: a later test of
         # the session would fail creating a row after the 30 s busy timeout, far from the cause. Fail here.
         if thread.is_alive():
-            frame = sys._current_frames().get(thread.ident or 0)
-            stack = "".join(traceback.format_stack(frame)) if frame else "(no frame)"
-            pytest.fail(f"the server on port {port} did not stop in 30 s; its thread is at:\n{stack}")
+            report = f"the server on port {port} did not stop in 30 s; its tasks:\n{_tasks_of(loops)}"
+            failure = sys.exc_info()[1]
+            if failure is None:
+                pytest.fail(report)
+            failure.add_note(report)  # the test's own failure stays the one reported
+
+
+def _tasks_of(loops: list[asyncio.AbstractEventLoop]) -> str:
+    """Where each task of a (stuck) server's loop is, read from another thread: for a report only."""
+    out = io.StringIO()
+    for task in asyncio.all_tasks(loops[0]) if loops else ():
+        task.print_stack(file=out)
+    return out.getvalue() or "(none)"
 
 
 @pytest.fixture
