@@ -1,10 +1,10 @@
 """Writing a new payment: the row, its ``payment.initiated`` event and its idempotency record, atomically.
 
 On PostgreSQL the inserts (the event's webhook deliveries too) travel as one statement (data-modifying
-CTEs) on the driver's connection, and the statements of the payments started in one turn of the event loop go
-together as one ``executemany`` (``pg_group.py``): one round trip and one commit a group, instead of five round
-trips (BEGIN, three INSERTs, COMMIT) a payment. A group is one transaction, so a payment's rows all commit
-or none do.
+CTEs) on the driver's connection, and the statements of the payments started in one turn of the event loop
+(and the next) go together as one ``executemany`` (``pg_group.py``): one round trip and one commit a group,
+instead of five round trips (BEGIN, three INSERTs, COMMIT) a payment. A group is one transaction, so a
+payment's rows all commit or none do.
 
 On SQLite the same writes are one short transaction on the store's own ``sqlite3`` connection, run on the
 event loop (see ``sqlite_writer.py``): the key is claimed first, so a replay writes nothing.
@@ -107,8 +107,8 @@ async def _insert_pg(
     fingerprint: bytes,
     ttl: timedelta,
 ) -> StoredResponse | None:
-    """The single-statement insert (in a group with the others of this turn of the loop: ``pg_group.py``);
-    None when ``key`` was claimed by an earlier request."""
+    """The single-statement insert (in a group with the others of this turn of the loop and the next:
+    ``pg_group.py``); None when ``key`` was claimed by an earlier request."""
     args: list[Any] = [orjson.dumps(row[c]).decode() if c in _JSON_COLUMNS else row[c] for c in _PAYMENT_COLUMNS]
     args += [new_sorted_id("evt_"), EVENT_FOR_STATUS[PaymentStatus.INITIATED], orjson.dumps(event_data).decode()]
     if key is not None:
