@@ -14,6 +14,7 @@ import socket
 import sys
 import threading
 import time
+import traceback
 import warnings
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
@@ -202,7 +203,11 @@ def serving(app: Any, port: int) -> Iterator[str]:
         # A server left running keeps its engine, and maybe SQLite's write lock, past its test: a later test of
         # the session would fail creating a row after the 30 s busy timeout, far from the cause. Fail here.
         if thread.is_alive():
-            report = f"the server on port {port} did not stop in 30 s; its tasks:\n{_tasks_of(loops)}"
+            frame = sys._current_frames().get(thread.ident or 0)
+            where = "".join(traceback.format_stack(frame)) if frame else "(no frame)\n"
+            report = (
+                f"the server on port {port} did not stop in 30 s; its thread:\n{where}its tasks:\n{_tasks_of(loops)}"
+            )
             failure = sys.exc_info()[1]
             if failure is None:
                 pytest.fail(report)
