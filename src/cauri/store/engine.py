@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from cauri.private_files import create_private, private_directory, tighten
 from cauri.settings import Settings
+from cauri.store import aiosqlite_stop
 from cauri.store.sqlite_writer import PAGE_SIZE, SQLiteWriter, attach_writer
 
 
@@ -22,6 +23,7 @@ def create_engine(settings: Settings) -> AsyncEngine:
     url = settings.resolved_database_url
     json = {"json_serializer": _dumps, "json_deserializer": orjson.loads}
     if url.startswith("sqlite"):
+        aiosqlite_stop.install()  # a terminated connection must not hang the loop (see the module)
         private_directory(settings.data_dir)
         # SQLite has one writer at a time: a single pooled connection queues requests in the process instead
         # of letting them fight over the file lock, and busy_timeout covers other processes (the CLI).
