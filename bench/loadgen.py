@@ -17,6 +17,11 @@ class Result:
     sent: int = 0
     elapsed: float = 0.0
 
+    @property
+    def errors(self) -> int:
+        """Answers that were not a success (3xx and up)."""
+        return sum(n for status, n in self.statuses.items() if status >= 300)
+
     def percentile(self, p: float) -> float:
         ordered = sorted(self.latencies_ms)
         if not ordered:

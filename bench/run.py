@@ -155,7 +155,7 @@ def measure(target: Target, seconds: float, connections: int) -> Figures | None:
         half = asyncio.run(loadgen.run(url, secret, BODY, rps / 2, seconds, connections))
         figures.half_rps = len(half.latencies_ms) / half.elapsed
         figures.half_p50, figures.half_p99 = half.percentile(50), half.percentile(99)
-        figures.half_errors = sum(n for status, n in half.statuses.items() if status >= 300)
+        figures.half_errors = half.errors
         return figures
     finally:
         proc.send_signal(signal.SIGINT)

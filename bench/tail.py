@@ -28,12 +28,11 @@ SLOW_MS = 15.0
 def tail(src: Path | None, kind: str, rate: float, seconds: float) -> str:
     with served(src, kind, 16) as (url, secret):
         result = asyncio.run(loadgen.run(url, secret, bench.BODY, rate, seconds, 16))
-    errors = sum(n for status, n in result.statuses.items() if status >= 300)
     slow = sum(latency > SLOW_MS for latency in result.latencies_ms)
     return (
         f"{len(result.latencies_ms) / result.elapsed:,.0f}/s  p50 {result.percentile(50):.1f} ms  "
         f"p99 {result.percentile(99):.1f} ms  max {max(result.latencies_ms):.0f} ms  "
-        f"over {SLOW_MS:.0f} ms: {slow}  errors: {errors}"
+        f"over {SLOW_MS:.0f} ms: {slow}  errors: {result.errors}"
     )
 
 
