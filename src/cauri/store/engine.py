@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from cauri.private_files import create_private, private_directory, tighten
 from cauri.settings import Settings
 from cauri.store import aiosqlite_stop
+from cauri.store.sqlite_connection import RollbackOnClose
 from cauri.store.sqlite_writer import PAGE_SIZE, SQLiteWriter, attach_writer
 
 
@@ -28,7 +29,13 @@ def create_engine(settings: Settings) -> AsyncEngine:
         # SQLite has one writer at a time: a single pooled connection queues requests in the process instead
         # of letting them fight over the file lock, and busy_timeout covers other processes (the CLI).
         engine = create_async_engine(
-            url, pool_size=1, max_overflow=0, pool_timeout=30, connect_args={"timeout": 30}, **json
+            url,
+            pool_size=1,
+            max_overflow=0,
+            pool_timeout=30,
+            # A connection closed mid-transaction (a query cancelled at shutdown) lets go of the write lock.
+            connect_args={"timeout": 30, "factory": RollbackOnClose},
+            **json,
         )
         synchronous = settings.sqlite_synchronous
         event.listen(engine.sync_engine, "connect", lambda conn, _record: _tune_sqlite(conn, synchronous))
