@@ -6,6 +6,7 @@ import asyncio
 import base64
 import hashlib
 import hmac
+import secrets
 import socket
 import threading
 import time
@@ -33,7 +34,8 @@ def _serve_receiver() -> Iterator[Receiver]:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    state = Receiver(f"http://127.0.0.1:{port}/hooks")
+    # A path of its own: a port may come again in the same process, and tests find their endpoints by URL.
+    state = Receiver(f"http://127.0.0.1:{port}/hooks/{secrets.token_hex(4)}")
 
     async def hook(request: Request) -> Response:
         state.arrived += 1
@@ -44,9 +46,8 @@ def _serve_receiver() -> Iterator[Receiver]:
         headers = {"Location": "https://elsewhere.example/"} if 300 <= status < 400 else None
         return Response(f"answer {status}", status_code=status, headers=headers)
 
-    server = uvicorn.Server(
-        uvicorn.Config(Starlette(routes=[Route("/hooks", hook, methods=["POST"])]), port=port, log_level="warning")
-    )
+    app = Starlette(routes=[Route("/hooks/{receiver}", hook, methods=["POST"])])
+    server = uvicorn.Server(uvicorn.Config(app, port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     while not server.started:

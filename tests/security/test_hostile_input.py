@@ -239,7 +239,8 @@ async def world(
     }
     async with engine.connect() as conn:
         ids["key_id"] = (await conn.execute(select(api_keys.c.id).where(api_keys.c.app_id == merchant.id))).scalar_one()
-    route = getattr(request.node, "callspec", None) and request.node.callspec.params.get("route")
+    callspec = getattr(request.node, "callspec", None)
+    route = callspec.params.get("route") if callspec else None
     if route is not None and not PROBES[route].session:
         return World(merchant, ids)  # a password's hash and check cost ~0.2 s: only for the dashboard's probes
     owner = f"owner-{merchant.id.lower()}@example.com"

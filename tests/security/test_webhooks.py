@@ -315,8 +315,8 @@ async def test_the_connection_goes_to_the_address_that_was_checked(
     """``hook.test`` exists only in the stub resolver: an HTTP client that looked the name up again would not
     reach the receiver; the request arrives with the URL's own Host."""
     live = await new_merchant(engine, live=True)
-    port = httpx.URL(receiver.url).port
-    endpoint_id = await register(engine, settings, live, f"http://hook.test:{port}/hooks", live=True)
+    port, path = httpx.URL(receiver.url).port, httpx.URL(receiver.url).path
+    endpoint_id = await register(engine, settings, live, f"http://hook.test:{port}{path}", live=True)
     resolver["hook.test"] = ["127.0.0.1"]
     await pay(client, live)
     dispatcher = Dispatcher(runtime_of(fast, engine))
@@ -339,8 +339,8 @@ async def test_a_name_with_any_private_address_is_refused_without_a_send(
     resolver: dict[str, list[str]],
 ) -> None:
     live = await new_merchant(engine, live=True)
-    port = httpx.URL(receiver.url).port
-    endpoint_id = await register(engine, settings, live, f"http://hook.test:{port}/hooks", live=True)
+    port, path = httpx.URL(receiver.url).port, httpx.URL(receiver.url).path
+    endpoint_id = await register(engine, settings, live, f"http://hook.test:{port}{path}", live=True)
     resolver["hook.test"] = ["127.0.0.1", "127.0.0.3"]  # the second is "private" under the stub policy
     await pay(client, live)
     dispatcher = Dispatcher(runtime_of(fast, engine))

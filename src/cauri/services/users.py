@@ -207,7 +207,7 @@ async def log_in(
 
 
 def _verify(hashed: str | None, password: str) -> bool:
-    decoy = _decoy()  # made whoever logs in first: the first unknown email is not the only one to wait for it
+    decoy = _decoy()  # for every login, known email or not: making it once cannot tell the two apart
     try:
         return _hasher.verify(hashed or decoy, password)
     except (VerificationError, InvalidHashError):

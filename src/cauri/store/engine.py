@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from cauri.private_files import create_private, private_directory, tighten
 from cauri.settings import Settings
 from cauri.store import aiosqlite_stop
-from cauri.store.sqlite_connection import RollbackOnClose
+from cauri.store.sqlite_connection import CleanClose
 from cauri.store.sqlite_writer import PAGE_SIZE, SQLiteWriter, attach_writer
 
 
@@ -33,8 +33,8 @@ def create_engine(settings: Settings) -> AsyncEngine:
             pool_size=1,
             max_overflow=0,
             pool_timeout=30,
-            # A connection closed mid-transaction (a query cancelled at shutdown) lets go of the write lock.
-            connect_args={"timeout": 30, "factory": RollbackOnClose},
+            # A connection closed with a query cut short (cancelled at shutdown) lets go of its locks: see the class.
+            connect_args={"timeout": 30, "factory": CleanClose},
             **json,
         )
         synchronous = settings.sqlite_synchronous
