@@ -315,8 +315,8 @@ async def test_the_connection_goes_to_the_address_that_was_checked(
     """``hook.test`` exists only in the stub resolver: an HTTP client that looked the name up again would not
     reach the receiver; the request arrives with the URL's own Host."""
     live = await new_merchant(engine, live=True)
-    port, path = httpx.URL(receiver.url).port, httpx.URL(receiver.url).path
-    endpoint_id = await register(engine, settings, live, f"http://hook.test:{port}{path}", live=True)
+    hook = httpx.URL(receiver.url).copy_with(host="hook.test")  # the receiver, by a name only the stub knows
+    endpoint_id = await register(engine, settings, live, str(hook), live=True)
     resolver["hook.test"] = ["127.0.0.1"]
     await pay(client, live)
     dispatcher = Dispatcher(runtime_of(fast, engine))
@@ -326,7 +326,7 @@ async def test_the_connection_goes_to_the_address_that_was_checked(
         await dispatcher.close()
     assert [t.status_code for t in await tries(engine, endpoint_id)] == [200]
     [(headers, _)] = receiver.received
-    assert headers["host"] == f"hook.test:{port}"
+    assert headers["host"] == f"hook.test:{hook.port}"
     assert resolver["asked"] == ["hook.test"]  # resolved once, by the check
 
 
@@ -339,8 +339,8 @@ async def test_a_name_with_any_private_address_is_refused_without_a_send(
     resolver: dict[str, list[str]],
 ) -> None:
     live = await new_merchant(engine, live=True)
-    port, path = httpx.URL(receiver.url).port, httpx.URL(receiver.url).path
-    endpoint_id = await register(engine, settings, live, f"http://hook.test:{port}{path}", live=True)
+    hook = httpx.URL(receiver.url).copy_with(host="hook.test")
+    endpoint_id = await register(engine, settings, live, str(hook), live=True)
     resolver["hook.test"] = ["127.0.0.1", "127.0.0.3"]  # the second is "private" under the stub policy
     await pay(client, live)
     dispatcher = Dispatcher(runtime_of(fast, engine))
